@@ -1,0 +1,66 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Trainyard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "trainyard", targets: ["trainyard"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CRdkafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "TrainyardCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "TrainyardKafka",
+            dependencies: ["CRdkafka", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "TrainyardBackends", dependencies: ["TrainyardCore"]),
+        .target(
+            name: "LocalBackend",
+            dependencies: ["TrainyardCore", "TrainyardBackends", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "TrainyardWorker",
+            dependencies: [
+                "TrainyardCore", "TrainyardKafka", "TrainyardBackends",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "TrainyardStore",
+            dependencies: ["TrainyardCore", "CSQLite", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "TrainyardAggregator",
+            dependencies: [
+                "TrainyardCore", "TrainyardKafka", "TrainyardStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "TrainyardTesting",
+            dependencies: ["TrainyardCore", "TrainyardKafka", "TrainyardStore"]
+        ),
+        .executableTarget(
+            name: "trainyard",
+            dependencies: [
+                "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "TrainyardWorker",
+                "TrainyardStore", "TrainyardAggregator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore"]),
+        .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardTesting", "LocalBackend"]
+        ),
+    ]
+)

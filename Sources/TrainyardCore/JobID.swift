@@ -1,0 +1,67 @@
+import Foundation
+
+/// A job's identity: 26 lowercase Crockford base32 characters.
+///
+/// Fresh ids start with the submission time in milliseconds, so they sort by age. An id derived
+/// from a client idempotency key is a hash of (team, key), so resubmitting yields the same id.
+/// Both forms are valid in SageMaker names and Kubernetes DNS labels.
+public struct JobID: Hashable, Sendable, Codable, CustomStringConvertible, Comparable {
+    public let rawValue: String
+
+    static let alphabet = Array("0123456789abcdefghjkmnpqrstvwxyz")
+    public static let length = 26
+
+    /// Accepts exactly the form this type produces.
+    public init?(_ text: String) {
+        guard text.count == JobID.length, text.allSatisfy({ JobID.alphabet.contains($0) }) else { return nil }
+        rawValue = text
+    }
+
+    /// A new, time-ordered id.
+    public static func generate(at date: Date = Date()) -> JobID {
+        let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
+        var generator = SystemRandomNumberGenerator()
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for shift in 0..<6 { bytes[shift] = UInt8(truncatingIfNeeded: millis >> UInt64(8 * (5 - shift))) }
+        for index in 6..<16 { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
+        return JobID(unchecked: encode(bytes))
+    }
+
+    /// The id a (team, idempotency key) pair always maps to.
+    public static func derived(team: String, idempotencyKey: String) -> JobID {
+        let digest = SHA256.hash(Array("trainyard-job-id\u{0}\(team)\u{0}\(idempotencyKey)".utf8))
+        return JobID(unchecked: encode(Array(digest.prefix(16))))
+    }
+
+    private init(unchecked: String) { rawValue = unchecked }
+
+    /// 128 bits → 26 base32 characters (the top 2 bits of the first character are zero).
+    private static func encode(_ bytes: [UInt8]) -> String {
+        var value = (UInt64(0), UInt64(0))
+        for index in 0..<8 { value.0 = value.0 << 8 | UInt64(bytes[index]) }
+        for index in 8..<16 { value.1 = value.1 << 8 | UInt64(bytes[index]) }
+        var characters = [Character](repeating: "0", count: length)
+        for position in (0..<length).reversed() {
+            characters[position] = alphabet[Int(value.1 & 31)]
+            value.1 = value.1 >> 5 | (value.0 & 31) << 59
+            value.0 >>= 5
+        }
+        return String(characters)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let id = JobID(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a job id: \(text)"))
+        }
+        self = id
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public var description: String { rawValue }
+    public static func < (lhs: JobID, rhs: JobID) -> Bool { lhs.rawValue < rhs.rawValue }
+}

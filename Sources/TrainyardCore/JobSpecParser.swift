@@ -1,0 +1,85 @@
+import Foundation
+import Yams
+
+/// Reads a `JobSpec` from YAML or JSON text and validates it.
+public enum JobSpecParser {
+    /// Largest spec document accepted, in bytes.
+    public static let maxDocumentBytes = 256 * 1024
+
+    /// Parses `data` (JSON when it starts with `{`, YAML otherwise) and validates the result.
+    /// - Throws: `InvalidSpecError` listing every problem, with field paths.
+    public static func parse(_ data: Data) throws(InvalidSpecError) -> JobSpec {
+        guard data.count <= maxDocumentBytes else {
+            throw InvalidSpecError([SpecViolation(field: "", message: "document is \(data.count) bytes; the limit is \(maxDocumentBytes)")])
+        }
+        let spec: JobSpec
+        do {
+            if data.first(where: { !$0.isWhitespaceByte }) == UInt8(ascii: "{") {
+                spec = try JSONDecoder().decode(JobSpec.self, from: data)
+            } else {
+                guard let text = String(data: data, encoding: .utf8) else {
+                    throw InvalidSpecError([SpecViolation(field: "", message: "document is not UTF-8 text")])
+                }
+                spec = try YAMLDecoder().decode(JobSpec.self, from: text)
+            }
+        } catch let error as InvalidSpecError {
+            throw error
+        } catch let error as DecodingError {
+            throw InvalidSpecError([violation(for: error)])
+        } catch {
+            throw InvalidSpecError([SpecViolation(field: "", message: "not valid YAML or JSON: \(error)")])
+        }
+        let violations = JobSpecValidator.violations(of: spec)
+        guard violations.isEmpty else { throw InvalidSpecError(violations) }
+        return spec
+    }
+
+    /// Validates an already decoded spec.
+    public static func validate(_ spec: JobSpec) throws(InvalidSpecError) {
+        let violations = JobSpecValidator.violations(of: spec)
+        guard violations.isEmpty else { throw InvalidSpecError(violations) }
+    }
+
+    static func violation(for error: DecodingError) -> SpecViolation {
+        func path(_ codingPath: [CodingKey]) -> String {
+            codingPath.map { key in key.intValue.map { "[\($0)]" } ?? ".\(key.stringValue)" }
+                .joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return SpecViolation(field: path(context.codingPath + [key]), message: "is required")
+        case .typeMismatch(let type, let context):
+            return SpecViolation(field: path(context.codingPath), message: "must be \(describe(type))")
+        case .valueNotFound(let type, let context):
+            return SpecViolation(field: path(context.codingPath), message: "must be \(describe(type)), not null")
+        case .dataCorrupted(let context):
+            let field = path(context.codingPath)
+            if let kind = context.codingPath.last?.stringValue, let options = allowedValues[kind] {
+                return SpecViolation(field: field, message: "must be one of \(options)")
+            }
+            return SpecViolation(field: field, message: field.isEmpty ? "not valid YAML or JSON" : "has an invalid value")
+        @unknown default:
+            return SpecViolation(field: "", message: "\(error)")
+        }
+    }
+
+    private static let allowedValues: [String: String] = [
+        "kind": JobKind.allCases.map(\.rawValue).joined(separator: ", "),
+        "backend": BackendChoice.allCases.map(\.rawValue).joined(separator: ", "),
+    ]
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        case is [String].Type, is [Any].Type: "a list"
+        default: String(describing: type).hasPrefix("Dictionary") ? "a mapping" : "a \(type)"
+        }
+    }
+}
+
+extension UInt8 {
+    fileprivate var isWhitespaceByte: Bool { self == 0x20 || self == 0x0A || self == 0x0D || self == 0x09 }
+}

@@ -1,0 +1,249 @@
+import CRdkafka
+import Foundation
+import Logging
+import Synchronization
+
+/// What a consumer delivers, in order: records, and changes of its partition assignment.
+public enum KafkaConsumerEvent: Sendable {
+    case message(KafkaMessage)
+    /// These partitions now belong to this consumer (starting offsets already applied).
+    case assigned([KafkaTopicPartition])
+    /// These partitions were taken away; offsets stored for them were committed first, and
+    /// records of them not yet delivered were dropped (their new owner reads them again).
+    case revoked([KafkaTopicPartition])
+}
+
+/// A consumer-group member with manual offset management.
+///
+/// A dedicated thread polls librdkafka (so the consumer keeps its group membership while the
+/// caller is busy) and buffers records; when the buffer is full it pauses fetching but keeps
+/// polling. Callers mark progress with `storeOffset` and persist it with `commit()`; stored
+/// offsets are also committed when partitions are revoked and on `close()`.
+public final class KafkaConsumer: Sendable {
+    /// Chooses where reading starts on newly assigned partitions (e.g. offsets kept in a
+    /// database); partitions it leaves out start at their committed offset.
+    public typealias StartingOffsets = @Sendable ([KafkaTopicPartition]) -> [KafkaTopicPartition: Int64]
+
+    private let client: RDKafkaClient
+    private let state: LockedConsumerState
+    private let poller: RDKafkaPollThread
+    private let logger: Logger
+    private let capacity: Int
+
+    public init(configuration: KafkaConsumerConfiguration, logger: Logger, startingOffsets: StartingOffsets? = nil) throws(KafkaError) {
+        let context = RDKafkaClientContext(logger: logger)
+        let state = LockedConsumerState()
+        let capacity = max(1, configuration.bufferCapacity)
+        let client = try RDKafkaClient(kind: .consumer, properties: configuration.librdkafkaProperties, context: context)
+        context.onRebalance = { handle, error, partitions in
+            Rebalance.handle(handle: handle, error: error, partitions: partitions, state: state, startingOffsets: startingOffsets, logger: logger)
+        }
+        rd_kafka_poll_set_consumer(client.handle)
+        let subscribeError = RDKafkaTopicPartitionList.with(configuration.topics.map { (KafkaTopicPartition(topic: $0, partition: -1), crdkafka_offset_invalid) }) {
+            rd_kafka_subscribe(client.handle, $0)
+        }
+        guard subscribeError == RD_KAFKA_RESP_ERR_NO_ERROR else { throw RDKafkaError.make(subscribeError) }
+        self.client = client
+        self.state = state
+        self.logger = logger
+        self.capacity = capacity
+        poller = RDKafkaPollThread(name: "trainyard-kafka-consumer") {
+            Self.pollOnce(client: client, state: state, capacity: capacity, logger: logger)
+        }
+    }
+
+    /// The records and assignment changes, in order. Ends after `close()`.
+    public var events: KafkaConsumerEvents { KafkaConsumerEvents(state: state) }
+
+    /// Partitions currently assigned to this consumer.
+    public var assignment: Set<KafkaTopicPartition> { state.withLock { $0.assigned } }
+
+    /// Marks everything before `nextOffset` on `partition` as done; `commit()` persists it.
+    /// Ignored for partitions no longer assigned.
+    public func storeOffset(_ partition: KafkaTopicPartition, nextOffset: Int64) {
+        state.withLock { state in
+            guard state.assigned.contains(partition) else { return }
+            state.stored[partition] = nextOffset
+        }
+    }
+
+    /// Commits the stored offsets that changed since the last commit.
+    public func commit() async throws {
+        let pending: [(KafkaTopicPartition, Int64)] = state.withLock { state in
+            state.stored.filter { state.committed[$0.key] != $0.value }.map { ($0.key, $0.value) }
+        }
+        guard !pending.isEmpty else { return }
+        let client = client
+        let failure: KafkaError? = await RDKafkaBlocking.run {
+            RDKafkaTopicPartitionList.with(pending) { list in
+                let error = rd_kafka_commit(client.handle, list, 0)
+                if error != RD_KAFKA_RESP_ERR_NO_ERROR { return RDKafkaError.make(error) }
+                return RDKafkaTopicPartitionList.elementErrors(list).first
+            }
+        }
+        if let failure { throw failure }
+        state.withLock { state in for (partition, offset) in pending { state.committed[partition] = offset } }
+    }
+
+    /// Stops fetching from `partitions` (the consumer keeps polling and stays in the group).
+    public func pause(_ partitions: [KafkaTopicPartition]) {
+        let toPause = state.withLock { state in
+            state.userPaused.formUnion(partitions)
+            return state.internallyPaused ? [] : partitions.filter { state.assigned.contains($0) }
+        }
+        Rebalance.setPaused(client.handle, toPause, paused: true, logger: logger)
+    }
+
+    /// Resumes fetching from `partitions`.
+    public func resume(_ partitions: [KafkaTopicPartition]) {
+        let toResume = state.withLock { state in
+            state.userPaused.subtract(partitions)
+            return state.internallyPaused ? [] : partitions.filter { state.assigned.contains($0) }
+        }
+        Rebalance.setPaused(client.handle, toResume, paused: false, logger: logger)
+    }
+
+    /// Records not yet read on the assigned partitions (from the last fetch's high watermarks).
+    public func lag() -> Int64 {
+        let assigned = Array(assignment)
+        guard !assigned.isEmpty else { return 0 }
+        return RDKafkaTopicPartitionList.with(assigned.map { ($0, crdkafka_offset_invalid) }) { list in
+            guard rd_kafka_position(client.handle, list) == RD_KAFKA_RESP_ERR_NO_ERROR else { return 0 }
+            return RDKafkaTopicPartitionList.read(list).reduce(Int64(0)) { total, entry in
+                var low: Int64 = 0
+                var high: Int64 = 0
+                rd_kafka_get_watermark_offsets(client.handle, entry.0.topic, entry.0.partition, &low, &high)
+                let position = entry.1 >= 0 ? entry.1 : low
+                return total + max(0, high - position)
+            }
+        }
+    }
+
+    /// Commits stored offsets, leaves the group and ends `events`.
+    public func close() async {
+        await poller.stop()
+        do { try await commit() } catch { logger.warning("final offset commit failed: \(error)") }
+        let client = client
+        let error = await RDKafkaBlocking.run { rd_kafka_consumer_close(client.handle) }
+        if error != RD_KAFKA_RESP_ERR_NO_ERROR { logger.warning("consumer close: \(RDKafkaError.make(error))") }
+        let waiter = state.withLock { state in
+            state.closed = true
+            return state.takeWaiter()
+        }
+        waiter?.resume()
+    }
+
+    /// One poll-thread iteration: wait up to 100 ms for a record, then take what else is ready.
+    private static func pollOnce(client: RDKafkaClient, state: LockedConsumerState, capacity: Int, logger: Logger) {
+        var batch: [KafkaConsumerEvent] = []
+        var timeout: Int32 = 100
+        while batch.count < 1000, let raw = rd_kafka_consumer_poll(client.handle, timeout) {
+            timeout = 0
+            defer { rd_kafka_message_destroy(raw) }
+            let error = raw.pointee.err
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                if error != RD_KAFKA_RESP_ERR__PARTITION_EOF {
+                    logger.warning("consume error: \(RDKafkaError.make(error))")
+                }
+                continue
+            }
+            batch.append(.message(RDKafkaMessageCopy.make(raw)))
+        }
+        let (waiter, pauseChange, assigned) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Bool?, [KafkaTopicPartition]) in
+            state.append(batch, droppingRevoked: true)
+            let waiter = batch.isEmpty ? nil : state.takeWaiter()
+            if !state.internallyPaused, state.bufferedCount >= capacity {
+                state.internallyPaused = true
+                return (waiter, true, Array(state.assigned))
+            }
+            if state.internallyPaused, state.bufferedCount <= capacity / 2 {
+                state.internallyPaused = false
+                return (waiter, false, Array(state.assigned.subtracting(state.userPaused)))
+            }
+            return (waiter, nil, [])
+        }
+        waiter?.resume()
+        if let pause = pauseChange { Rebalance.setPaused(client.handle, assigned, paused: pause, logger: logger) }
+    }
+}
+
+/// The consumer's shared state behind a lock, shared by the poll thread, the rebalance callback
+/// and the caller.
+final class LockedConsumerState: Sendable {
+    private let mutex = Mutex(ConsumerState())
+
+    func withLock<Result: Sendable>(_ body: (inout ConsumerState) -> Result) -> Result {
+        mutex.withLock { body(&$0) }
+    }
+}
+
+/// The consumer's mutable state.
+struct ConsumerState {
+    var buffer: [KafkaConsumerEvent] = []
+    var bufferedCount = 0
+    var waiter: CheckedContinuation<Void, Never>?
+    var assigned: Set<KafkaTopicPartition> = []
+    var userPaused: Set<KafkaTopicPartition> = []
+    var internallyPaused = false
+    var stored: [KafkaTopicPartition: Int64] = [:]
+    var committed: [KafkaTopicPartition: Int64] = [:]
+    var closed = false
+
+    mutating func append(_ events: [KafkaConsumerEvent], droppingRevoked: Bool) {
+        for event in events {
+            if case .message(let message) = event, droppingRevoked, !assigned.contains(message.topicPartition) { continue }
+            buffer.append(event)
+            bufferedCount += 1
+        }
+    }
+
+    mutating func takeWaiter() -> CheckedContinuation<Void, Never>? {
+        defer { waiter = nil }
+        return waiter
+    }
+
+    /// Everything buffered, in order; the buffer is left empty.
+    mutating func drain() -> [KafkaConsumerEvent] {
+        defer {
+            buffer = []
+            bufferedCount = 0
+        }
+        return buffer
+    }
+}
+
+/// The async sequence of a consumer's events.
+public struct KafkaConsumerEvents: AsyncSequence, Sendable {
+    public typealias Element = KafkaConsumerEvent
+    let state: LockedConsumerState
+
+    public func makeAsyncIterator() -> Iterator { Iterator(state: state) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let state: LockedConsumerState
+        var batch: [KafkaConsumerEvent] = []
+        var index = 0
+
+        public mutating func next() async -> KafkaConsumerEvent? {
+            while true {
+                if index < batch.count {
+                    defer { index += 1 }
+                    return batch[index]
+                }
+                let (events, closed) = state.withLock { state in (state.drain(), state.closed) }
+                batch = events
+                index = 0
+                if !batch.isEmpty { continue }
+                if closed { return nil }
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let ready = state.withLock { state in
+                        if state.bufferedCount > 0 || state.closed { return true }
+                        state.waiter = continuation
+                        return false
+                    }
+                    if ready { continuation.resume() }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import TrainyardKafka
+
+/// What integration tests need from their surroundings, started by `./ops/test`.
+public enum TestEnvironment {
+    /// A required piece of the test environment is missing. Tests fail with it rather than skip.
+    public struct Missing: Error, CustomStringConvertible {
+        public var description: String
+
+        public init(description: String) { self.description = description }
+    }
+
+    /// The local broker started by `./ops/test` (`TRAINYARD_TEST_BROKERS`).
+    public static func brokers() throws -> String {
+        guard let value = ProcessInfo.processInfo.environment["TRAINYARD_TEST_BROKERS"], !value.isEmpty else {
+            throw Missing(description: "TRAINYARD_TEST_BROKERS is not set: run the tests with ./ops/test, which starts a local broker")
+        }
+        return value
+    }
+
+    /// The folder holding the built `trainyard` executable (`TRAINYARD_TEST_BINARY_DIR`).
+    public static func executable(_ name: String = "trainyard") throws -> URL {
+        guard let directory = ProcessInfo.processInfo.environment["TRAINYARD_TEST_BINARY_DIR"], !directory.isEmpty else {
+            throw Missing(description: "TRAINYARD_TEST_BINARY_DIR is not set: run the tests with ./ops/test")
+        }
+        let url = URL(fileURLWithPath: directory).appendingPathComponent(name)
+        guard FileManager.default.isExecutableFile(atPath: url.path) else {
+            throw Missing(description: "\(url.path) is not built: run the tests with ./ops/test")
+        }
+        return url
+    }
+
+    /// A logger for tests: warnings and worse, to stderr.
+    public static func logger(_ label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = ProcessInfo.processInfo.environment["TRAINYARD_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        return logger
+    }
+
+    /// A name no other test run uses, e.g. for topics and consumer groups.
+    public static func uniqueName(_ base: String) -> String {
+        "test-\(base)-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// A fresh directory under the system's temporary directory.
+    public static func temporaryDirectory(_ base: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName(base))
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Creates topics for one test and returns the Kafka configuration to reach them.
+    public static func kafka(topics: [String], partitions: Int = 4) async throws -> KafkaConfiguration {
+        let configuration = KafkaConfiguration(bootstrapServers: try brokers(), clientID: "trainyard-tests")
+        let admin = try KafkaAdmin(configuration: configuration, logger: logger("test-admin"))
+        try await admin.createTopics(topics.map { KafkaNewTopic(name: $0, partitions: partitions) })
+        return configuration
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+public func eventually(timeout: Duration = .seconds(60), every interval: Duration = .milliseconds(100), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: interval)
+    }
+    return try await condition()
+}

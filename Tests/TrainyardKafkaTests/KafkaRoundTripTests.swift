@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+import TrainyardKafka
+import TrainyardTesting
+
+/// Against the real local broker started by ./ops/test.
+@Suite("Kafka module against the local broker", .serialized)
+struct KafkaRoundTripTests {
+    let logger = TestEnvironment.logger("kafka-tests")
+
+    /// Reads `count` messages (or fails after `timeout`), acknowledging each by storing its offset.
+    func collect(_ consumer: KafkaConsumer, count: Int, timeout: Duration = .seconds(60)) async throws -> [KafkaMessage] {
+        try await withThrowingTaskGroup(of: [KafkaMessage]?.self) { group in
+            group.addTask {
+                var messages: [KafkaMessage] = []
+                for await event in consumer.events {
+                    guard case .message(let message) = event else { continue }
+                    messages.append(message)
+                    consumer.storeOffset(message.topicPartition, nextOffset: message.offset + 1)
+                    if messages.count == count { break }
+                }
+                return messages
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            guard let messages = first else { throw TestEnvironment.Missing(description: "timed out waiting for \(count) messages") }
+            return messages
+        }
+    }
+
+    @Test("produce and consume keep keys, values, headers and per-key order")
+    func roundTrip() async throws {
+        let topic = TestEnvironment.uniqueName("roundtrip")
+        let configuration = try await TestEnvironment.kafka(topics: [topic])
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: configuration), logger: logger)
+        var reports: [KafkaDeliveryReport] = []
+        for index in 0..<20 {
+            let message = KafkaProducerMessage(
+                topic: topic, key: "key-\(index % 3)", value: Data("value-\(index)".utf8),
+                headers: [KafkaHeader(key: "index", string: String(index)), KafkaHeader(key: "empty", value: nil)])
+            reports.append(try await producer.send(message))
+        }
+        #expect(reports.allSatisfy { $0.topic == topic && $0.offset >= 0 })
+        await producer.close()
+
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(common: configuration, groupID: TestEnvironment.uniqueName("group"), topics: [topic]),
+            logger: logger)
+        let messages = try await collect(consumer, count: 20)
+        await consumer.close()
+
+        for message in messages {
+            let index = Int(String(decoding: message.header("index")!, as: UTF8.self))!
+            #expect(message.value == Data("value-\(index)".utf8))
+            #expect(message.key == Data("key-\(index % 3)".utf8))
+            #expect(message.headers.first { $0.key == "empty" }.map { $0.value == nil } == true)
+            let report = reports[index]
+            #expect(report.partition == message.partition && report.offset == message.offset)
+        }
+        for key in 0..<3 {
+            let indexes = messages.filter { $0.key == Data("key-\(key)".utf8) }.map { Int(String(decoding: $0.header("index")!, as: UTF8.self))! }
+            #expect(indexes == indexes.sorted(), "per-key order")
+            #expect(Set(messages.map(\.partition)).count >= 1)
+        }
+    }
+
+    @Test("two consumers in one group split the partitions and together read every message once")
+    func groupSplit() async throws {
+        let topic = TestEnvironment.uniqueName("split")
+        let configuration = try await TestEnvironment.kafka(topics: [topic], partitions: 4)
+        let group = TestEnvironment.uniqueName("group")
+        let consumerConfiguration = KafkaConsumerConfiguration(common: configuration, groupID: group, topics: [topic])
+        let first = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+        let second = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+        #expect(try await eventually(timeout: .seconds(30)) { first.assignment.count + second.assignment.count == 4 && !first.assignment.isEmpty && !second.assignment.isEmpty })
+        #expect(first.assignment.isDisjoint(with: second.assignment))
+
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: configuration), logger: logger)
+        for index in 0..<200 {
+            try producer.enqueue(KafkaProducerMessage(topic: topic, key: "k\(index)", value: Data("\(index)".utf8)))
+        }
+        try await producer.flush()
+        await producer.close()
+
+        let counter = MessageCounter()
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for consumer in [first, second] {
+                tasks.addTask {
+                    for await event in consumer.events {
+                        if case .message(let message) = event { await counter.add(message, from: ObjectIdentifier(consumer)) }
+                    }
+                }
+            }
+            #expect(try await eventually(timeout: .seconds(30)) { await counter.total >= 200 })
+            await first.close()
+            await second.close()
+            try await tasks.waitForAll()
+        }
+        let seen = await counter.values
+        #expect(seen.count == 200 && Set(seen).count == 200, "every record delivered exactly once")
+        #expect(await counter.consumersThatReceived == 2)
+    }
+
+    @Test("a new consumer in the group resumes at the committed offset")
+    func committedOffsetResume() async throws {
+        let topic = TestEnvironment.uniqueName("resume")
+        let configuration = try await TestEnvironment.kafka(topics: [topic], partitions: 1)
+        let group = TestEnvironment.uniqueName("group")
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: configuration), logger: logger)
+        for index in 0..<10 { try producer.enqueue(KafkaProducerMessage(topic: topic, key: "k", value: Data("\(index)".utf8))) }
+        try await producer.flush()
+        await producer.close()
+
+        let consumerConfiguration = KafkaConsumerConfiguration(common: configuration, groupID: group, topics: [topic])
+        let first = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+        let firstFour = try await collect(first, count: 4)
+        #expect(firstFour.map { String(decoding: $0.value, as: UTF8.self) } == ["0", "1", "2", "3"])
+        try await first.commit()
+        await first.close()
+
+        let second = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+        let next = try await collect(second, count: 1)
+        await second.close()
+        #expect(String(decoding: next[0].value, as: UTF8.self) == "4")
+    }
+
+    @Test("creating an existing topic is not an error, and the admin reports partition counts")
+    func adminIsIdempotent() async throws {
+        let topic = TestEnvironment.uniqueName("admin")
+        let configuration = KafkaConfiguration(bootstrapServers: try TestEnvironment.brokers())
+        let admin = try KafkaAdmin(configuration: configuration, logger: logger)
+        #expect(try await admin.createTopics([KafkaNewTopic(name: topic, partitions: 6)]) == [topic])
+        #expect(try await admin.createTopics([KafkaNewTopic(name: topic, partitions: 6)]) == [])
+        #expect(try await admin.partitionCounts()[topic] == 6)
+        try await admin.deleteTopics([topic])
+    }
+}
+
+actor MessageCounter {
+    private(set) var values: [String] = []
+    private var receivers: Set<ObjectIdentifier> = []
+
+    func add(_ message: KafkaMessage, from consumer: ObjectIdentifier) {
+        values.append(String(decoding: message.value, as: UTF8.self))
+        receivers.insert(consumer)
+    }
+
+    var total: Int { values.count }
+    var consumersThatReceived: Int { receivers.count }
+}
