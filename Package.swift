@@ -1,6 +1,12 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Where ops/install-deps put a librdkafka it built (Debian bookworm's is too old): linked with
+/// an rpath so the binaries find it without LD_LIBRARY_PATH.
+let rdkafkaLinkerSettings: [LinkerSetting] = Context.environment["TRAINYARD_RDKAFKA_LIBDIR"].map {
+    [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", $0])]
+} ?? []
+
 let package = Package(
     name: "Trainyard",
     platforms: [.macOS(.v15)],
@@ -18,7 +24,8 @@ let package = Package(
         .target(name: "TrainyardCore", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(
             name: "TrainyardKafka",
-            dependencies: ["CRdkafka", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CRdkafka", .product(name: "Logging", package: "swift-log")],
+            linkerSettings: rdkafkaLinkerSettings
         ),
         .target(name: "TrainyardBackends", dependencies: ["TrainyardCore"]),
         .target(

@@ -28,6 +28,16 @@ public struct AttemptStatus: Sendable, Equatable {
         resourceName = event.resourceName
     }
 
+    /// Restores a status saved from its parts (e.g. by the store).
+    public init(decisive: LifecycleEvent, firstSeen: [JobState: Date], lastSeen: Date, resourceName: String?) {
+        jobID = decisive.jobID
+        attempt = decisive.attempt
+        self.decisive = decisive
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.resourceName = resourceName
+    }
+
     public var state: JobState { decisive.state }
 
     /// This status with `event` (of the same job and attempt) folded in.

@@ -224,6 +224,24 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
         var batch: [KafkaConsumerEvent] = []
         var index = 0
 
+        /// Everything available now, up to `maximum` events (waiting only when nothing is); nil at the end.
+        public mutating func nextBatch(maximum: Int) async -> [KafkaConsumerEvent]? {
+            guard let first = await next() else { return nil }
+            var events = [first]
+            while events.count < maximum {
+                if index < batch.count {
+                    events.append(batch[index])
+                    index += 1
+                    continue
+                }
+                let more = state.withLock { $0.drain() }
+                if more.isEmpty { break }
+                batch = more
+                index = 0
+            }
+            return events
+        }
+
         public mutating func next() async -> KafkaConsumerEvent? {
             while true {
                 if index < batch.count {

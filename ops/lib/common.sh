@@ -27,8 +27,14 @@ rdkafka_is_new_enough() {
 # Puts our librdkafka (if we built one) in front of pkg-config's and the loader's search paths.
 use_built_rdkafka() {
   if [ -d "$RDKAFKA_PREFIX/lib/pkgconfig" ]; then
-    export PKG_CONFIG_PATH="$RDKAFKA_PREFIX/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-    export LD_LIBRARY_PATH="$RDKAFKA_PREFIX/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    case ":${PKG_CONFIG_PATH:-}:" in *":$RDKAFKA_PREFIX/lib/pkgconfig:"*) ;; *)
+      export PKG_CONFIG_PATH="$RDKAFKA_PREFIX/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" ;;
+    esac
+    case ":${LD_LIBRARY_PATH:-}:" in *":$RDKAFKA_PREFIX/lib:"*) ;; *)
+      export LD_LIBRARY_PATH="$RDKAFKA_PREFIX/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ;;
+    esac
+    # Package.swift links the binaries with this rpath, so they run without LD_LIBRARY_PATH.
+    export TRAINYARD_RDKAFKA_LIBDIR="$RDKAFKA_PREFIX/lib"
   fi
 }
 

@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+import TrainyardCore
+import TrainyardKafka
+import TrainyardStore
+
+/// Settings of the status aggregator.
+public struct AggregatorConfiguration: Sendable {
+    public var kafka: KafkaConfiguration
+    public var topics: TopicNames
+    public var groupID: String
+    public var sessionTimeoutMilliseconds: Int
+    /// Most messages applied in one SQLite transaction.
+    public var batchSize: Int
+
+    public init(kafka: KafkaConfiguration = KafkaConfiguration(), topics: TopicNames = TopicNames(), groupID: String = "trainyard-aggregator", sessionTimeoutMilliseconds: Int = 6000, batchSize: Int = 1000) {
+        self.kafka = kafka
+        self.topics = topics
+        self.groupID = groupID
+        self.sessionTimeoutMilliseconds = sessionTimeoutMilliseconds
+        self.batchSize = batchSize
+    }
+}
+
+/// Turns the requests and events topics into job state in the store.
+///
+/// Reading starts at the offsets saved in the store (not Kafka's committed offsets), and each
+/// batch is written together with its offsets in one transaction: exactly-once application
+/// across crashes. Kafka offsets are also committed, only so that lag is visible to tools.
+public final class Aggregator: Sendable {
+    private let configuration: AggregatorConfiguration
+    private let store: JobStore
+    private let consumer: KafkaConsumer
+    private let logger: Logger
+
+    public init(configuration: AggregatorConfiguration, store: JobStore, logger: Logger) throws {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger
+        let saved = try store.consumedOffsets()
+        consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(
+                common: configuration.kafka, groupID: configuration.groupID,
+                topics: [configuration.topics.requests, configuration.topics.events],
+                sessionTimeoutMilliseconds: configuration.sessionTimeoutMilliseconds),
+            logger: logger,
+            startingOffsets: { partitions in
+                // Partitions the store has never seen start at the beginning.
+                let current = (try? store.consumedOffsets()) ?? saved
+                return Dictionary(uniqueKeysWithValues: partitions.map { ($0, current[$0.topic]?[$0.partition] ?? -2) })
+            })
+    }
+
+    /// Applies messages until `shutdown()`.
+    public func run() async throws {
+        logger.info("aggregator started")
+        var events = consumer.events.makeAsyncIterator()
+        while let batch = await events.nextBatch(maximum: configuration.batchSize) {
+            let messages = batch.compactMap { event -> KafkaMessage? in
+                if case .message(let message) = event { return message }
+                return nil
+            }
+            guard !messages.isEmpty else { continue }
+            let converted = messages.map { IngestConverter.convert($0, topics: configuration.topics) }
+            try store.apply(converted)
+            for message in messages { consumer.storeOffset(message.topicPartition, nextOffset: message.offset + 1) }
+        }
+        logger.info("aggregator stopped")
+    }
+
+    /// Commits Kafka offsets (for lag tools) periodically until cancelled.
+    public func commitPeriodically(every interval: Duration = .seconds(2)) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            try? await consumer.commit()
+        }
+    }
+
+    /// Records not yet read by the aggregator.
+    public var lag: Int64 { consumer.lag() }
+
+    /// Stops reading and leaves the group; the store already holds everything applied.
+    public func shutdown() async {
+        await consumer.close()
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import TrainyardCore
+
+/// What a backend says about one attempt's resource.
+public enum BackendObservation: Sendable, Equatable {
+    /// Nothing exists (or nothing was started yet) for this identity.
+    case absent
+    /// The resource exists but the job's code is not running yet.
+    case pending(reason: String?)
+    case running(since: Date)
+    case finished(BackendOutcome)
+}
+
+/// The terminal outcome of one attempt, as the backend recorded it.
+public struct BackendOutcome: Sendable, Equatable {
+    /// One of the terminal states.
+    public var state: JobState
+    public var exitCode: Int32?
+    public var failureClass: FailureClass?
+    public var reason: String?
+    public var finishedAt: Date
+    /// Who decided the outcome (the backend's own record, or a worker's inference).
+    public var source: EventSource
+
+    public init(state: JobState, exitCode: Int32? = nil, failureClass: FailureClass? = nil, reason: String? = nil, finishedAt: Date, source: EventSource = .backend) {
+        precondition(state.isTerminal, "an outcome is a terminal state")
+        self.state = state
+        self.exitCode = exitCode
+        self.failureClass = failureClass
+        self.reason = reason
+        self.finishedAt = finishedAt
+        self.source = source
+    }
+}
+
+/// Why a backend call failed, and whether trying again can help.
+public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// The request can never succeed (bad spec for this backend, permission denied…).
+        case invalidRequest
+        /// Out of capacity or quota: pause claiming and try later.
+        case capacity
+        /// A transient fault (network, throttling): retry with backoff.
+        case transient
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { "\(kind.rawValue): \(message)" }
+}
+
+/// A place that runs job attempts: local processes, SageMaker, Kubernetes.
+///
+/// Every call is idempotent for a given identity; the worker may call them again after a crash
+/// or a rebalance, from another process.
+public protocol ComputeBackend: Sendable {
+    /// Short name used in events and routing (`local`, `sagemaker`, `kubernetes`).
+    var name: String { get }
+
+    /// Creates the attempt's resource, or adopts it when it already exists. Never starts a second copy.
+    func ensure(_ identity: BackendIdentity, spec: JobSpec) async throws(BackendError) -> BackendObservation
+
+    /// The backend's current view of the attempt (its own describe call: the authority).
+    func observe(_ identity: BackendIdentity) async throws(BackendError) -> BackendObservation
+
+    /// Stops the attempt; it ends CANCELLED. Stopping a finished or absent attempt does nothing.
+    func stop(_ identity: BackendIdentity, reason: String) async throws(BackendError)
+
+    /// Attempt numbers that already have a resource for this job, ascending.
+    func existingAttempts(of jobID: JobID) async throws(BackendError) -> [Int]
+}

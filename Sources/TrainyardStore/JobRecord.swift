@@ -1,0 +1,67 @@
+import Foundation
+import TrainyardCore
+
+/// A job's current status as the store holds it.
+public struct JobRecord: Sendable, Equatable, Codable {
+    public var jobID: JobID
+    public var team: String
+    public var name: String?
+    public var kind: String?
+    public var requestedBackend: String?
+    public var submittedAt: Date?
+    public var cancelRequestedAt: Date?
+    /// The latest attempt (0 until a worker claimed the job).
+    public var attempt: Int
+    public var state: JobState
+    /// Who reported the deciding event of the latest attempt.
+    public var stateSource: EventSource
+    public var backend: String?
+    public var resourceName: String?
+    public var exitCode: Int32?
+    public var failureClass: FailureClass?
+    public var reason: String?
+    public var claimedAt: Date?
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var updatedAt: Date
+
+    /// Seconds from submission to the first claim.
+    public var queueWait: TimeInterval? {
+        guard let submittedAt, let claimedAt else { return nil }
+        return max(0, claimedAt.timeIntervalSince(submittedAt))
+    }
+
+    /// Seconds the latest attempt ran (so far, when still running).
+    public func runTime(now: Date = Date()) -> TimeInterval? {
+        guard let startedAt else { return nil }
+        return max(0, (finishedAt ?? now).timeIntervalSince(startedAt))
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "jobId"
+        case team, name, kind, requestedBackend, submittedAt, cancelRequestedAt, attempt, state, stateSource, backend
+        case resourceName, exitCode, failureClass, reason, claimedAt, startedAt, finishedAt, updatedAt
+    }
+}
+
+/// One stored event of a job's history, with where it was read.
+public struct StoredEvent: Sendable, Equatable {
+    public var position: MessagePosition
+    public var event: LifecycleEvent
+}
+
+/// Which jobs to list.
+public struct JobFilter: Sendable, Equatable {
+    public var team: String?
+    public var state: JobState?
+    /// Only jobs whose id sorts after this one (cursor pagination; ids sort by age).
+    public var after: JobID?
+    public var limit: Int
+
+    public init(team: String? = nil, state: JobState? = nil, after: JobID? = nil, limit: Int = 100) {
+        self.team = team
+        self.state = state
+        self.after = after
+        self.limit = limit
+    }
+}

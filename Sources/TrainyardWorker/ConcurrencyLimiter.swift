@@ -1,0 +1,27 @@
+/// Counts running jobs against a limit; waiters queue in order.
+actor ConcurrencyLimiter {
+    private let limit: Int
+    private var inUse = 0
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    func acquire() async {
+        if inUse < limit {
+            inUse += 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty {
+            inUse -= 1
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+
+    /// True when a new job would have to wait.
+    var isSaturated: Bool { inUse >= limit }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Logging
+import TrainyardCore
+import TrainyardKafka
+
+/// Publishes lifecycle events and dead letters, retrying until the broker acknowledges them.
+public struct EventPublisher: Sendable {
+    let producer: KafkaProducer
+    let topics: TopicNames
+    let logger: Logger
+
+    public init(producer: KafkaProducer, topics: TopicNames, logger: Logger) {
+        self.producer = producer
+        self.topics = topics
+        self.logger = logger
+    }
+
+    /// Publishes `event` (key = job id) and returns once it is stored on the broker.
+    /// - Throws: `CancellationError` only; delivery failures are retried with backoff.
+    public func publish(_ event: LifecycleEvent) async throws {
+        let message = KafkaProducerMessage(topic: topics.events, key: event.jobID.rawValue, value: try LifecycleEventCodec.encode(event))
+        try await sendRetrying(message, what: "\(event.state.rawValue) event of \(event.jobID)")
+    }
+
+    /// Sends the original bytes of an unusable request to the DLQ, with the reason in headers.
+    public func deadLetter(_ message: KafkaMessage, rejection: RequestRejection) async throws {
+        var headers = message.headers
+        headers.append(KafkaHeader(key: "trainyard-error-code", string: rejection.code.rawValue))
+        headers.append(KafkaHeader(key: "trainyard-error-reason", string: rejection.reason))
+        headers.append(KafkaHeader(key: "trainyard-source-topic", string: message.topic))
+        headers.append(KafkaHeader(key: "trainyard-source-partition", string: String(message.partition)))
+        headers.append(KafkaHeader(key: "trainyard-source-offset", string: String(message.offset)))
+        let letter = KafkaProducerMessage(topic: topics.deadLetters, key: message.key, value: message.value, headers: headers)
+        try await sendRetrying(letter, what: "dead letter for \(message.topic)[\(message.partition)]@\(message.offset)")
+    }
+
+    private func sendRetrying(_ message: KafkaProducerMessage, what: String) async throws {
+        var delay = Duration.milliseconds(100)
+        while true {
+            do {
+                _ = try await producer.send(message)
+                return
+            } catch {
+                logger.warning("publishing \(what) failed, retrying in \(delay): \(error)")
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Logging
+import TrainyardBackends
+import TrainyardCore
+
+/// One job's way through its attempts on one backend: claim, ensure (create or adopt), track
+/// until terminal, retry by policy. Every step is safe to repeat after a crash or hand-over:
+/// the attempt to work on is found from the backend's own resources, and events are facts that
+/// the aggregator folds idempotently.
+struct JobExecution {
+    let command: SubmitCommand
+    let backend: any ComputeBackend
+    let tracker: JobTracker
+    let publisher: EventPublisher
+    let workerID: String
+    let observeInterval: Duration
+    let launchTimeout: Duration
+    let logger: Logger
+
+    private var spec: JobSpec { command.spec }
+
+    /// Returns true when the job reached its final state here, false when it was handed over.
+    func run() async -> Bool {
+        do {
+            var attempt = try await firstAttempt()
+            while true {
+                let identity = BackendIdentity(jobID: command.jobID, attempt: attempt, team: spec.team)
+                guard let outcome = try await runAttempt(identity) else { return false }
+                guard RetryPolicyDecision.shouldRetry(state: outcome.state, failureClass: outcome.failureClass, attempt: attempt, policy: spec.retry),
+                      tracker.cancelReason == nil
+                else { return true }
+                let delay = RetryPolicyDecision.backoff(afterAttempt: attempt, policy: spec.retry)
+                logger.info("retrying", metadata: ["job": "\(command.jobID)", "attempt": "\(attempt + 1)", "delay": "\(delay)"])
+                try await sleep(delay)
+                if tracker.handedOver { return false }
+                attempt += 1
+            }
+        } catch {
+            logger.info("job execution stopped: \(error)", metadata: ["job": "\(command.jobID)"])
+            return false
+        }
+    }
+
+    /// The latest attempt the backend already has for this job (after a hand-over), or 1.
+    private func firstAttempt() async throws -> Int {
+        while true {
+            do {
+                return try await backend.existingAttempts(of: command.jobID).last ?? 1
+            } catch {
+                logger.warning("listing attempts failed, retrying: \(error)", metadata: ["job": "\(command.jobID)"])
+                try await sleep(.seconds(1))
+                if tracker.handedOver { throw CancellationError() }
+            }
+        }
+    }
+
+    /// Runs one attempt to its outcome; nil when handed over first.
+    private func runAttempt(_ identity: BackendIdentity) async throws -> BackendOutcome? {
+        var observation = try await observeRetrying(identity)
+        var published: Set<JobState> = []
+        var launchedAt: ContinuousClock.Instant?
+        var stopRequested = false
+
+        if observation == .absent {
+            if let reason = tracker.cancelReason {
+                let outcome = BackendOutcome(state: .cancelled, reason: reason, finishedAt: Date(), source: .worker)
+                try await publish(identity, outcome: outcome)
+                return outcome
+            }
+            try await publish(identity, .claimed, source: .worker)
+            published.insert(.claimed)
+        }
+        while true {
+            if tracker.handedOver { return nil }
+            switch observation {
+            case .absent:
+                if launchedAt.map({ ContinuousClock.now - $0 > launchTimeout }) ?? true {
+                    switch await ensure(identity) {
+                    case .success(let ensured):
+                        observation = ensured
+                        launchedAt = .now
+                        if !published.contains(.provisioning) {
+                            try await publish(identity, .provisioning, source: .worker)
+                            published.insert(.provisioning)
+                        }
+                        continue
+                    case .failure(let error) where error.kind == .invalidRequest:
+                        let outcome = BackendOutcome(state: .failed, failureClass: .invalidRequest, reason: error.message, finishedAt: Date(), source: .worker)
+                        try await publish(identity, outcome: outcome)
+                        return outcome
+                    case .failure(let error):
+                        logger.warning("ensure failed, retrying: \(error)", metadata: ["job": "\(command.jobID)", "attempt": "\(identity.attempt)"])
+                        try await sleep(error.kind == .capacity ? .seconds(5) : .seconds(1))
+                    }
+                }
+            case .pending(let reason):
+                if !published.contains(.pending) {
+                    try await publish(identity, .pending, source: .backend, reason: reason)
+                    published.insert(.pending)
+                }
+            case .running(let since):
+                if !published.contains(.running) {
+                    try await publish(identity, .running, source: .backend, at: since)
+                    published.insert(.running)
+                }
+            case .finished(let outcome):
+                try await publish(identity, outcome: outcome)
+                return outcome
+            }
+            if let reason = tracker.cancelReason, !stopRequested {
+                do {
+                    try await backend.stop(identity, reason: reason)
+                    stopRequested = true
+                } catch {
+                    logger.warning("stop failed, retrying: \(error)", metadata: ["job": "\(command.jobID)"])
+                }
+            }
+            try await sleep(observeInterval)
+            observation = try await observeRetrying(identity)
+        }
+    }
+
+    private func ensure(_ identity: BackendIdentity) async -> Result<BackendObservation, BackendError> {
+        do { return .success(try await backend.ensure(identity, spec: spec)) } catch { return .failure(error) }
+    }
+
+    private func observeRetrying(_ identity: BackendIdentity) async throws -> BackendObservation {
+        while true {
+            do {
+                return try await backend.observe(identity)
+            } catch {
+                logger.warning("observe failed, retrying: \(error)", metadata: ["job": "\(command.jobID)"])
+                try await sleep(.seconds(1))
+                if tracker.handedOver { throw CancellationError() }
+            }
+        }
+    }
+
+    private func publish(_ identity: BackendIdentity, _ state: JobState, source: EventSource, at time: Date = Date(), reason: String? = nil) async throws {
+        try await publisher.publish(LifecycleEvent(
+            jobID: command.jobID, attempt: identity.attempt, state: state, source: source, occurredAt: time, team: spec.team,
+            backend: backend.name, resourceName: identity.resourceName, reason: reason, workerID: workerID))
+    }
+
+    private func publish(_ identity: BackendIdentity, outcome: BackendOutcome) async throws {
+        try await publisher.publish(LifecycleEvent(
+            jobID: command.jobID, attempt: identity.attempt, state: outcome.state, source: outcome.source, occurredAt: outcome.finishedAt,
+            team: spec.team, backend: backend.name, resourceName: identity.resourceName, exitCode: outcome.exitCode,
+            failureClass: outcome.failureClass, reason: outcome.reason, workerID: workerID))
+    }
+
+    private func sleep(_ duration: Duration) async throws {
+        try await Task.sleep(for: duration)
+    }
+}

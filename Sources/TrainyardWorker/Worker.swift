@@ -1,0 +1,209 @@
+import Foundation
+import Logging
+import Synchronization
+import TrainyardBackends
+import TrainyardCore
+import TrainyardKafka
+
+/// Claims requests from the requests topic, runs them on backends and publishes their lifecycle.
+///
+/// Commit policy: a request's offset stays pending until its job no longer needs this
+/// partition's owner (terminal event delivered, or rejected to the DLQ); the committed position
+/// is the oldest pending offset (`PartitionProgress`). A worker newly assigned a partition
+/// re-reads from there and runs the same idempotent steps for each request: it finds the
+/// attempts already in the backend (by their deterministic names), adopts a running one, and
+/// re-publishes the outcome of a finished one; it never starts a second copy.
+public actor Worker {
+    private let configuration: WorkerConfiguration
+    private let consumer: KafkaConsumer
+    private let publisher: EventPublisher
+    private let router: BackendRouter
+    private let logger: Logger
+
+    private var progress: [KafkaTopicPartition: PartitionProgress] = [:]
+    private var trackers: [JobID: JobTracker] = [:]
+    private var limiters: [String: ConcurrencyLimiter] = [:]
+    private var waitingForSlot = 0
+    private var paused = false
+    private var stopping = false
+
+    public init(configuration: WorkerConfiguration, producer: KafkaProducer, router: BackendRouter, logger: Logger) throws {
+        self.configuration = configuration
+        self.router = router
+        self.logger = logger
+        publisher = EventPublisher(producer: producer, topics: configuration.topics, logger: logger)
+        consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(
+                common: configuration.kafka, groupID: configuration.groupID, topics: [configuration.topics.requests],
+                sessionTimeoutMilliseconds: configuration.sessionTimeoutMilliseconds, assignmentStrategy: configuration.assignmentStrategy,
+                bufferCapacity: 256),
+            logger: logger)
+    }
+
+    /// Runs until `shutdown()`; jobs still running are left to their supervisors and the next owner.
+    public func run() async throws {
+        logger.info("worker started", metadata: ["worker": "\(configuration.workerID)", "group": "\(configuration.groupID)"])
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.commitPeriodically() }
+            for await event in consumer.events {
+                switch event {
+                case .assigned(let partitions):
+                    for partition in partitions { progress[partition] = PartitionProgress() }
+                case .revoked(let partitions):
+                    handOver(Set(partitions))
+                case .message(let message):
+                    progress[message.topicPartition, default: PartitionProgress()].read(message.offset)
+                    await handle(message, group: &group)
+                }
+            }
+            group.cancelAll()
+        }
+        logger.info("worker stopped", metadata: ["worker": "\(configuration.workerID)"])
+    }
+
+    /// Stops claiming, commits what is safe and leaves the group. Running jobs keep running.
+    public func shutdown() async {
+        guard !stopping else { return }
+        stopping = true
+        logger.info("shutting down: handing over \(trackers.count) in-flight jobs")
+        handOver(Set(progress.keys))
+        storeSafeOffsets()
+        await consumer.close()
+    }
+
+    /// Jobs this worker is tracking now.
+    public var inFlightCount: Int { trackers.count }
+
+    // MARK: requests
+
+    private func handle(_ message: KafkaMessage, group: inout DiscardingTaskGroup) async {
+        switch JobRequestCodec.decode(message.value) {
+        case .failure(let rejection):
+            await reject(message, rejection)
+        case .success(.cancel(let command)):
+            trackers[command.jobID]?.cancelReason = command.reason ?? "cancelled by request"
+            done(message)
+        case .success(.submit(let command)):
+            switch router.route(command.spec) {
+            case .failure(let error):
+                await reject(message, RequestRejection(code: .invalidSpec, reason: error.message, jobID: command.jobID, team: command.spec.team))
+            case .success(let backend):
+                if trackers[command.jobID] != nil {
+                    done(message)  // a duplicate submit of a job already in flight here
+                    return
+                }
+                let tracker = JobTracker(partition: message.topicPartition, offset: message.offset)
+                trackers[command.jobID] = tracker
+                group.addTask { await self.execute(command, backend: backend, tracker: tracker) }
+            }
+        }
+    }
+
+    private func reject(_ message: KafkaMessage, _ rejection: RequestRejection) async {
+        logger.warning("rejected request", metadata: ["offset": "\(message.topicPartition)@\(message.offset)", "reason": "\(rejection)"])
+        do {
+            try await publisher.deadLetter(message, rejection: rejection)
+            if let jobID = rejection.jobID {
+                try await publisher.publish(LifecycleEvent(
+                    jobID: jobID, attempt: 0, state: .rejected, source: .worker, team: rejection.team,
+                    failureClass: .invalidRequest, reason: rejection.description, workerID: configuration.workerID))
+            }
+            done(message)
+        } catch {
+            logger.error("could not record rejection: \(error)")
+        }
+    }
+
+    private func done(_ message: KafkaMessage) {
+        progress[message.topicPartition]?.done(message.offset)
+    }
+
+    // MARK: jobs
+
+    /// Drives one job to a terminal state: claim, ensure, track, retry.
+    private func execute(_ command: SubmitCommand, backend: any ComputeBackend, tracker: JobTracker) async {
+        let limiter = limiter(for: backend.name)
+        waitingForSlot += 1
+        updatePause()
+        await limiter.acquire()
+        waitingForSlot -= 1
+        updatePause()
+        defer {
+            Task { await limiter.release() }
+        }
+        let execution = JobExecution(
+            command: command, backend: backend, tracker: tracker, publisher: publisher, workerID: configuration.workerID,
+            observeInterval: configuration.observeInterval, launchTimeout: configuration.launchTimeout, logger: logger)
+        let finished = await execution.run()
+        if finished, !tracker.handedOver {
+            progress[tracker.partition]?.done(tracker.offset)
+        }
+        if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
+    }
+
+    private func limiter(for backend: String) -> ConcurrencyLimiter {
+        if let limiter = limiters[backend] { return limiter }
+        let limiter = ConcurrencyLimiter(limit: configuration.concurrencyLimit)
+        limiters[backend] = limiter
+        return limiter
+    }
+
+    /// Pauses the assigned partitions while jobs wait for a slot, resumes when none wait.
+    private func updatePause() {
+        let shouldPause = waitingForSlot > 0
+        guard shouldPause != paused else { return }
+        paused = shouldPause
+        let partitions = Array(consumer.assignment)
+        if shouldPause { consumer.pause(partitions) } else { consumer.resume(partitions) }
+        logger.debug(shouldPause ? "concurrency limit reached: partitions paused" : "partitions resumed")
+    }
+
+    /// Stops tracking the jobs of `partitions`; their new owner takes over.
+    private func handOver(_ partitions: Set<KafkaTopicPartition>) {
+        for (jobID, tracker) in trackers where partitions.contains(tracker.partition) {
+            tracker.handedOver = true
+            trackers[jobID] = nil
+        }
+        for partition in partitions { progress[partition] = nil }
+    }
+
+    // MARK: offsets
+
+    private func commitPeriodically() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.commitInterval)
+            storeSafeOffsets()
+            do { try await consumer.commit() } catch { logger.warning("offset commit failed: \(error)") }
+        }
+    }
+
+    private func storeSafeOffsets() {
+        for (partition, state) in progress {
+            if let position = state.committablePosition { consumer.storeOffset(partition, nextOffset: position) }
+        }
+    }
+}
+
+/// The worker's handle on one in-flight job, shared with the job's execution.
+final class JobTracker: Sendable {
+    let partition: KafkaTopicPartition
+    let offset: Int64
+    private let state = Mutex<(cancelReason: String?, handedOver: Bool)>((nil, false))
+
+    init(partition: KafkaTopicPartition, offset: Int64) {
+        self.partition = partition
+        self.offset = offset
+    }
+
+    /// Set when a cancel command arrived.
+    var cancelReason: String? {
+        get { state.withLock { $0.cancelReason } }
+        set { state.withLock { $0.cancelReason = newValue } }
+    }
+
+    /// Set when the partition moved to another worker (or this one shuts down).
+    var handedOver: Bool {
+        get { state.withLock { $0.handedOver } }
+        set { state.withLock { $0.handedOver = newValue } }
+    }
+}

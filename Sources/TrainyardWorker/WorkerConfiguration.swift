@@ -1,0 +1,45 @@
+import Foundation
+import TrainyardCore
+import TrainyardKafka
+
+/// Settings of one worker process.
+public struct WorkerConfiguration: Sendable {
+    public var kafka: KafkaConfiguration
+    public var topics: TopicNames
+    /// All workers of a fleet share this consumer group.
+    public var groupID: String
+    /// Appears in events as `workerId`.
+    public var workerID: String
+    /// Jobs this worker runs at once per backend; past it, it pauses its partitions.
+    public var concurrencyLimit: Int
+    /// How often a tracked job's backend state is read.
+    public var observeInterval: Duration
+    /// How often safe offsets are committed.
+    public var commitInterval: Duration
+    public var sessionTimeoutMilliseconds: Int
+    /// Consumer partition assignment strategy.
+    public var assignmentStrategy: KafkaAssignmentStrategy
+    /// How long a launched attempt may stay without a supervisor before it is launched again.
+    public var launchTimeout: Duration
+
+    public init(
+        kafka: KafkaConfiguration = KafkaConfiguration(), topics: TopicNames = TopicNames(), groupID: String = "trainyard-workers",
+        workerID: String = WorkerConfiguration.defaultWorkerID, concurrencyLimit: Int = 16, observeInterval: Duration = .milliseconds(200),
+        commitInterval: Duration = .seconds(1), sessionTimeoutMilliseconds: Int = 6000, assignmentStrategy: KafkaAssignmentStrategy = .range,
+        launchTimeout: Duration = .seconds(10)
+    ) {
+        self.kafka = kafka
+        self.topics = topics
+        self.groupID = groupID
+        self.workerID = workerID
+        self.concurrencyLimit = concurrencyLimit
+        self.observeInterval = observeInterval
+        self.commitInterval = commitInterval
+        self.sessionTimeoutMilliseconds = sessionTimeoutMilliseconds
+        self.assignmentStrategy = assignmentStrategy
+        self.launchTimeout = launchTimeout
+    }
+
+    /// `<host>-<pid>`
+    public static var defaultWorkerID: String { "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)" }
+}

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import LocalBackend
+import TrainyardAggregator
+import TrainyardBackends
+import TrainyardCore
+import TrainyardKafka
+import TrainyardStore
+import TrainyardWorker
+
+/// `trainyard worker`
+struct RunWorker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Claim jobs from the requests topic and run them (local backend).")
+
+    @OptionGroup var options: CommonOptions
+
+    @Option(help: "Jobs run at once per backend (env TRAINYARD_CONCURRENCY, default 16).")
+    var concurrency: Int?
+
+    @Option(help: "Consumer group of the worker fleet.")
+    var group = "trainyard-workers"
+
+    @Option(help: "Partition assignment strategy: range, roundrobin or cooperative-sticky.")
+    var assignmentStrategy = "range"
+
+    @Option(help: "Folder of secret files for the local backend (env TRAINYARD_SECRETS_DIR).")
+    var secretsDir: String?
+
+    func run() async throws {
+        let logger = options.logger("trainyard.worker")
+        let environment = ProcessInfo.processInfo.environment
+        guard let strategy = KafkaAssignmentStrategy(rawValue: assignmentStrategy) else {
+            throw ValidationError("unknown assignment strategy \(assignmentStrategy)")
+        }
+        let kafka = try options.kafka(clientID: "trainyard-worker")
+        let local = try LocalBackend(
+            configuration: LocalBackendConfiguration(
+                stateDirectory: options.stateDirectory,
+                secretsDirectory: (secretsDir ?? environment["TRAINYARD_SECRETS_DIR"]).map { URL(fileURLWithPath: $0) }),
+            logger: logger)
+        let router = BackendRouter(backends: [local], defaultBackend: local.name)
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
+        let configuration = WorkerConfiguration(
+            kafka: kafka, topics: options.topics, groupID: group,
+            concurrencyLimit: concurrency ?? environment["TRAINYARD_CONCURRENCY"].flatMap(Int.init) ?? 16,
+            assignmentStrategy: strategy)
+        let worker = try Worker(configuration: configuration, producer: producer, router: router, logger: logger)
+        TerminationSignals.install { await worker.shutdown() }
+        try await worker.run()
+        await producer.close()
+    }
+}
+
+/// `trainyard aggregator`
+struct RunAggregator: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "aggregator", abstract: "Apply requests and events to the SQLite store.")
+
+    @OptionGroup var options: CommonOptions
+
+    func run() async throws {
+        let logger = options.logger("trainyard.aggregator")
+        try options.prepareDirectory(for: options.databasePath)
+        let store = try JobStore(path: options.databasePath)
+        let aggregator = try Aggregator(
+            configuration: AggregatorConfiguration(kafka: try options.kafka(clientID: "trainyard-aggregator"), topics: options.topics),
+            store: store, logger: logger)
+        TerminationSignals.install { await aggregator.shutdown() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await aggregator.commitPeriodically() }
+            try await aggregator.run()
+            group.cancelAll()
+        }
+    }
+}
+
+/// `trainyard topics create`
+struct TopicsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "topics", abstract: "Manage Trainyard's topics.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Create the requests, events, status, alerts and dlq topics (existing ones are left as they are).")
+
+        @OptionGroup var options: CommonOptions
+
+        @Option(help: "Partitions per topic.")
+        var partitions = 12
+
+        @Option(help: "Replication factor.")
+        var replicationFactor = 1
+
+        func run() async throws {
+            let admin = try KafkaAdmin(configuration: try options.kafka(clientID: "trainyard-admin"), logger: options.logger("topics"))
+            let topics = options.topics
+            let created = try await admin.createTopics(topics.all.map { name in
+                KafkaNewTopic(
+                    name: name, partitions: partitions, replicationFactor: replicationFactor,
+                    configs: name == topics.status ? ["cleanup.policy": "compact"] : [:])
+            })
+            for name in topics.all { print("\(name): \(created.contains(name) ? "created" : "exists")") }
+        }
+    }
+}
+
+/// `trainyard local-supervise DIR` (started by the local backend, not by people).
+struct LocalSupervise: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "local-supervise", abstract: "Supervise one local attempt (internal).", shouldDisplay: false)
+
+    @Argument var directory: String
+
+    func run() throws {
+        let status = LocalSupervisor.run(directory: URL(fileURLWithPath: directory).standardizedFileURL)
+        if status != 0 { throw ExitCode(status) }
+    }
+}
