@@ -57,6 +57,7 @@ public struct AttemptStatus: Sendable, Equatable {
         let rhs = rank(challenger)
         if lhs != rhs { return lhs.lexicographicallyPrecedes(rhs) }
         if current.state != challenger.state { return current.state < challenger.state }
+        if current.occurredAt != challenger.occurredAt { return current.occurredAt < challenger.occurredAt }
         return canonical(current) < canonical(challenger)
     }
 

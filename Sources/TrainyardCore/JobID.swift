@@ -13,13 +13,16 @@ public struct JobID: Hashable, Sendable, Codable, CustomStringConvertible, Compa
 
     /// Accepts exactly the form this type produces.
     public init?(_ text: String) {
-        guard text.count == JobID.length, text.allSatisfy({ JobID.alphabet.contains($0) }) else { return nil }
+        // 128 bits in 26 characters: the first carries only 3 bits.
+        guard text.count == JobID.length, let first = text.first, ("0"..."7").contains(first),
+              text.allSatisfy({ JobID.alphabet.contains($0) })
+        else { return nil }
         rawValue = text
     }
 
     /// A new, time-ordered id.
     public static func generate(at date: Date = Date()) -> JobID {
-        let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
+        let millis = UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded()))
         var generator = SystemRandomNumberGenerator()
         var bytes = [UInt8](repeating: 0, count: 16)
         for shift in 0..<6 { bytes[shift] = UInt8(truncatingIfNeeded: millis >> UInt64(8 * (5 - shift))) }

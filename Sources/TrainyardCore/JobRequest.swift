@@ -145,7 +145,8 @@ public enum JobRequestCodec {
                     command = try decoder.decode(SubmitCommand.self, from: bytes)
                 } catch let error as DecodingError {
                     let violation = JobSpecParser.violation(for: error)
-                    return .failure(RequestRejection(code: .invalidSpec, reason: violation.description, jobID: jobID, team: teamHint(bytes)))
+                    let inSpec = violation.field == "spec" || violation.field.hasPrefix("spec.")
+                    return .failure(RequestRejection(code: inSpec ? .invalidSpec : .malformed, reason: violation.description, jobID: jobID, team: teamHint(bytes)))
                 }
                 let violations = JobSpecValidator.violations(of: command.spec)
                 guard violations.isEmpty else {

@@ -75,7 +75,12 @@ public enum JobSpecParser {
         case is Double.Type: "a number"
         case is Bool.Type: "true or false"
         case is [String].Type, is [Any].Type: "a list"
-        default: String(describing: type).hasPrefix("Dictionary") ? "a mapping" : "a \(type)"
+        default:
+            switch String(describing: type) {
+            case let name where name.hasPrefix("Dictionary") || name.hasSuffix("Mapping"): "a mapping"
+            case let name where name.hasPrefix("Array") || name.hasSuffix("Sequence"): "a list"
+            case let name: "a \(name)"
+            }
         }
     }
 }

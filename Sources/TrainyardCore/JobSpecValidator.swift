@@ -54,7 +54,7 @@ public enum JobSpecValidator {
             if !secretNames.insert(secret.env).inserted { fail("secrets[\(index)].env", "\(secret.env) is listed twice") }
             if !isName(secret.secretName) { fail("secrets[\(index)].secretName", "must be 1-128 characters of letters, digits, '.', '_' or '-'") }
         }
-        if spec.env.count + spec.secrets.count > maxEnvEntries {
+        if spec.env.count <= maxEnvEntries, spec.env.count + spec.secrets.count > maxEnvEntries {
             fail("secrets", "env and secrets together must be at most \(maxEnvEntries) entries")
         }
 

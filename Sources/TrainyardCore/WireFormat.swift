@@ -26,14 +26,21 @@ public enum WireFormat {
         return decoder
     }
 
-    /// `2026-11-29T04:05:06.789Z`
+    /// `2026-11-29T04:05:06.789Z`, rounded to the nearest millisecond.
     public static func formatTimestamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let seconds = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let (whole, fraction) = seconds.remainder < 0 ? (seconds.quotient - 1, seconds.remainder + 1000) : seconds
+        let text = Date(timeIntervalSince1970: TimeInterval(whole)).formatted(Date.ISO8601FormatStyle())
+        let fractionText = String(fraction)
+        return text.dropLast() + "." + String(repeating: "0", count: 3 - fractionText.count) + fractionText + "Z"
     }
 
-    /// Accepts timestamps with or without fractional seconds.
+    /// Accepts timestamps with or without fractional seconds; keeps millisecond precision.
     public static func parseTimestamp(_ text: String) -> Date? {
-        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+        guard let parsed = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
             ?? (try? Date.ISO8601FormatStyle().parse(text))
+        else { return nil }
+        return Date(timeIntervalSince1970: (parsed.timeIntervalSince1970 * 1000).rounded() / 1000)
     }
 }

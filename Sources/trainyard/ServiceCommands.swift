@@ -57,12 +57,15 @@ struct RunAggregator: AsyncParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
+    @Option(help: "Consumer group (a second aggregator with its own store needs its own group).")
+    var group = "trainyard-aggregator"
+
     func run() async throws {
         let logger = options.logger("trainyard.aggregator")
         try options.prepareDirectory(for: options.databasePath)
         let store = try JobStore(path: options.databasePath)
         let aggregator = try Aggregator(
-            configuration: AggregatorConfiguration(kafka: try options.kafka(clientID: "trainyard-aggregator"), topics: options.topics),
+            configuration: AggregatorConfiguration(kafka: try options.kafka(clientID: "trainyard-aggregator"), topics: options.topics, groupID: group),
             store: store, logger: logger)
         TerminationSignals.install { await aggregator.shutdown() }
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -1,0 +1,155 @@
+import Foundation
+import Glibc
+import TrainyardCore
+import TrainyardKafka
+import TrainyardStore
+
+/// A Trainyard deployment for one test: its own topic prefix, store and state directory, and
+/// real `trainyard` processes (aggregator, workers) talking to the local broker.
+public final class Fleet: @unchecked Sendable {
+    public let topics: TopicNames
+    public let home: URL
+    public let kafka: KafkaConfiguration
+    public let executable: URL
+    private let lock = NSLock()
+    private var processes: [String: Process] = [:]
+
+    public var databasePath: String { home.appendingPathComponent("trainyard.db").path }
+    public var stateDirectory: URL { home.appendingPathComponent("state") }
+
+    /// Creates the topics (4 partitions each) and the folders; starts nothing yet.
+    public init(name: String, partitions: Int = 4) async throws {
+        topics = TopicNames(prefix: TestEnvironment.uniqueName(name))
+        home = try TestEnvironment.temporaryDirectory(name)
+        executable = try TestEnvironment.executable()
+        kafka = try await TestEnvironment.kafka(topics: topics.all, partitions: partitions)
+    }
+
+    /// Environment for a `trainyard` child process of this fleet.
+    public var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["TRAINYARD_BROKERS"] = kafka.bootstrapServers
+        environment["TRAINYARD_TOPIC_PREFIX"] = topics.prefix
+        environment["TRAINYARD_HOME"] = home.path
+        environment["TRAINYARD_LOG_LEVEL"] = environment["TRAINYARD_TEST_LOG_LEVEL"] ?? "info"
+        return environment
+    }
+
+    /// Starts `trainyard <arguments>` as a named service; its output goes to `<home>/<name>.log`.
+    @discardableResult
+    public func start(_ name: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> Process {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = environment.merging(extra) { _, new in new }
+        let log = home.appendingPathComponent("\(name).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        lock.withLock { processes[name] = process }
+        return process
+    }
+
+    /// The fleet's consumer groups are its own, so fleets of concurrent tests never rebalance each other.
+    public var workerGroup: String { "\(topics.prefix)-workers" }
+    public var aggregatorGroup: String { "\(topics.prefix)-aggregator" }
+
+    public func startAggregator(_ name: String = "aggregator") throws { try start(name, ["aggregator", "--group", aggregatorGroup]) }
+
+    public func startWorker(_ name: String, concurrency: Int = 16) throws {
+        try start(name, ["worker", "--group", workerGroup, "--concurrency", String(concurrency)])
+    }
+
+    /// SIGTERM, then wait for a graceful exit (SIGKILL after `timeout`).
+    public func stop(_ name: String, timeout: Duration = .seconds(30)) async {
+        guard let process = lock.withLock({ processes.removeValue(forKey: name) }) else { return }
+        process.terminate()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// kill -9: no chance to commit, close or hand over.
+    public func crash(_ name: String) {
+        guard let process = lock.withLock({ processes.removeValue(forKey: name) }) else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Stops every service still running.
+    public func stopAll() async {
+        for name in lock.withLock({ Array(processes.keys) }) { await stop(name) }
+    }
+
+    /// Publishes submit commands straight to the requests topic; returns the job ids in order.
+    public func submit(_ specs: [JobSpec]) async throws -> [JobID] {
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: TestEnvironment.logger("fleet-submit"))
+        var ids: [JobID] = []
+        for spec in specs {
+            let command = SubmitCommand(spec: spec)
+            try producer.enqueue(KafkaProducerMessage(topic: topics.requests, key: command.jobID.rawValue, value: try JobRequestCodec.encode(.submit(command))))
+            ids.append(command.jobID)
+        }
+        try await producer.flush()
+        await producer.close()
+        return ids
+    }
+
+    /// Publishes a cancel command.
+    public func cancel(_ jobID: JobID, reason: String = "test") async throws {
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: TestEnvironment.logger("fleet-cancel"))
+        _ = try await producer.send(KafkaProducerMessage(
+            topic: topics.requests, key: jobID.rawValue, value: try JobRequestCodec.encode(.cancel(CancelCommand(jobID: jobID, reason: reason)))))
+        await producer.close()
+    }
+
+    /// The job records now in the store (empty before the aggregator created it).
+    public func records(_ ids: [JobID]) throws -> [JobID: JobRecord] {
+        guard FileManager.default.fileExists(atPath: databasePath) else { return [:] }
+        let store = try JobStore(readingAt: databasePath)
+        var records: [JobID: JobRecord] = [:]
+        for id in ids { records[id] = try store.job(id) }
+        return records
+    }
+
+    /// Waits until every job is terminal in the store; returns their records.
+    public func waitForTerminal(_ ids: [JobID], timeout: Duration = .seconds(120)) async throws -> [JobID: JobRecord] {
+        var latest: [JobID: JobRecord] = [:]
+        _ = try await eventually(timeout: timeout, every: .milliseconds(250)) {
+            latest = (try? records(ids)) ?? latest
+            return latest.count == ids.count && latest.values.allSatisfy { $0.state.isTerminal }
+        }
+        return latest
+    }
+
+    /// The last lines of a service's log, for failure messages.
+    public func logTail(_ name: String, lines: Int = 30) -> String {
+        let text = (try? String(contentsOf: home.appendingPathComponent("\(name).log"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
+    /// Runs `body` with a new fleet and always tears the fleet down afterwards.
+    public static func with(name: String, partitions: Int = 4, _ body: (Fleet) async throws -> Void) async throws {
+        let fleet = try await Fleet(name: name, partitions: partitions)
+        do {
+            try await body(fleet)
+        } catch {
+            await fleet.tearDown()
+            throw error
+        }
+        await fleet.tearDown()
+    }
+
+    /// Stops everything and deletes the fleet's topics and files.
+    public func tearDown() async {
+        await stopAll()
+        if let admin = try? KafkaAdmin(configuration: kafka, logger: TestEnvironment.logger("fleet-teardown")) {
+            try? await admin.deleteTopics(topics.all)
+        }
+        try? FileManager.default.removeItem(at: home)
+    }
+}
