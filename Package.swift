@@ -63,6 +63,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "trainyard-bench",
+            dependencies: ["TrainyardKafka", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore"]),
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
         .testTarget(

@@ -47,8 +47,9 @@ public final class KafkaConsumer: Sendable {
         self.state = state
         self.logger = logger
         self.capacity = capacity
+        let reader = RDKafkaMessageReader()
         poller = RDKafkaPollThread(name: "trainyard-kafka-consumer") {
-            Self.pollOnce(client: client, state: state, capacity: capacity, logger: logger)
+            Self.pollOnce(client: client, state: state, reader: reader, capacity: capacity, logger: logger)
         }
     }
 
@@ -133,9 +134,30 @@ public final class KafkaConsumer: Sendable {
         waiter?.resume()
     }
 
+    /// How long the caller may stay behind (buffer full) before fetching is paused.
+    static let maximumStall: Duration = .seconds(1)
+
     /// One poll-thread iteration: wait up to 100 ms for a record, then take what else is ready.
-    private static func pollOnce(client: RDKafkaClient, state: LockedConsumerState, capacity: Int, logger: Logger) {
+    ///
+    /// When the caller is behind (buffer full), the thread first waits for it to drain:
+    /// librdkafka keeps prefetching within its own queue limits and heartbeats in the background.
+    /// Only if the caller stays behind longer than `maximumStall` does the consumer pause fetching
+    /// (which discards librdkafka's prefetched records) and go on polling, so rebalances are
+    /// still served and `max.poll.interval.ms` is never exceeded.
+    private static func pollOnce(client: RDKafkaClient, state: LockedConsumerState, reader: RDKafkaMessageReader, capacity: Int, logger: Logger) {
+        let now = ContinuousClock.now
+        let (stalled, paused, revocationsBefore) = state.withLock { state -> (Bool, Bool, Int) in
+            if state.bufferedCount < capacity { state.fullSince = nil } else if state.fullSince == nil { state.fullSince = now }
+            let stalled = state.fullSince.map { now - $0 < maximumStall } ?? false
+            if stalled && !state.internallyPaused { state.pollerWaiting = true }
+            return (stalled, state.internallyPaused, state.revocations)
+        }
+        if stalled && !paused {
+            _ = state.drained.wait(timeout: .now() + .milliseconds(50))
+            return
+        }
         var batch: [KafkaConsumerEvent] = []
+        batch.reserveCapacity(64)
         var timeout: Int32 = 100
         while batch.count < 1000, let raw = rd_kafka_consumer_poll(client.handle, timeout) {
             timeout = 0
@@ -147,12 +169,13 @@ public final class KafkaConsumer: Sendable {
                 }
                 continue
             }
-            batch.append(.message(RDKafkaMessageCopy.make(raw)))
+            batch.append(.message(reader.read(raw)))
         }
         let (waiter, pauseChange, assigned) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Bool?, [KafkaTopicPartition]) in
-            state.append(batch, droppingRevoked: true)
+            // A revoke inside this batch's polls: drop what was read from the revoked partitions.
+            state.append(batch, droppingRevoked: state.revocations != revocationsBefore)
             let waiter = batch.isEmpty ? nil : state.takeWaiter()
-            if !state.internallyPaused, state.bufferedCount >= capacity {
+            if !state.internallyPaused, state.bufferedCount >= capacity, let since = state.fullSince, now - since >= maximumStall {
                 state.internallyPaused = true
                 return (waiter, true, Array(state.assigned))
             }
@@ -163,7 +186,10 @@ public final class KafkaConsumer: Sendable {
             return (waiter, nil, [])
         }
         waiter?.resume()
-        if let pause = pauseChange { Rebalance.setPaused(client.handle, assigned, paused: pause, logger: logger) }
+        if let pause = pauseChange {
+            logger.debug("\(pause ? "pausing" : "resuming") fetching: \(pause ? "the caller is behind" : "the caller caught up")")
+            Rebalance.setPaused(client.handle, assigned, paused: pause, logger: logger)
+        }
     }
 }
 
@@ -171,6 +197,8 @@ public final class KafkaConsumer: Sendable {
 /// and the caller.
 final class LockedConsumerState: Sendable {
     private let mutex = Mutex(ConsumerState())
+    /// Signalled when the caller drains the buffer while the poll thread waits for room.
+    let drained = DispatchSemaphore(value: 0)
 
     func withLock<Result: Sendable>(_ body: (inout ConsumerState) -> Result) -> Result {
         mutex.withLock { body(&$0) }
@@ -188,10 +216,21 @@ struct ConsumerState {
     var stored: [KafkaTopicPartition: Int64] = [:]
     var committed: [KafkaTopicPartition: Int64] = [:]
     var closed = false
+    /// Counts revocations, so a poll batch knows whether one happened while it was read.
+    var revocations = 0
+    /// Since when the buffer has been full.
+    var fullSince: ContinuousClock.Instant?
+    /// The poll thread waits on `drained`.
+    var pollerWaiting = false
 
     mutating func append(_ events: [KafkaConsumerEvent], droppingRevoked: Bool) {
+        guard droppingRevoked else {
+            buffer.append(contentsOf: events)
+            bufferedCount += events.count
+            return
+        }
         for event in events {
-            if case .message(let message) = event, droppingRevoked, !assigned.contains(message.topicPartition) { continue }
+            if case .message(let message) = event, !assigned.contains(message.topicPartition) { continue }
             buffer.append(event)
             bufferedCount += 1
         }
@@ -225,8 +264,8 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
         var index = 0
 
         /// Everything available now, up to `maximum` events (waiting only when nothing is); nil at the end.
-        public mutating func nextBatch(maximum: Int) async -> [KafkaConsumerEvent]? {
-            guard let first = await next() else { return nil }
+        public mutating func nextBatch(maximum: Int, isolation actor: isolated (any Actor)? = #isolation) async -> [KafkaConsumerEvent]? {
+            guard let first = await next(isolation: actor) else { return nil }
             var events = [first]
             while events.count < maximum {
                 if index < batch.count {
@@ -234,7 +273,11 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
                     index += 1
                     continue
                 }
-                let more = state.withLock { $0.drain() }
+                let (more, wakePoller) = state.withLock { state in
+                    defer { state.pollerWaiting = false }
+                    return (state.drain(), state.pollerWaiting)
+                }
+                if wakePoller { state.drained.signal() }
                 if more.isEmpty { break }
                 batch = more
                 index = 0
@@ -243,17 +286,26 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
         }
 
         public mutating func next() async -> KafkaConsumerEvent? {
+            await next(isolation: nil)
+        }
+
+        /// Runs on the caller's executor: no executor hop per record.
+        public mutating func next(isolation actor: isolated (any Actor)?) async -> KafkaConsumerEvent? {
             while true {
                 if index < batch.count {
                     defer { index += 1 }
                     return batch[index]
                 }
-                let (events, closed) = state.withLock { state in (state.drain(), state.closed) }
+                let (events, closed, wakePoller) = state.withLock { state in
+                    defer { state.pollerWaiting = false }
+                    return (state.drain(), state.closed, state.pollerWaiting)
+                }
+                if wakePoller { state.drained.signal() }
                 batch = events
                 index = 0
                 if !batch.isEmpty { continue }
                 if closed { return nil }
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                await withCheckedContinuation(isolation: actor) { (continuation: CheckedContinuation<Void, Never>) in
                     let ready = state.withLock { state in
                         if state.bufferedCount > 0 || state.closed { return true }
                         state.waiter = continuation

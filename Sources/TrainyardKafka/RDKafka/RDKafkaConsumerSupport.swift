@@ -46,6 +46,7 @@ enum Rebalance {
                 if result != RD_KAFKA_RESP_ERR_NO_ERROR { logger.warning("commit on revoke failed: \(RDKafkaError.make(result))") }
             }
             let waiter = state.withLock { state in
+                state.revocations += 1
                 state.assigned.subtract(entries)
                 for partition in entries {
                     state.stored[partition] = nil
@@ -85,9 +86,17 @@ enum Rebalance {
     }
 }
 
-/// Copies a consumed record out of librdkafka's memory.
-enum RDKafkaMessageCopy {
-    static func make(_ raw: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaMessage {
+/// Copies consumed records out of librdkafka's memory. Used only on the consumer's poll thread.
+///
+/// `@unchecked Sendable`: the topic-name cache is touched only by the one poll thread that owns
+/// this reader.
+final class RDKafkaMessageReader: @unchecked Sendable {
+    /// librdkafka's topic-name pointer → the name, so names are not re-decoded for every record.
+    private var topicNames: [UnsafePointer<CChar>: (copy: UnsafeMutablePointer<CChar>, name: String)] = [:]
+
+    deinit { topicNames.values.forEach { free($0.copy) } }
+
+    func read(_ raw: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaMessage {
         let message = raw.pointee
         let value = message.payload.map { Data(bytes: $0, count: message.len) } ?? Data()
         let key = message.key.map { Data(bytes: $0, count: message.key_len) }
@@ -106,8 +115,16 @@ enum RDKafkaMessageCopy {
         var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         let milliseconds = rd_kafka_message_timestamp(raw, &timestampType)
         return KafkaMessage(
-            topic: String(cString: rd_kafka_topic_name(message.rkt)), partition: message.partition, offset: message.offset,
+            topic: topicName(rd_kafka_topic_name(message.rkt)), partition: message.partition, offset: message.offset,
             key: key, value: value, headers: headers,
             timestamp: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+
+    private func topicName(_ pointer: UnsafePointer<CChar>) -> String {
+        if let cached = topicNames[pointer], strcmp(cached.copy, pointer) == 0 { return cached.name }
+        if let stale = topicNames[pointer] { free(stale.copy) }
+        let name = String(cString: pointer)
+        topicNames[pointer] = (strdup(pointer)!, name)
+        return name
     }
 }
