@@ -108,21 +108,24 @@ public final class LocalBackend: ComputeBackend {
 
     /// Reads the attempt's state from its run directory.
     static func observe(_ run: LocalRunDirectory) -> BackendObservation {
-        if let status = run.read(LocalRunStatus.self, from: run.status) {
-            return .finished(BackendOutcome(state: status.state, exitCode: status.exitCode, failureClass: status.failureClass, reason: status.reason, finishedAt: status.finishedAt))
-        }
+        let started = run.read(LocalRunStarted.self, from: run.started)
+        if let status = run.read(LocalRunStatus.self, from: run.status) { return .finished(outcome(status, startedAt: started?.startedAt)) }
         let supervised = SupervisorLock.isHeld(run.lock)
-        if let started = run.read(LocalRunStarted.self, from: run.started) {
-            if supervised { return .running(since: started.startedAt) }
-            // Re-read: the supervisor may have written the status and exited in between.
-            if let status = run.read(LocalRunStatus.self, from: run.status) {
-                return .finished(BackendOutcome(state: status.state, exitCode: status.exitCode, failureClass: status.failureClass, reason: status.reason, finishedAt: status.finishedAt))
-            }
-            return .finished(BackendOutcome(
-                state: .failed, failureClass: .infrastructure, reason: "the local supervisor exited without recording an outcome",
-                finishedAt: Date(), source: .worker))
-        }
-        return supervised ? .pending(reason: "supervisor starting the job") : .absent
+        guard let started else { return supervised ? .pending(reason: "supervisor starting the job") : .absent }
+        if supervised { return .running(since: started.startedAt) }
+        // Re-read: the supervisor may have written the status and exited in between.
+        if let status = run.read(LocalRunStatus.self, from: run.status) { return .finished(outcome(status, startedAt: started.startedAt)) }
+        // The supervisor died mid-run: stop what it left behind and record the loss once.
+        if let process = run.read(LocalRunProcess.self, from: run.process) { kill(-process.pid, SIGKILL) }
+        let lost = LocalRunStatus(state: .failed, failureClass: .infrastructure, reason: "the local supervisor exited without recording an outcome", finishedAt: Date())
+        _ = try? run.create(lost, at: run.status)
+        return .finished(outcome(run.read(LocalRunStatus.self, from: run.status) ?? lost, startedAt: started.startedAt))
+    }
+
+    private static func outcome(_ status: LocalRunStatus, startedAt: Date?) -> BackendOutcome {
+        BackendOutcome(
+            state: status.state, exitCode: status.exitCode, failureClass: status.failureClass, reason: status.reason,
+            finishedAt: status.finishedAt, startedAt: startedAt)
     }
 
     private func launchSupervisor(_ run: LocalRunDirectory) throws(BackendError) {

@@ -19,16 +19,22 @@ public struct BackendOutcome: Sendable, Equatable {
     public var failureClass: FailureClass?
     public var reason: String?
     public var finishedAt: Date
+    /// When the job's code started, if it did.
+    public var startedAt: Date?
     /// Who decided the outcome (the backend's own record, or a worker's inference).
     public var source: EventSource
 
-    public init(state: JobState, exitCode: Int32? = nil, failureClass: FailureClass? = nil, reason: String? = nil, finishedAt: Date, source: EventSource = .backend) {
+    public init(
+        state: JobState, exitCode: Int32? = nil, failureClass: FailureClass? = nil, reason: String? = nil, finishedAt: Date,
+        startedAt: Date? = nil, source: EventSource = .backend
+    ) {
         precondition(state.isTerminal, "an outcome is a terminal state")
         self.state = state
         self.exitCode = exitCode
         self.failureClass = failureClass
         self.reason = reason
         self.finishedAt = finishedAt
+        self.startedAt = startedAt
         self.source = source
     }
 }

@@ -73,6 +73,11 @@ public final class Fleet: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// True while the named service's process runs.
+    public func isRunning(_ name: String) -> Bool {
+        lock.withLock { processes[name]?.isRunning ?? false }
+    }
+
     /// kill -9: no chance to commit, close or hand over.
     public func crash(_ name: String) {
         guard let process = lock.withLock({ processes.removeValue(forKey: name) }) else { return }

@@ -21,6 +21,7 @@ struct JobExecution {
 
     /// Returns true when the job reached its final state here, false when it was handed over.
     func run() async -> Bool {
+        if tracker.handedOver { return false }
         do {
             var attempt = try await firstAttempt()
             while true {
@@ -104,6 +105,9 @@ struct JobExecution {
                     published.insert(.running)
                 }
             case .finished(let outcome):
+                if let startedAt = outcome.startedAt, !published.contains(.running) {
+                    try await publish(identity, .running, source: .backend, at: startedAt)
+                }
                 try await publish(identity, outcome: outcome)
                 return outcome
             }

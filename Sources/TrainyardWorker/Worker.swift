@@ -53,7 +53,7 @@ public actor Worker {
                     handOver(Set(partitions))
                 case .message(let message):
                     progress[message.topicPartition, default: PartitionProgress()].read(message.offset)
-                    await handle(message, group: &group)
+                    handle(message, group: &group)
                 }
             }
             group.cancelAll()
@@ -76,17 +76,19 @@ public actor Worker {
 
     // MARK: requests
 
-    private func handle(_ message: KafkaMessage, group: inout DiscardingTaskGroup) async {
+    private func handle(_ message: KafkaMessage, group: inout DiscardingTaskGroup) {
         switch JobRequestCodec.decode(message.value) {
         case .failure(let rejection):
-            await reject(message, rejection)
+            // Rejections need no ordering: record them concurrently (the offset stays pending until done).
+            group.addTask { await self.reject(message, rejection) }
         case .success(.cancel(let command)):
             trackers[command.jobID]?.cancelReason = command.reason ?? "cancelled by request"
             done(message)
         case .success(.submit(let command)):
             switch router.route(command.spec) {
             case .failure(let error):
-                await reject(message, RequestRejection(code: .invalidSpec, reason: error.message, jobID: command.jobID, team: command.spec.team))
+                let rejection = RequestRejection(code: .invalidSpec, reason: error.message, jobID: command.jobID, team: command.spec.team)
+                group.addTask { await self.reject(message, rejection) }
             case .success(let backend):
                 if trackers[command.jobID] != nil {
                     done(message)  // a duplicate submit of a job already in flight here
@@ -128,13 +130,11 @@ public actor Worker {
         await limiter.acquire()
         waitingForSlot -= 1
         updatePause()
-        defer {
-            Task { await limiter.release() }
-        }
         let execution = JobExecution(
             command: command, backend: backend, tracker: tracker, publisher: publisher, workerID: configuration.workerID,
             observeInterval: configuration.observeInterval, launchTimeout: configuration.launchTimeout, logger: logger)
         let finished = await execution.run()
+        await limiter.release()
         if finished, !tracker.handedOver {
             progress[tracker.partition]?.done(tracker.offset)
         }
