@@ -68,6 +68,7 @@ let package = Package(
             dependencies: ["TrainyardKafka", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore"]),
+        .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore"]),
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
         .testTarget(
             name: "IntegrationTests",

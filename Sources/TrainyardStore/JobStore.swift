@@ -81,10 +81,17 @@ public final class JobStore: Sendable {
             let queued = LifecycleEvent(jobID: command.jobID, attempt: 0, state: .queued, source: .aggregator, occurredAt: command.submittedAt, team: spec.team)
             return try applyEvent(queued, at: message.position, &connection)
         case .cancelRequested(let command):
+            // Kept apart from `jobs`: a cancel may be read before anything else about its job.
+            // The earliest request wins (ties: the smaller reason), whatever the order of arrival.
             try connection.query(
-                "UPDATE jobs SET cancel_requested_at = min(coalesce(cancel_requested_at, ?), ?), cancel_reason = coalesce(cancel_reason, ?) WHERE job_id = ?",
-                [.real(command.requestedAt.timeIntervalSince1970), .real(command.requestedAt.timeIntervalSince1970),
-                 command.reason.map { .text($0) } ?? .null, .text(command.jobID.rawValue)])
+                """
+                INSERT INTO cancel_requests (job_id, requested_at, reason) VALUES (?, ?, ?)
+                ON CONFLICT (job_id) DO UPDATE SET
+                    reason = CASE WHEN excluded.requested_at < requested_at OR (excluded.requested_at = requested_at AND excluded.reason < reason)
+                        THEN excluded.reason ELSE reason END,
+                    requested_at = min(requested_at, excluded.requested_at)
+                """,
+                [.text(command.jobID.rawValue), .real(command.requestedAt.timeIntervalSince1970), .text(command.reason ?? "")])
             return try job(command.jobID, &connection)
         case .event(let event):
             try ensureJobRow(event.jobID, team: event.team ?? "unknown", at: event.occurredAt, &connection)
@@ -169,9 +176,11 @@ public final class JobStore: Sendable {
 
     // MARK: reading
 
-    private static let jobColumns = """
-        job_id, team, name, kind, requested_backend, submitted_at, cancel_requested_at, attempt, state, state_source, backend,
-        resource_name, exit_code, failure_class, reason, claimed_at, started_at, finished_at, updated_at
+    /// The job columns in `record`'s order, with the cancel request joined in.
+    private static let jobSelect = """
+        SELECT jobs.job_id, team, name, kind, requested_backend, submitted_at, cancel_requests.requested_at, attempt, state,
+            state_source, backend, resource_name, exit_code, failure_class, jobs.reason, claimed_at, started_at, finished_at, updated_at
+        FROM jobs LEFT JOIN cancel_requests ON cancel_requests.job_id = jobs.job_id
         """
 
     public func job(_ jobID: JobID) throws -> JobRecord? {
@@ -179,7 +188,7 @@ public final class JobStore: Sendable {
     }
 
     private func job(_ jobID: JobID, _ connection: inout SQLiteConnection) throws -> JobRecord? {
-        try connection.query("SELECT \(Self.jobColumns) FROM jobs WHERE job_id = ?", [.text(jobID.rawValue)]).first.flatMap(Self.record)
+        try connection.query("\(Self.jobSelect) WHERE jobs.job_id = ?", [.text(jobID.rawValue)]).first.flatMap(Self.record)
     }
 
     /// Jobs matching `filter`, oldest id first.
@@ -188,11 +197,11 @@ public final class JobStore: Sendable {
         var parameters: [SQLiteValue] = []
         if let team = filter.team { conditions.append("team = ?"); parameters.append(.text(team)) }
         if let state = filter.state { conditions.append("state = ?"); parameters.append(.text(state.rawValue)) }
-        if let after = filter.after { conditions.append("job_id > ?"); parameters.append(.text(after.rawValue)) }
+        if let after = filter.after { conditions.append("jobs.job_id > ?"); parameters.append(.text(after.rawValue)) }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         parameters.append(.integer(Int64(max(1, filter.limit))))
         return try database.read { connection in
-            try connection.query("SELECT \(Self.jobColumns) FROM jobs \(whereClause) ORDER BY job_id LIMIT ?", parameters).compactMap(Self.record)
+            try connection.query("\(Self.jobSelect) \(whereClause) ORDER BY jobs.job_id LIMIT ?", parameters).compactMap(Self.record)
         }
     }
 
@@ -231,7 +240,7 @@ public final class JobStore: Sendable {
     public func canonicalDump() throws -> String {
         try database.read { connection in
             var lines: [String] = []
-            for table in ["jobs ORDER BY job_id", "attempts ORDER BY job_id, attempt", "job_events ORDER BY topic, partition, offset", "rejected_messages ORDER BY topic, partition, offset"] {
+            for table in ["jobs ORDER BY job_id", "cancel_requests ORDER BY job_id", "attempts ORDER BY job_id, attempt", "job_events ORDER BY topic, partition, offset", "rejected_messages ORDER BY topic, partition, offset"] {
                 for row in try connection.query("SELECT * FROM \(table)") {
                     lines.append(table.prefix { $0 != " " } + ": " + row.map { "\($0)" }.joined(separator: " | "))
                 }

@@ -10,8 +10,6 @@ enum StoreMigrations {
             requested_backend TEXT,
             spec_json TEXT,
             submitted_at REAL,
-            cancel_requested_at REAL,
-            cancel_reason TEXT,
             attempt INTEGER NOT NULL,
             state TEXT NOT NULL,
             state_source TEXT NOT NULL,
@@ -27,6 +25,11 @@ enum StoreMigrations {
         );
         CREATE INDEX jobs_by_state ON jobs(state, job_id);
         CREATE INDEX jobs_by_team ON jobs(team, job_id);
+        CREATE TABLE cancel_requests (
+            job_id TEXT PRIMARY KEY,
+            requested_at REAL NOT NULL,
+            reason TEXT NOT NULL
+        );
         CREATE TABLE attempts (
             job_id TEXT NOT NULL,
             attempt INTEGER NOT NULL,
