@@ -3,9 +3,10 @@ import PackageDescription
 
 /// Where ops/install-deps put a librdkafka it built (Debian bookworm's is too old): linked with
 /// an rpath so the binaries find it without LD_LIBRARY_PATH.
-let rdkafkaLinkerSettings: [LinkerSetting] = Context.environment["TRAINYARD_RDKAFKA_LIBDIR"].map {
-    [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", $0])]
-} ?? []
+let rdkafkaLinkerSettings: [LinkerSetting] =
+    Context.environment["TRAINYARD_RDKAFKA_LIBDIR"].map {
+        [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", $0])]
+    } ?? []
 
 let package = Package(
     name: "Trainyard",

@@ -117,7 +117,8 @@ public final class LocalBackend: ComputeBackend {
         if let status = run.read(LocalRunStatus.self, from: run.status) { return .finished(outcome(status, startedAt: started.startedAt)) }
         // The supervisor died mid-run: stop what it left behind and record the loss once.
         if let process = run.read(LocalRunProcess.self, from: run.process) { kill(-process.pid, SIGKILL) }
-        let lost = LocalRunStatus(state: .failed, failureClass: .infrastructure, reason: "the local supervisor exited without recording an outcome", finishedAt: Date())
+        let lost = LocalRunStatus(
+            state: .failed, failureClass: .infrastructure, reason: "the local supervisor exited without recording an outcome", finishedAt: Date())
         _ = try? run.create(lost, at: run.status)
         return .finished(outcome(run.read(LocalRunStatus.self, from: run.status) ?? lost, startedAt: started.startedAt))
     }
@@ -132,7 +133,8 @@ public final class LocalBackend: ComputeBackend {
         var environment = ["PATH": configuration.jobPath, "TRAINYARD_JOB_PATH": configuration.jobPath]
         if let secrets = configuration.secretsDirectory { environment["TRAINYARD_SECRETS_DIR"] = secrets.path }
         for key in ["LD_LIBRARY_PATH", "HOME", "LANG", "TZ"] { environment[key] = ProcessInfo.processInfo.environment[key] }
-        let options = ProcessSpawner.Options(environment: environment, standardOutput: run.supervisorLog, standardError: run.supervisorLog, newSession: true)
+        let options = ProcessSpawner.Options(
+            environment: environment, standardOutput: run.supervisorLog, standardError: run.supervisorLog, newSession: true)
         switch ProcessSpawner.spawn([configuration.supervisorExecutable.path, "local-supervise", run.url.path], options: options) {
         case .success(let pid):
             _ = children.withLock { $0.insert(pid) }

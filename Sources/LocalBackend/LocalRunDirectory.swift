@@ -59,6 +59,7 @@ extension POSIXError {
     /// The error in `errno`, with what was being done.
     static func current(_ operation: String) -> Error {
         let code = errno
-        return NSError(domain: NSPOSIXErrorDomain, code: Int(code), userInfo: [NSLocalizedDescriptionKey: "\(operation): \(String(cString: strerror(code)))"])
+        return NSError(
+            domain: NSPOSIXErrorDomain, code: Int(code), userInfo: [NSLocalizedDescriptionKey: "\(operation): \(String(cString: strerror(code)))"])
     }
 }

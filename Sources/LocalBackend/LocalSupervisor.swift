@@ -28,7 +28,10 @@ public enum LocalSupervisor {
             if run.read(LocalRunStarted.self, from: run.started) != nil {
                 // A previous supervisor started the job and died: the job cannot be waited for any more.
                 if let process = run.read(LocalRunProcess.self, from: run.process) { kill(-process.pid, SIGKILL) }
-                try finish(run, LocalRunStatus(state: .failed, failureClass: .infrastructure, reason: "the local supervisor was lost while the job ran", finishedAt: Date()))
+                try finish(
+                    run,
+                    LocalRunStatus(
+                        state: .failed, failureClass: .infrastructure, reason: "the local supervisor was lost while the job ran", finishedAt: Date()))
                 return 0
             }
             guard let request = run.read(LocalRunRequest.self, from: run.request) else {
@@ -62,7 +65,8 @@ public enum LocalSupervisor {
         }
         let options = ProcessSpawner.Options(environment: environment, standardOutput: run.stdout, standardError: run.stderr, newProcessGroup: true)
         guard FileManager.default.changeCurrentDirectoryPath(run.work.path) else {
-            try finish(run, LocalRunStatus(state: .failed, failureClass: .infrastructure, reason: "cannot enter \(run.work.path)", finishedAt: Date()))
+            try finish(
+                run, LocalRunStatus(state: .failed, failureClass: .infrastructure, reason: "cannot enter \(run.work.path)", finishedAt: Date()))
             return
         }
         let pid: pid_t
@@ -71,9 +75,11 @@ public enum LocalSupervisor {
             pid = spawned
         case .failure(let failure):
             let missing = failure.isMissingProgram
-            try finish(run, LocalRunStatus(
-                state: .failed, exitCode: missing ? 127 : nil, failureClass: missing ? .userError : .infrastructure,
-                reason: "cannot execute \(request.argv[0]): \(failure.message)", finishedAt: Date()))
+            try finish(
+                run,
+                LocalRunStatus(
+                    state: .failed, exitCode: missing ? 127 : nil, failureClass: missing ? .userError : .infrastructure,
+                    reason: "cannot execute \(request.argv[0]): \(failure.message)", finishedAt: Date()))
             return
         }
         try run.write(LocalRunProcess(pid: pid), to: run.process)
@@ -88,7 +94,11 @@ public enum LocalSupervisor {
                 return
             }
             if result < 0 && errno != EINTR {
-                try finish(run, LocalRunStatus(state: .failed, failureClass: .infrastructure, reason: "lost the job's process: \(String(cString: strerror(errno)))", finishedAt: Date()))
+                try finish(
+                    run,
+                    LocalRunStatus(
+                        state: .failed, failureClass: .infrastructure, reason: "lost the job's process: \(String(cString: strerror(errno)))",
+                        finishedAt: Date()))
                 return
             }
             let now = Date()
@@ -98,7 +108,9 @@ public enum LocalSupervisor {
                 stopping = (.cancelled, cancel.reason, now.addingTimeInterval(request.gracePeriodSeconds))
                 kill(-pid, SIGTERM)
             } else if now >= deadline {
-                stopping = (.timedOut, "exceeded maxRuntimeSeconds (\(request.maxRuntimeSeconds) s)", now.addingTimeInterval(request.gracePeriodSeconds))
+                stopping = (
+                    .timedOut, "exceeded maxRuntimeSeconds (\(request.maxRuntimeSeconds) s)", now.addingTimeInterval(request.gracePeriodSeconds)
+                )
                 kill(-pid, SIGTERM)
             }
             usleep(tick)
@@ -110,7 +122,8 @@ public enum LocalSupervisor {
         let exited = status & 0x7f == 0
         let exitCode = exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         if let (state, reason) = stopping {
-            return LocalRunStatus(state: state, exitCode: exitCode, failureClass: state == .timedOut ? .userError : nil, reason: reason, finishedAt: Date())
+            return LocalRunStatus(
+                state: state, exitCode: exitCode, failureClass: state == .timedOut ? .userError : nil, reason: reason, finishedAt: Date())
         }
         if exited && exitCode == 0 { return LocalRunStatus(state: .succeeded, exitCode: 0, finishedAt: Date()) }
         let reason = exited ? "exited with status \(exitCode)" : "killed by signal \(status & 0x7f)"

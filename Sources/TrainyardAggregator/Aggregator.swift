@@ -13,7 +13,10 @@ public struct AggregatorConfiguration: Sendable {
     /// Most messages applied in one SQLite transaction.
     public var batchSize: Int
 
-    public init(kafka: KafkaConfiguration = KafkaConfiguration(), topics: TopicNames = TopicNames(), groupID: String = "trainyard-aggregator", sessionTimeoutMilliseconds: Int = 6000, batchSize: Int = 1000) {
+    public init(
+        kafka: KafkaConfiguration = KafkaConfiguration(), topics: TopicNames = TopicNames(), groupID: String = "trainyard-aggregator",
+        sessionTimeoutMilliseconds: Int = 6000, batchSize: Int = 1000
+    ) {
         self.kafka = kafka
         self.topics = topics
         self.groupID = groupID

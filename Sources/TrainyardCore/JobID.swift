@@ -15,7 +15,7 @@ public struct JobID: Hashable, Sendable, Codable, CustomStringConvertible, Compa
     public init?(_ text: String) {
         // 128 bits in 26 characters: the first carries only 3 bits.
         guard text.count == JobID.length, let first = text.first, ("0"..."7").contains(first),
-              text.allSatisfy({ JobID.alphabet.contains($0) })
+            text.allSatisfy({ JobID.alphabet.contains($0) })
         else { return nil }
         rawValue = text
     }

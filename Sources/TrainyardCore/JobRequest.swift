@@ -132,7 +132,10 @@ public enum JobRequestCodec {
             return .failure(RequestRejection(code: .malformed, reason: "missing schema version", jobID: jobID))
         }
         guard schema == JobRequest.schemaVersion else {
-            return .failure(RequestRejection(code: .unknownSchema, reason: "schema version \(schema) is not supported (this build reads \(JobRequest.schemaVersion))", jobID: jobID))
+            return .failure(
+                RequestRejection(
+                    code: .unknownSchema, reason: "schema version \(schema) is not supported (this build reads \(JobRequest.schemaVersion))",
+                    jobID: jobID))
         }
         guard jobID != nil else {
             return .failure(RequestRejection(code: .malformed, reason: "missing or invalid jobId"))
@@ -146,17 +149,22 @@ public enum JobRequestCodec {
                 } catch let error as DecodingError {
                     let violation = JobSpecParser.violation(for: error)
                     let inSpec = violation.field == "spec" || violation.field.hasPrefix("spec.")
-                    return .failure(RequestRejection(code: inSpec ? .invalidSpec : .malformed, reason: violation.description, jobID: jobID, team: teamHint(bytes)))
+                    return .failure(
+                        RequestRejection(code: inSpec ? .invalidSpec : .malformed, reason: violation.description, jobID: jobID, team: teamHint(bytes))
+                    )
                 }
                 let violations = JobSpecValidator.violations(of: command.spec)
                 guard violations.isEmpty else {
-                    return .failure(RequestRejection(code: .invalidSpec, reason: InvalidSpecError(violations).description, jobID: jobID, team: command.spec.team))
+                    return .failure(
+                        RequestRejection(code: .invalidSpec, reason: InvalidSpecError(violations).description, jobID: jobID, team: command.spec.team))
                 }
                 return .success(.submit(command))
             case "cancel":
                 return .success(.cancel(try decoder.decode(CancelCommand.self, from: bytes)))
             default:
-                return .failure(RequestRejection(code: .unknownType, reason: "unknown request type \(envelope.type.map { "\"\($0)\"" } ?? "(none)")", jobID: jobID))
+                return .failure(
+                    RequestRejection(
+                        code: .unknownType, reason: "unknown request type \(envelope.type.map { "\"\($0)\"" } ?? "(none)")", jobID: jobID))
             }
         } catch {
             return .failure(RequestRejection(code: .malformed, reason: "\(error)", jobID: jobID))

@@ -36,8 +36,9 @@ public enum JobSpecValidator {
         if argv.count > maxArgumentCount { fail("args", "at most \(maxArgumentCount) arguments") }
         if spec.command.first?.isEmpty == true { fail("command[0]", "must not be empty") }
         for (index, argument) in argv.enumerated() where argument.utf8.count > maxArgumentLength || argument.contains("\u{0}") {
-            fail(index < spec.command.count ? "command[\(index)]" : "args[\(index - spec.command.count)]",
-                 "must be at most \(maxArgumentLength) bytes without NUL characters")
+            fail(
+                index < spec.command.count ? "command[\(index)]" : "args[\(index - spec.command.count)]",
+                "must be at most \(maxArgumentLength) bytes without NUL characters")
         }
 
         if spec.env.count > maxEnvEntries { fail("env", "at most \(maxEnvEntries) entries (got \(spec.env.count))") }
@@ -80,8 +81,12 @@ public enum JobSpecValidator {
             fail("hyperparameters", "at most \(maxHyperparameters) entries (got \(spec.hyperparameters.count))")
         }
         for (key, value) in spec.hyperparameters.sorted(by: { $0.key < $1.key }) {
-            if key.isEmpty || key.count > maxHyperparameterKeyLength { fail("hyperparameters.\(key)", "key must be 1-\(maxHyperparameterKeyLength) characters") }
-            if value.count > maxHyperparameterValueLength { fail("hyperparameters.\(key)", "value must be at most \(maxHyperparameterValueLength) characters") }
+            if key.isEmpty || key.count > maxHyperparameterKeyLength {
+                fail("hyperparameters.\(key)", "key must be 1-\(maxHyperparameterKeyLength) characters")
+            }
+            if value.count > maxHyperparameterValueLength {
+                fail("hyperparameters.\(key)", "value must be at most \(maxHyperparameterValueLength) characters")
+            }
         }
         for (index, input) in spec.inputs.enumerated() {
             if !isName(input.name) { fail("inputs[\(index)].name", "must be 1-128 characters of letters, digits, '.', '_' or '-'") }
@@ -141,7 +146,7 @@ public enum JobSpecValidator {
         if let at = remainder.firstIndex(of: "@") {
             let digest = remainder[remainder.index(after: at)...]
             guard digest.hasPrefix("sha256:"), digest.count == 71,
-                  digest.dropFirst(7).unicodeScalars.allSatisfy({ isASCIIDigit($0) || ("a"..."f").contains($0) })
+                digest.dropFirst(7).unicodeScalars.allSatisfy({ isASCIIDigit($0) || ("a"..."f").contains($0) })
             else { return false }
             remainder = remainder[..<at]
         }
@@ -150,7 +155,7 @@ public enum JobSpecValidator {
         if let colon = last.lastIndex(of: ":") {
             let tag = last[last.index(after: colon)...]
             guard (1...128).contains(tag.count), let first = tag.unicodeScalars.first, first != "." && first != "-",
-                  tag.unicodeScalars.allSatisfy({ isASCIILetter($0) || isASCIIDigit($0) || "_.-".unicodeScalars.contains($0) })
+                tag.unicodeScalars.allSatisfy({ isASCIILetter($0) || isASCIIDigit($0) || "_.-".unicodeScalars.contains($0) })
             else { return false }
             last = last[..<colon]
         }

@@ -38,8 +38,9 @@ public enum WireFormat {
 
     /// Accepts timestamps with or without fractional seconds; keeps millisecond precision.
     public static func parseTimestamp(_ text: String) -> Date? {
-        guard let parsed = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
-            ?? (try? Date.ISO8601FormatStyle().parse(text))
+        guard
+            let parsed = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+                ?? (try? Date.ISO8601FormatStyle().parse(text))
         else { return nil }
         return Date(timeIntervalSince1970: (parsed.timeIntervalSince1970 * 1000).rounded() / 1000)
     }

@@ -38,7 +38,10 @@ public final class KafkaAdmin: Sendable {
             var handles: [OpaquePointer?] = []
             defer { handles.forEach { rd_kafka_NewTopic_destroy($0) } }
             for topic in topics {
-                guard let handle = rd_kafka_NewTopic_new(topic.name, Int32(topic.partitions), Int32(topic.replicationFactor), &errorText, errorText.count) else {
+                guard
+                    let handle = rd_kafka_NewTopic_new(
+                        topic.name, Int32(topic.partitions), Int32(topic.replicationFactor), &errorText, errorText.count)
+                else {
                     throw KafkaError(code: -1, name: "INVALID_TOPIC", message: "\(topic.name): \(String(cBuffer: errorText))")
                 }
                 handles.append(handle)
@@ -102,7 +105,9 @@ public final class KafkaAdmin: Sendable {
     ) throws(KafkaError) -> [(String, rd_kafka_resp_err_t, String)] {
         guard let queue = rd_kafka_queue_new(client.handle) else { throw KafkaError.client("rd_kafka_queue_new failed") }
         defer { rd_kafka_queue_destroy(queue) }
-        guard let options = rd_kafka_AdminOptions_new(client.handle, RD_KAFKA_ADMIN_OP_ANY) else { throw KafkaError.client("rd_kafka_AdminOptions_new failed") }
+        guard let options = rd_kafka_AdminOptions_new(client.handle, RD_KAFKA_ADMIN_OP_ANY) else {
+            throw KafkaError.client("rd_kafka_AdminOptions_new failed")
+        }
         defer { rd_kafka_AdminOptions_destroy(options) }
         var errorText = [CChar](repeating: 0, count: 512)
         _ = rd_kafka_AdminOptions_set_request_timeout(options, timeoutMilliseconds, &errorText, errorText.count)
@@ -118,8 +123,10 @@ public final class KafkaAdmin: Sendable {
         }
         return extract(event).compactMap { item in
             guard let item else { return nil }
-            return (String(cString: rd_kafka_topic_result_name(item)), rd_kafka_topic_result_error(item),
-                    rd_kafka_topic_result_error_string(item).map { String(cString: $0) } ?? "")
+            return (
+                String(cString: rd_kafka_topic_result_name(item)), rd_kafka_topic_result_error(item),
+                rd_kafka_topic_result_error_string(item).map { String(cString: $0) } ?? ""
+            )
         }
     }
 }

@@ -32,7 +32,10 @@ public struct KafkaProducerConfiguration: Sendable, Equatable {
     /// Give up on a message after this long (delivery report carries the error).
     public var messageTimeoutMilliseconds: Int
 
-    public init(common: KafkaConfiguration = KafkaConfiguration(), idempotence: Bool = true, lingerMilliseconds: Int = 5, messageTimeoutMilliseconds: Int = 30_000) {
+    public init(
+        common: KafkaConfiguration = KafkaConfiguration(), idempotence: Bool = true, lingerMilliseconds: Int = 5,
+        messageTimeoutMilliseconds: Int = 30_000
+    ) {
         self.common = common
         self.idempotence = idempotence
         self.lingerMilliseconds = lingerMilliseconds

@@ -39,7 +39,9 @@ public final class KafkaConsumer: Sendable {
             Rebalance.handle(handle: handle, error: error, partitions: partitions, state: state, startingOffsets: startingOffsets, logger: logger)
         }
         rd_kafka_poll_set_consumer(client.handle)
-        let subscribeError = RDKafkaTopicPartitionList.with(configuration.topics.map { (KafkaTopicPartition(topic: $0, partition: -1), crdkafka_offset_invalid) }) {
+        let subscribeError = RDKafkaTopicPartitionList.with(
+            configuration.topics.map { (KafkaTopicPartition(topic: $0, partition: -1), crdkafka_offset_invalid) }
+        ) {
             rd_kafka_subscribe(client.handle, $0)
         }
         guard subscribeError == RD_KAFKA_RESP_ERR_NO_ERROR else { throw RDKafkaError.make(subscribeError) }

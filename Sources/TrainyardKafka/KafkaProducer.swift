@@ -130,9 +130,10 @@ private final class ProducerOutcomes: Sendable {
     func delivered(_ message: UnsafePointer<rd_kafka_message_t>) {
         let result: Result<KafkaDeliveryReport, KafkaError>
         if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            result = .success(KafkaDeliveryReport(
-                topic: String(cString: rd_kafka_topic_name(message.pointee.rkt)),
-                partition: message.pointee.partition, offset: message.pointee.offset))
+            result = .success(
+                KafkaDeliveryReport(
+                    topic: String(cString: rd_kafka_topic_name(message.pointee.rkt)),
+                    partition: message.pointee.partition, offset: message.pointee.offset))
         } else {
             result = .failure(RDKafkaError.make(message.pointee.err))
         }
@@ -143,7 +144,12 @@ private final class ProducerOutcomes: Sendable {
         }
     }
 
-    func takeFailure() -> KafkaError? { lastFailure.withLock { failure in defer { failure = nil }; return failure } }
+    func takeFailure() -> KafkaError? {
+        lastFailure.withLock { failure in
+            defer { failure = nil }
+            return failure
+        }
+    }
 }
 
 /// The continuation of one `send`, carried through librdkafka as the message's opaque pointer.

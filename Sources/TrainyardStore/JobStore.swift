@@ -50,10 +50,11 @@ public final class JobStore: Sendable {
             for message in messages {
                 let key = MessagePosition(topic: message.position.topic, partition: message.position.partition, offset: 0)
                 if next[key] == nil {
-                    next[key] = try connection.query(
-                        "SELECT next_offset FROM consumed_offsets WHERE topic = ? AND partition = ?",
-                        [.text(key.topic), .integer(Int64(key.partition))]
-                    ).first?[0].int ?? 0
+                    next[key] =
+                        try connection.query(
+                            "SELECT next_offset FROM consumed_offsets WHERE topic = ? AND partition = ?",
+                            [.text(key.topic), .integer(Int64(key.partition))]
+                        ).first?[0].int ?? 0
                 }
                 guard message.position.offset >= next[key]! else { continue }
                 next[key] = message.position.offset + 1
@@ -76,9 +77,12 @@ public final class JobStore: Sendable {
             try ensureJobRow(command.jobID, team: spec.team, at: command.submittedAt, &connection)
             try connection.query(
                 "UPDATE jobs SET team = ?, name = ?, kind = ?, requested_backend = ?, spec_json = ?, submitted_at = ? WHERE job_id = ?",
-                [.text(spec.team), .text(spec.name), .text(spec.kind.rawValue), .text(spec.backend.rawValue), .text(specJSON),
-                 .real(command.submittedAt.timeIntervalSince1970), .text(command.jobID.rawValue)])
-            let queued = LifecycleEvent(jobID: command.jobID, attempt: 0, state: .queued, source: .aggregator, occurredAt: command.submittedAt, team: spec.team)
+                [
+                    .text(spec.team), .text(spec.name), .text(spec.kind.rawValue), .text(spec.backend.rawValue), .text(specJSON),
+                    .real(command.submittedAt.timeIntervalSince1970), .text(command.jobID.rawValue),
+                ])
+            let queued = LifecycleEvent(
+                jobID: command.jobID, attempt: 0, state: .queued, source: .aggregator, occurredAt: command.submittedAt, team: spec.team)
             return try applyEvent(queued, at: message.position, &connection)
         case .cancelRequested(let command):
             // Kept apart from `jobs`: a cancel may be read before anything else about its job.
@@ -99,8 +103,10 @@ public final class JobStore: Sendable {
         case .rejected(let jobID, let reason):
             try connection.query(
                 "INSERT OR IGNORE INTO rejected_messages (topic, partition, offset, job_id, reason) VALUES (?, ?, ?, ?, ?)",
-                [.text(message.position.topic), .integer(Int64(message.position.partition)), .integer(message.position.offset),
-                 jobID.map { .text($0.rawValue) } ?? .null, .text(reason)])
+                [
+                    .text(message.position.topic), .integer(Int64(message.position.partition)), .integer(message.position.offset),
+                    jobID.map { .text($0.rawValue) } ?? .null, .text(reason),
+                ])
             return nil
         }
     }
@@ -116,14 +122,17 @@ public final class JobStore: Sendable {
         let payload = String(decoding: try LifecycleEventCodec.encode(event), as: UTF8.self)
         try connection.query(
             "INSERT OR IGNORE INTO job_events (topic, partition, offset, job_id, attempt, state, source, occurred_at, payload_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [.text(position.topic), .integer(Int64(position.partition)), .integer(position.offset), .text(event.jobID.rawValue),
-             .integer(Int64(event.attempt)), .text(event.state.rawValue), .text(event.source.rawValue),
-             .real(event.occurredAt.timeIntervalSince1970), .text(payload)])
+            [
+                .text(position.topic), .integer(Int64(position.partition)), .integer(position.offset), .text(event.jobID.rawValue),
+                .integer(Int64(event.attempt)), .text(event.state.rawValue), .text(event.source.rawValue),
+                .real(event.occurredAt.timeIntervalSince1970), .text(payload),
+            ])
 
         let merged = try attemptStatus(event.jobID, event.attempt, &connection).map { $0.merging(event) } ?? AttemptStatus(event)
         try save(merged, &connection)
 
-        let latest = try connection.query("SELECT max(attempt) FROM attempts WHERE job_id = ?", [.text(event.jobID.rawValue)]).first?[0].int.map(Int.init) ?? 0
+        let latest =
+            try connection.query("SELECT max(attempt) FROM attempts WHERE job_id = ?", [.text(event.jobID.rawValue)]).first?[0].int.map(Int.init) ?? 0
         guard let current = try attemptStatus(event.jobID, latest, &connection) else { return nil }
         let decisive = current.decisive
         let claimedAt = [JobState.claimed, .provisioning, .pending, .running].compactMap { merged.firstSeen[$0] }.min()
@@ -135,27 +144,32 @@ public final class JobStore: Sendable {
                 updated_at = max(updated_at, ?)
             WHERE job_id = ?
             """,
-            [.integer(Int64(latest)), .text(decisive.state.rawValue), .text(decisive.source.rawValue), decisive.backend.map { .text($0) } ?? .null,
-             current.resourceName.map { .text($0) } ?? .null, decisive.exitCode.map { .integer(Int64($0)) } ?? .null,
-             decisive.failureClass.map { .text($0.rawValue) } ?? .null, decisive.reason.map { .text($0) } ?? .null,
-             current.firstSeen[.running].map { .real($0.timeIntervalSince1970) } ?? .null,
-             decisive.state.isTerminal ? .real(decisive.occurredAt.timeIntervalSince1970) : .null,
-             claimedAt.map { .real($0.timeIntervalSince1970) } ?? .null, claimedAt.map { .real($0.timeIntervalSince1970) } ?? .null,
-             claimedAt.map { .real($0.timeIntervalSince1970) } ?? .null,
-             .real(event.occurredAt.timeIntervalSince1970), .text(event.jobID.rawValue)])
+            [
+                .integer(Int64(latest)), .text(decisive.state.rawValue), .text(decisive.source.rawValue), decisive.backend.map { .text($0) } ?? .null,
+                current.resourceName.map { .text($0) } ?? .null, decisive.exitCode.map { .integer(Int64($0)) } ?? .null,
+                decisive.failureClass.map { .text($0.rawValue) } ?? .null, decisive.reason.map { .text($0) } ?? .null,
+                current.firstSeen[.running].map { .real($0.timeIntervalSince1970) } ?? .null,
+                decisive.state.isTerminal ? .real(decisive.occurredAt.timeIntervalSince1970) : .null,
+                claimedAt.map { .real($0.timeIntervalSince1970) } ?? .null, claimedAt.map { .real($0.timeIntervalSince1970) } ?? .null,
+                claimedAt.map { .real($0.timeIntervalSince1970) } ?? .null,
+                .real(event.occurredAt.timeIntervalSince1970), .text(event.jobID.rawValue),
+            ])
         return try job(event.jobID, &connection)
     }
 
     private func attemptStatus(_ jobID: JobID, _ attempt: Int, _ connection: inout SQLiteConnection) throws -> AttemptStatus? {
-        guard let row = try connection.query(
-            "SELECT decisive_json, first_seen_json, last_seen, resource_name FROM attempts WHERE job_id = ? AND attempt = ?",
-            [.text(jobID.rawValue), .integer(Int64(attempt))]
-        ).first else { return nil }
+        guard
+            let row = try connection.query(
+                "SELECT decisive_json, first_seen_json, last_seen, resource_name FROM attempts WHERE job_id = ? AND attempt = ?",
+                [.text(jobID.rawValue), .integer(Int64(attempt))]
+            ).first
+        else { return nil }
         let decisive = try LifecycleEventCodec.decode(Data(row[0].string!.utf8))
         let firstSeen = try JSONDecoder().decode([String: Double].self, from: Data(row[1].string!.utf8))
         return AttemptStatus(
             decisive: decisive,
-            firstSeen: Dictionary(uniqueKeysWithValues: firstSeen.compactMap { key, value in JobState(rawValue: key).map { ($0, Date(timeIntervalSince1970: value)) } }),
+            firstSeen: Dictionary(
+                uniqueKeysWithValues: firstSeen.compactMap { key, value in JobState(rawValue: key).map { ($0, Date(timeIntervalSince1970: value)) } }),
             lastSeen: Date(timeIntervalSince1970: row[2].double!), resourceName: row[3].string)
     }
 
@@ -163,15 +177,19 @@ public final class JobStore: Sendable {
         let decisive = String(decoding: try LifecycleEventCodec.encode(status.decisive), as: UTF8.self)
         let firstSeenEncoder = JSONEncoder()
         firstSeenEncoder.outputFormatting = .sortedKeys
-        let firstSeen = String(decoding: try firstSeenEncoder.encode(Dictionary(uniqueKeysWithValues: status.firstSeen.map { ($0.key.rawValue, $0.value.timeIntervalSince1970) })), as: UTF8.self)
+        let firstSeen = String(
+            decoding: try firstSeenEncoder.encode(
+                Dictionary(uniqueKeysWithValues: status.firstSeen.map { ($0.key.rawValue, $0.value.timeIntervalSince1970) })), as: UTF8.self)
         try connection.query(
             """
             INSERT INTO attempts (job_id, attempt, state, decisive_json, first_seen_json, last_seen, resource_name) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (job_id, attempt) DO UPDATE SET state = excluded.state, decisive_json = excluded.decisive_json,
                 first_seen_json = excluded.first_seen_json, last_seen = excluded.last_seen, resource_name = excluded.resource_name
             """,
-            [.text(status.jobID.rawValue), .integer(Int64(status.attempt)), .text(status.state.rawValue), .text(decisive), .text(firstSeen),
-             .real(status.lastSeen.timeIntervalSince1970), status.resourceName.map { .text($0) } ?? .null])
+            [
+                .text(status.jobID.rawValue), .integer(Int64(status.attempt)), .text(status.state.rawValue), .text(decisive), .text(firstSeen),
+                .real(status.lastSeen.timeIntervalSince1970), status.resourceName.map { .text($0) } ?? .null,
+            ])
     }
 
     // MARK: reading
@@ -195,9 +213,18 @@ public final class JobStore: Sendable {
     public func jobs(_ filter: JobFilter = JobFilter()) throws -> [JobRecord] {
         var conditions: [String] = []
         var parameters: [SQLiteValue] = []
-        if let team = filter.team { conditions.append("team = ?"); parameters.append(.text(team)) }
-        if let state = filter.state { conditions.append("state = ?"); parameters.append(.text(state.rawValue)) }
-        if let after = filter.after { conditions.append("jobs.job_id > ?"); parameters.append(.text(after.rawValue)) }
+        if let team = filter.team {
+            conditions.append("team = ?")
+            parameters.append(.text(team))
+        }
+        if let state = filter.state {
+            conditions.append("state = ?")
+            parameters.append(.text(state.rawValue))
+        }
+        if let after = filter.after {
+            conditions.append("jobs.job_id > ?")
+            parameters.append(.text(after.rawValue))
+        }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         parameters.append(.integer(Int64(max(1, filter.limit))))
         return try database.read { connection in
@@ -240,7 +267,10 @@ public final class JobStore: Sendable {
     public func canonicalDump() throws -> String {
         try database.read { connection in
             var lines: [String] = []
-            for table in ["jobs ORDER BY job_id", "cancel_requests ORDER BY job_id", "attempts ORDER BY job_id, attempt", "job_events ORDER BY topic, partition, offset", "rejected_messages ORDER BY topic, partition, offset"] {
+            for table in [
+                "jobs ORDER BY job_id", "cancel_requests ORDER BY job_id", "attempts ORDER BY job_id, attempt",
+                "job_events ORDER BY topic, partition, offset", "rejected_messages ORDER BY topic, partition, offset",
+            ] {
                 for row in try connection.query("SELECT * FROM \(table)") {
                     lines.append(table.prefix { $0 != " " } + ": " + row.map { "\($0)" }.joined(separator: " | "))
                 }

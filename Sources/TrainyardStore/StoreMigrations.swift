@@ -1,73 +1,76 @@
 /// The store's schema, as numbered migrations applied in order, each once.
 enum StoreMigrations {
     static let all: [(version: Int, sql: String)] = [
-        (1, """
-        CREATE TABLE jobs (
-            job_id TEXT PRIMARY KEY,
-            team TEXT NOT NULL,
-            name TEXT,
-            kind TEXT,
-            requested_backend TEXT,
-            spec_json TEXT,
-            submitted_at REAL,
-            attempt INTEGER NOT NULL,
-            state TEXT NOT NULL,
-            state_source TEXT NOT NULL,
-            backend TEXT,
-            resource_name TEXT,
-            exit_code INTEGER,
-            failure_class TEXT,
-            reason TEXT,
-            claimed_at REAL,
-            started_at REAL,
-            finished_at REAL,
-            updated_at REAL NOT NULL
-        );
-        CREATE INDEX jobs_by_state ON jobs(state, job_id);
-        CREATE INDEX jobs_by_team ON jobs(team, job_id);
-        CREATE TABLE cancel_requests (
-            job_id TEXT PRIMARY KEY,
-            requested_at REAL NOT NULL,
-            reason TEXT NOT NULL
-        );
-        CREATE TABLE attempts (
-            job_id TEXT NOT NULL,
-            attempt INTEGER NOT NULL,
-            state TEXT NOT NULL,
-            decisive_json TEXT NOT NULL,
-            first_seen_json TEXT NOT NULL,
-            last_seen REAL NOT NULL,
-            resource_name TEXT,
-            PRIMARY KEY (job_id, attempt)
-        );
-        CREATE TABLE job_events (
-            topic TEXT NOT NULL,
-            partition INTEGER NOT NULL,
-            offset INTEGER NOT NULL,
-            job_id TEXT NOT NULL,
-            attempt INTEGER NOT NULL,
-            state TEXT NOT NULL,
-            source TEXT NOT NULL,
-            occurred_at REAL NOT NULL,
-            payload_json TEXT NOT NULL,
-            PRIMARY KEY (topic, partition, offset)
-        );
-        CREATE INDEX job_events_by_job ON job_events(job_id, occurred_at);
-        CREATE TABLE rejected_messages (
-            topic TEXT NOT NULL,
-            partition INTEGER NOT NULL,
-            offset INTEGER NOT NULL,
-            job_id TEXT,
-            reason TEXT NOT NULL,
-            PRIMARY KEY (topic, partition, offset)
-        );
-        CREATE TABLE consumed_offsets (
-            topic TEXT NOT NULL,
-            partition INTEGER NOT NULL,
-            next_offset INTEGER NOT NULL,
-            PRIMARY KEY (topic, partition)
-        );
-        """),
+        (
+            1,
+            """
+            CREATE TABLE jobs (
+                job_id TEXT PRIMARY KEY,
+                team TEXT NOT NULL,
+                name TEXT,
+                kind TEXT,
+                requested_backend TEXT,
+                spec_json TEXT,
+                submitted_at REAL,
+                attempt INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                state_source TEXT NOT NULL,
+                backend TEXT,
+                resource_name TEXT,
+                exit_code INTEGER,
+                failure_class TEXT,
+                reason TEXT,
+                claimed_at REAL,
+                started_at REAL,
+                finished_at REAL,
+                updated_at REAL NOT NULL
+            );
+            CREATE INDEX jobs_by_state ON jobs(state, job_id);
+            CREATE INDEX jobs_by_team ON jobs(team, job_id);
+            CREATE TABLE cancel_requests (
+                job_id TEXT PRIMARY KEY,
+                requested_at REAL NOT NULL,
+                reason TEXT NOT NULL
+            );
+            CREATE TABLE attempts (
+                job_id TEXT NOT NULL,
+                attempt INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                decisive_json TEXT NOT NULL,
+                first_seen_json TEXT NOT NULL,
+                last_seen REAL NOT NULL,
+                resource_name TEXT,
+                PRIMARY KEY (job_id, attempt)
+            );
+            CREATE TABLE job_events (
+                topic TEXT NOT NULL,
+                partition INTEGER NOT NULL,
+                offset INTEGER NOT NULL,
+                job_id TEXT NOT NULL,
+                attempt INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                source TEXT NOT NULL,
+                occurred_at REAL NOT NULL,
+                payload_json TEXT NOT NULL,
+                PRIMARY KEY (topic, partition, offset)
+            );
+            CREATE INDEX job_events_by_job ON job_events(job_id, occurred_at);
+            CREATE TABLE rejected_messages (
+                topic TEXT NOT NULL,
+                partition INTEGER NOT NULL,
+                offset INTEGER NOT NULL,
+                job_id TEXT,
+                reason TEXT NOT NULL,
+                PRIMARY KEY (topic, partition, offset)
+            );
+            CREATE TABLE consumed_offsets (
+                topic TEXT NOT NULL,
+                partition INTEGER NOT NULL,
+                next_offset INTEGER NOT NULL,
+                PRIMARY KEY (topic, partition)
+            );
+            """
+        )
     ]
 
     static func apply(to database: SQLiteDatabase) throws {

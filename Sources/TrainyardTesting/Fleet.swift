@@ -96,7 +96,8 @@ public final class Fleet: @unchecked Sendable {
         var ids: [JobID] = []
         for spec in specs {
             let command = SubmitCommand(spec: spec)
-            try producer.enqueue(KafkaProducerMessage(topic: topics.requests, key: command.jobID.rawValue, value: try JobRequestCodec.encode(.submit(command))))
+            try producer.enqueue(
+                KafkaProducerMessage(topic: topics.requests, key: command.jobID.rawValue, value: try JobRequestCodec.encode(.submit(command))))
             ids.append(command.jobID)
         }
         try await producer.flush()
@@ -107,8 +108,9 @@ public final class Fleet: @unchecked Sendable {
     /// Publishes a cancel command.
     public func cancel(_ jobID: JobID, reason: String = "test") async throws {
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: TestEnvironment.logger("fleet-cancel"))
-        _ = try await producer.send(KafkaProducerMessage(
-            topic: topics.requests, key: jobID.rawValue, value: try JobRequestCodec.encode(.cancel(CancelCommand(jobID: jobID, reason: reason)))))
+        _ = try await producer.send(
+            KafkaProducerMessage(
+                topic: topics.requests, key: jobID.rawValue, value: try JobRequestCodec.encode(.cancel(CancelCommand(jobID: jobID, reason: reason)))))
         await producer.close()
     }
 

@@ -28,7 +28,7 @@ struct JobExecution {
                 let identity = BackendIdentity(jobID: command.jobID, attempt: attempt, team: spec.team)
                 guard let outcome = try await runAttempt(identity) else { return false }
                 guard RetryPolicyDecision.shouldRetry(state: outcome.state, failureClass: outcome.failureClass, attempt: attempt, policy: spec.retry),
-                      tracker.cancelReason == nil
+                    tracker.cancelReason == nil
                 else { return true }
                 let delay = RetryPolicyDecision.backoff(afterAttempt: attempt, policy: spec.retry)
                 logger.info("retrying", metadata: ["job": "\(command.jobID)", "attempt": "\(attempt + 1)", "delay": "\(delay)"])
@@ -86,7 +86,8 @@ struct JobExecution {
                         }
                         continue
                     case .failure(let error) where error.kind == .invalidRequest:
-                        let outcome = BackendOutcome(state: .failed, failureClass: .invalidRequest, reason: error.message, finishedAt: Date(), source: .worker)
+                        let outcome = BackendOutcome(
+                            state: .failed, failureClass: .invalidRequest, reason: error.message, finishedAt: Date(), source: .worker)
                         try await publish(identity, outcome: outcome)
                         return outcome
                     case .failure(let error):
@@ -140,17 +141,21 @@ struct JobExecution {
         }
     }
 
-    private func publish(_ identity: BackendIdentity, _ state: JobState, source: EventSource, at time: Date = Date(), reason: String? = nil) async throws {
-        try await publisher.publish(LifecycleEvent(
-            jobID: command.jobID, attempt: identity.attempt, state: state, source: source, occurredAt: time, team: spec.team,
-            backend: backend.name, resourceName: identity.resourceName, reason: reason, workerID: workerID))
+    private func publish(_ identity: BackendIdentity, _ state: JobState, source: EventSource, at time: Date = Date(), reason: String? = nil)
+        async throws
+    {
+        try await publisher.publish(
+            LifecycleEvent(
+                jobID: command.jobID, attempt: identity.attempt, state: state, source: source, occurredAt: time, team: spec.team,
+                backend: backend.name, resourceName: identity.resourceName, reason: reason, workerID: workerID))
     }
 
     private func publish(_ identity: BackendIdentity, outcome: BackendOutcome) async throws {
-        try await publisher.publish(LifecycleEvent(
-            jobID: command.jobID, attempt: identity.attempt, state: outcome.state, source: outcome.source, occurredAt: outcome.finishedAt,
-            team: spec.team, backend: backend.name, resourceName: identity.resourceName, exitCode: outcome.exitCode,
-            failureClass: outcome.failureClass, reason: outcome.reason, workerID: workerID))
+        try await publisher.publish(
+            LifecycleEvent(
+                jobID: command.jobID, attempt: identity.attempt, state: outcome.state, source: outcome.source, occurredAt: outcome.finishedAt,
+                team: spec.team, backend: backend.name, resourceName: identity.resourceName, exitCode: outcome.exitCode,
+                failureClass: outcome.failureClass, reason: outcome.reason, workerID: workerID))
     }
 
     private func sleep(_ duration: Duration) async throws {

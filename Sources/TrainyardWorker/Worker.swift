@@ -106,9 +106,10 @@ public actor Worker {
         do {
             try await publisher.deadLetter(message, rejection: rejection)
             if let jobID = rejection.jobID {
-                try await publisher.publish(LifecycleEvent(
-                    jobID: jobID, attempt: 0, state: .rejected, source: .worker, team: rejection.team,
-                    failureClass: .invalidRequest, reason: rejection.description, workerID: configuration.workerID))
+                try await publisher.publish(
+                    LifecycleEvent(
+                        jobID: jobID, attempt: 0, state: .rejected, source: .worker, team: rejection.team,
+                        failureClass: .invalidRequest, reason: rejection.description, workerID: configuration.workerID))
             }
             done(message)
         } catch {

@@ -38,9 +38,12 @@ struct SubmitJobs: AsyncParsableCommand {
         }
         if invalid { throw ExitCode(2) }
 
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: try options.kafka(clientID: "trainyard-cli")), logger: options.logger("submit"))
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(common: try options.kafka(clientID: "trainyard-cli")), logger: options.logger("submit"))
         for command in commands {
-            _ = try await producer.send(KafkaProducerMessage(topic: options.topics.requests, key: command.jobID.rawValue, value: try JobRequestCodec.encode(.submit(command))))
+            _ = try await producer.send(
+                KafkaProducerMessage(topic: options.topics.requests, key: command.jobID.rawValue, value: try JobRequestCodec.encode(.submit(command)))
+            )
             print(command.jobID)
         }
         await producer.close()
@@ -64,9 +67,11 @@ struct CancelJob: AsyncParsableCommand {
 
     func run() async throws {
         guard let id = JobID(jobID) else { throw ValidationError("\"\(jobID)\" is not a job id") }
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: try options.kafka(clientID: "trainyard-cli")), logger: options.logger("cancel"))
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(common: try options.kafka(clientID: "trainyard-cli")), logger: options.logger("cancel"))
         let command = CancelCommand(jobID: id, reason: reason)
-        _ = try await producer.send(KafkaProducerMessage(topic: options.topics.requests, key: id.rawValue, value: try JobRequestCodec.encode(.cancel(command))))
+        _ = try await producer.send(
+            KafkaProducerMessage(topic: options.topics.requests, key: id.rawValue, value: try JobRequestCodec.encode(.cancel(command))))
         await producer.close()
         print("cancel requested for \(id)")
     }
@@ -74,7 +79,8 @@ struct CancelJob: AsyncParsableCommand {
 
 /// `trainyard status [JOB_ID] [--json]`
 struct ShowStatus: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show jobs (a table) or one job (its record and events), read from the store.")
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show jobs (a table) or one job (its record and events), read from the store.")
 
     @OptionGroup var options: CommonOptions
 
@@ -105,14 +111,19 @@ struct ShowStatus: AsyncParsableCommand {
             }
             let events = try store.events(of: id).map(\.event)
             if json {
-                struct Detail: Encodable { var job: JobRecord; var events: [LifecycleEvent] }
+                struct Detail: Encodable {
+                    var job: JobRecord
+                    var events: [LifecycleEvent]
+                }
                 print(String(decoding: try encoder.encode(Detail(job: record, events: events)), as: UTF8.self))
             } else {
                 print(StatusTable.render([record]))
                 print("")
                 for event in events {
                     let detail = [event.reason, event.exitCode.map { "exit \($0)" }].compactMap { $0 }.joined(separator: ", ")
-                    print("\(WireFormat.formatTimestamp(event.occurredAt))  attempt \(event.attempt)  \(event.state.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(event.source.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(detail)")
+                    print(
+                        "\(WireFormat.formatTimestamp(event.occurredAt))  attempt \(event.attempt)  \(event.state.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(event.source.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(detail)"
+                    )
                 }
             }
             return

@@ -10,7 +10,8 @@ import TrainyardWorker
 
 /// `trainyard worker`
 struct RunWorker: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Claim jobs from the requests topic and run them (local backend).")
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "Claim jobs from the requests topic and run them (local backend).")
 
     @OptionGroup var options: CommonOptions
 
@@ -65,7 +66,8 @@ struct RunAggregator: AsyncParsableCommand {
         try options.prepareDirectory(for: options.databasePath)
         let store = try JobStore(path: options.databasePath)
         let aggregator = try Aggregator(
-            configuration: AggregatorConfiguration(kafka: try options.kafka(clientID: "trainyard-aggregator"), topics: options.topics, groupID: group),
+            configuration: AggregatorConfiguration(
+                kafka: try options.kafka(clientID: "trainyard-aggregator"), topics: options.topics, groupID: group),
             store: store, logger: logger)
         TerminationSignals.install { await aggregator.shutdown() }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -81,7 +83,8 @@ struct TopicsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "topics", abstract: "Manage Trainyard's topics.", subcommands: [Create.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "create", abstract: "Create the requests, events, status, alerts and dlq topics (existing ones are left as they are).")
+        static let configuration = CommandConfiguration(
+            commandName: "create", abstract: "Create the requests, events, status, alerts and dlq topics (existing ones are left as they are).")
 
         @OptionGroup var options: CommonOptions
 
@@ -94,11 +97,12 @@ struct TopicsCommand: AsyncParsableCommand {
         func run() async throws {
             let admin = try KafkaAdmin(configuration: try options.kafka(clientID: "trainyard-admin"), logger: options.logger("topics"))
             let topics = options.topics
-            let created = try await admin.createTopics(topics.all.map { name in
-                KafkaNewTopic(
-                    name: name, partitions: partitions, replicationFactor: replicationFactor,
-                    configs: name == topics.status ? ["cleanup.policy": "compact"] : [:])
-            })
+            let created = try await admin.createTopics(
+                topics.all.map { name in
+                    KafkaNewTopic(
+                        name: name, partitions: partitions, replicationFactor: replicationFactor,
+                        configs: name == topics.status ? ["cleanup.policy": "compact"] : [:])
+                })
             for name in topics.all { print("\(name): \(created.contains(name) ? "created" : "exists")") }
         }
     }
@@ -106,7 +110,8 @@ struct TopicsCommand: AsyncParsableCommand {
 
 /// `trainyard local-supervise DIR` (started by the local backend, not by people).
 struct LocalSupervise: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "local-supervise", abstract: "Supervise one local attempt (internal).", shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "local-supervise", abstract: "Supervise one local attempt (internal).", shouldDisplay: false)
 
     @Argument var directory: String
 

@@ -19,7 +19,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Local backend state directory (env TRAINYARD_STATE_DIR, default <home>/state).")
     var stateDir: String?
 
-    @Option(name: .customLong("kafka-property"), help: "Extra librdkafka property KEY=VALUE, repeatable (env TRAINYARD_KAFKA_PROPERTIES, comma-separated), e.g. security.protocol=SASL_SSL.")
+    @Option(
+        name: .customLong("kafka-property"),
+        help: "Extra librdkafka property KEY=VALUE, repeatable (env TRAINYARD_KAFKA_PROPERTIES, comma-separated), e.g. security.protocol=SASL_SSL.")
     var kafkaProperties: [String] = []
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env TRAINYARD_LOG_LEVEL, default info).")

@@ -49,7 +49,9 @@ struct JobWaiter {
                     guard let record = try store.job(id), last[id] != record.state else { continue }
                     last[id] = record.state
                     let detail = [record.reason, record.exitCode.map { "exit \($0)" }].compactMap { $0 }.joined(separator: ", ")
-                    print("\(id)  \(name)  \(record.state.rawValue)  \(StatusTable.duration(Date().timeIntervalSince(started)))\(detail.isEmpty ? "" : "  " + detail)")
+                    print(
+                        "\(id)  \(name)  \(record.state.rawValue)  \(StatusTable.duration(Date().timeIntervalSince(started)))\(detail.isEmpty ? "" : "  " + detail)"
+                    )
                     if record.state.isTerminal { final[id] = record.state }
                 }
             }

@@ -22,7 +22,8 @@ struct BadInputTests {
     /// Reads the DLQ until `count` letters arrived (or the timeout passed).
     func deadLetters(_ fleet: Fleet, count: Int, timeout: Duration = .seconds(120)) async throws -> [KafkaMessage] {
         let consumer = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(common: fleet.kafka, groupID: TestEnvironment.uniqueName("dlq"), topics: [fleet.topics.deadLetters]),
+            configuration: KafkaConsumerConfiguration(
+                common: fleet.kafka, groupID: TestEnvironment.uniqueName("dlq"), topics: [fleet.topics.deadLetters]),
             logger: logger)
         let letters = LetterBox()
         let reader = Task {
@@ -62,16 +63,21 @@ struct BadInputTests {
                 "spec": ["apiVersion": "trainyard/v1", "name": "x", "team": "qa", "command": ["true"], "backend": "gpu-cluster"],
             ])
             let unknownSchemaID = JobID.generate()
-            let bad: [(key: String?, value: Data, code: String, jobID: JobID?)] = [
-                (nil, Data("not json at all".utf8), "MALFORMED", nil),
-                (nil, Data([0xff, 0xfe, 0x00, 0x01]), "MALFORMED", nil),
-                (unknownSchemaID.rawValue, Data("{\"schema\":99,\"type\":\"submit\",\"jobId\":\"\(unknownSchemaID.rawValue)\"}".utf8), "UNKNOWN_SCHEMA", unknownSchemaID),
-                (nil, Data(repeating: UInt8(ascii: " "), count: 600 * 1024), "OVERSIZED", nil),
-            ] + [negativeCPU, badImage, badEnvName, tooManyEnv].map { spec in
-                let id = JobID.generate()
-                let message = try! submit(spec, id: id)
-                return (message.key, message.value, "INVALID_SPEC", id)
-            } + [(unknownBackendID.rawValue, unknownBackend, "INVALID_SPEC", unknownBackendID)]
+            let bad: [(key: String?, value: Data, code: String, jobID: JobID?)] =
+                [
+                    (nil, Data("not json at all".utf8), "MALFORMED", nil),
+                    (nil, Data([0xff, 0xfe, 0x00, 0x01]), "MALFORMED", nil),
+                    (
+                        unknownSchemaID.rawValue, Data("{\"schema\":99,\"type\":\"submit\",\"jobId\":\"\(unknownSchemaID.rawValue)\"}".utf8),
+                        "UNKNOWN_SCHEMA", unknownSchemaID
+                    ),
+                    (nil, Data(repeating: UInt8(ascii: " "), count: 600 * 1024), "OVERSIZED", nil),
+                ]
+                + [negativeCPU, badImage, badEnvName, tooManyEnv].map { spec in
+                    let id = JobID.generate()
+                    let message = try! submit(spec, id: id)
+                    return (message.key, message.value, "INVALID_SPEC", id)
+                } + [(unknownBackendID.rawValue, unknownBackend, "INVALID_SPEC", unknownBackendID)]
             let goodID = JobID.generate()
             try await produce(fleet, bad.map { ($0.key, $0.value) } + [try submit(good, id: goodID)])
 
@@ -101,7 +107,8 @@ struct BadInputTests {
             try fleet.startAggregator()
             try fleet.startWorker("worker-1", concurrency: 64)
             var generator = SeededGenerator(seed: 0x7472_6169_6e79_6172)
-            let template = try JobRequestCodec.encode(.submit(SubmitCommand(jobID: .generate(), spec: JobSpec(name: "fuzz", team: "qa", command: ["true"]), submittedAt: Date())))
+            let template = try JobRequestCodec.encode(
+                .submit(SubmitCommand(jobID: .generate(), spec: JobSpec(name: "fuzz", team: "qa", command: ["true"]), submittedAt: Date())))
             var messages: [Data] = []
             for index in 0..<10_000 {
                 if index % 2 == 0 {

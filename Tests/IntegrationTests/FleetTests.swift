@@ -9,7 +9,9 @@ import TrainyardTesting
 @Suite("Fleet against the local broker", .serialized)
 struct FleetTests {
     func spec(_ name: String, _ command: [String], maxRuntimeSeconds: Int = 120, maxAttempts: Int = 1) -> JobSpec {
-        JobSpec(name: name, team: "fleet-tests", command: command, maxRuntimeSeconds: maxRuntimeSeconds, retry: RetryPolicy(maxAttempts: maxAttempts, backoffSeconds: 0))
+        JobSpec(
+            name: name, team: "fleet-tests", command: command, maxRuntimeSeconds: maxRuntimeSeconds,
+            retry: RetryPolicy(maxAttempts: maxAttempts, backoffSeconds: 0))
     }
 
     @Test("200 jobs on two workers all reach SUCCEEDED, each started exactly once")
@@ -22,7 +24,9 @@ struct FleetTests {
 
             let records = try await fleet.waitForTerminal(ids, timeout: .seconds(240))
             let succeeded = records.values.filter { $0.state == .succeeded && $0.exitCode == 0 && $0.attempt == 1 }
-            #expect(succeeded.count == 200, "not all succeeded: \(records.values.filter { $0.state != .succeeded }.prefix(5))\n\(fleet.logTail("worker-1"))")
+            #expect(
+                succeeded.count == 200,
+                "not all succeeded: \(records.values.filter { $0.state != .succeeded }.prefix(5))\n\(fleet.logTail("worker-1"))")
 
             // One run directory per job, each started once, each job's own output.
             let runs = try FileManager.default.contentsOfDirectory(atPath: fleet.stateDirectory.appendingPathComponent("runs").path)
@@ -67,7 +71,8 @@ struct FleetTests {
             #expect(records[long]?.reason == "no longer needed")
             #expect(records[slow]?.state == .timedOut)
             #expect(try await eventually(timeout: .seconds(15)) { kill(pid, 0) != 0 && errno == ESRCH }, "the cancelled job's process is gone")
-            let stderr = try String(contentsOf: fleet.stateDirectory.appendingPathComponent("runs/ty-\(failing.rawValue)-a1/stderr.log"), encoding: .utf8)
+            let stderr = try String(
+                contentsOf: fleet.stateDirectory.appendingPathComponent("runs/ty-\(failing.rawValue)-a1/stderr.log"), encoding: .utf8)
             #expect(stderr == "failing\n")
         }
     }
@@ -95,7 +100,8 @@ struct FleetTests {
             // A second aggregator with its own group and store replays the topics from offset 0.
             let replayHome = try TestEnvironment.temporaryDirectory("replay")
             defer { try? FileManager.default.removeItem(at: replayHome) }
-            try fleet.start("replay", ["aggregator", "--group", TestEnvironment.uniqueName("replay")], environment: ["TRAINYARD_HOME": replayHome.path])
+            try fleet.start(
+                "replay", ["aggregator", "--group", TestEnvironment.uniqueName("replay")], environment: ["TRAINYARD_HOME": replayHome.path])
             let replayPath = replayHome.appendingPathComponent("trainyard.db").path
             var restarted = ""
             var replayed = ""

@@ -45,7 +45,9 @@ struct WorkerSemanticsTests {
             #expect(firstAttempt.contains { $0.state == .failed && $0.failureClass == .infrastructure })
             // Every attempt is a new backend resource.
             for attempt in 1...3 {
-                #expect(FileManager.default.fileExists(atPath: fleet.stateDirectory.appendingPathComponent("runs/ty-\(userRetry.rawValue)-a\(attempt)").path))
+                #expect(
+                    FileManager.default.fileExists(
+                        atPath: fleet.stateDirectory.appendingPathComponent("runs/ty-\(userRetry.rawValue)-a\(attempt)").path))
             }
         }
     }
@@ -80,7 +82,8 @@ struct WorkerSemanticsTests {
             try fleet.startAggregator()
             try fleet.startWorker("worker-1")
             let starts = fleet.home.appendingPathComponent("starts.log").path
-            let ids = try await fleet.submit((0..<6).map { spec("long-\($0)", "echo \"$TRAINYARD_JOB_ID $TRAINYARD_ATTEMPT\" >> \(starts); sleep 4") })
+            let ids = try await fleet.submit(
+                (0..<6).map { spec("long-\($0)", "echo \"$TRAINYARD_JOB_ID $TRAINYARD_ATTEMPT\" >> \(starts); sleep 4") })
             let allRunning = try await eventually(timeout: .seconds(60)) {
                 try fleet.records(ids).values.filter { $0.state == .running }.count == ids.count
             }

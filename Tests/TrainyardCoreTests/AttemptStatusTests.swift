@@ -13,9 +13,10 @@ struct AttemptStatusTests {
         _ state: JobState, _ source: EventSource, at milliseconds: Int64 = 0, exitCode: Int32? = nil,
         reason: String? = nil, resourceName: String? = nil
     ) -> LifecycleEvent {
-        LifecycleEvent(jobID: jobID, attempt: 1, state: state, source: source,
-                       occurredAt: t0.addingTimeInterval(Double(milliseconds) / 1000),
-                       resourceName: resourceName, exitCode: exitCode, reason: reason)
+        LifecycleEvent(
+            jobID: jobID, attempt: 1, state: state, source: source,
+            occurredAt: t0.addingTimeInterval(Double(milliseconds) / 1000),
+            resourceName: resourceName, exitCode: exitCode, reason: reason)
     }
 
     static func fold(_ events: [LifecycleEvent]) -> AttemptStatus {
@@ -53,14 +54,16 @@ struct AttemptStatusTests {
         var testDescription: String { "\(a.1) \(a.0.rawValue) vs \(b.1) \(b.0.rawValue) → \(winner.rawValue)" }
     }
 
-    @Test("between terminal reports the higher authority wins, whichever comes first", arguments: [
-        Conflict(a: (.failed, .worker), b: (.succeeded, .backend), winner: .succeeded),
-        Conflict(a: (.failed, .orchestrator), b: (.succeeded, .backend), winner: .succeeded),
-        Conflict(a: (.succeeded, .worker), b: (.failed, .backend), winner: .failed),
-        Conflict(a: (.succeeded, .orchestrator), b: (.failed, .worker), winner: .succeeded),
-        Conflict(a: (.cancelled, .worker), b: (.timedOut, .orchestrator), winner: .timedOut),
-        Conflict(a: (.failed, .backend), b: (.cancelled, .orchestrator), winner: .failed),
-    ])
+    @Test(
+        "between terminal reports the higher authority wins, whichever comes first",
+        arguments: [
+            Conflict(a: (.failed, .worker), b: (.succeeded, .backend), winner: .succeeded),
+            Conflict(a: (.failed, .orchestrator), b: (.succeeded, .backend), winner: .succeeded),
+            Conflict(a: (.succeeded, .worker), b: (.failed, .backend), winner: .failed),
+            Conflict(a: (.succeeded, .orchestrator), b: (.failed, .worker), winner: .succeeded),
+            Conflict(a: (.cancelled, .worker), b: (.timedOut, .orchestrator), winner: .timedOut),
+            Conflict(a: (.failed, .backend), b: (.cancelled, .orchestrator), winner: .failed),
+        ])
     func authority(_ conflict: Conflict) {
         for (first, second) in [(0, 50), (50, 0), (0, 0)] as [(Int64, Int64)] {
             let a = Self.event(conflict.a.0, conflict.a.1, at: first)
@@ -84,11 +87,12 @@ struct AttemptStatusTests {
             Self.event(.running, .orchestrator, at: 700),
         ]
         let status = Self.fold(events)
-        #expect(status.firstSeen == [
-            .running: Self.t0.addingTimeInterval(0.2),
-            .provisioning: Self.t0.addingTimeInterval(0.3),
-            .succeeded: Self.t0.addingTimeInterval(1.0),
-        ])
+        #expect(
+            status.firstSeen == [
+                .running: Self.t0.addingTimeInterval(0.2),
+                .provisioning: Self.t0.addingTimeInterval(0.3),
+                .succeeded: Self.t0.addingTimeInterval(1.0),
+            ])
         #expect(status.lastSeen == Self.t0.addingTimeInterval(1.0))
         #expect(status.state == .succeeded)
         #expect(status.jobID == Self.jobID && status.attempt == 1)
@@ -118,7 +122,10 @@ struct AttemptStatusTests {
         var b = a
         b.occurredAt = a.occurredAt.addingTimeInterval(0.0002)
         #expect(a != b)
-        #expect(Self.fold([a, b]) == Self.fold([b, a]), "decisive: \(Self.fold([a, b]).decisive.occurredAt.timeIntervalSince1970) vs \(Self.fold([b, a]).decisive.occurredAt.timeIntervalSince1970)")
+        #expect(
+            Self.fold([a, b]) == Self.fold([b, a]),
+            "decisive: \(Self.fold([a, b]).decisive.occurredAt.timeIntervalSince1970) vs \(Self.fold([b, a]).decisive.occurredAt.timeIntervalSince1970)"
+        )
     }
 
     // MARK: property: order and duplication do not matter
@@ -161,7 +168,8 @@ struct AttemptStatusTests {
             let times = history.map(\.occurredAt)
             var expectedFirstSeen: [JobState: Date] = [:]
             for event in history { expectedFirstSeen[event.state] = min(expectedFirstSeen[event.state] ?? event.occurredAt, event.occurredAt) }
-            let rulesHold = inOrder.state == Self.expectedState(history)
+            let rulesHold =
+                inOrder.state == Self.expectedState(history)
                 && inOrder.firstSeen == expectedFirstSeen
                 && inOrder.lastSeen == times.max()!
                 && inOrder.resourceName == history.compactMap(\.resourceName).max()
@@ -176,7 +184,9 @@ struct AttemptStatusTests {
                 }
                 shuffled.shuffle(using: &generator)
                 let folded = Self.fold(shuffled)
-                #expect(folded == inOrder, "seed \(seed) (case \(index), permutation \(permutation)): \(shuffled) gave \(folded.decisive), in order \(inOrder.decisive)")
+                #expect(
+                    folded == inOrder,
+                    "seed \(seed) (case \(index), permutation \(permutation)): \(shuffled) gave \(folded.decisive), in order \(inOrder.decisive)")
                 if folded != inOrder { return }
                 checked += 1
             }
@@ -198,7 +208,10 @@ struct AttemptStatusTests {
             #expect(state.isTerminal == (expectedRank[state] == 5), "\(state)")
         }
         #expect(Set(JobState.allCases.filter(\.isTerminal)) == [.succeeded, .failed, .cancelled, .timedOut, .rejected])
-        #expect(JobState.allCases.sorted() == [.queued, .claimed, .provisioning, .pending, .running, .succeeded, .failed, .cancelled, .timedOut, .rejected])
+        #expect(
+            JobState.allCases.sorted() == [
+                .queued, .claimed, .provisioning, .pending, .running, .succeeded, .failed, .cancelled, .timedOut, .rejected,
+            ])
 
         // A strict total order consistent with rank, checked over every pair.
         for a in JobState.allCases {

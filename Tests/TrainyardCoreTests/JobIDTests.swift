@@ -120,22 +120,24 @@ struct JobIDTests {
         #expect(ids.count == 900)
     }
 
-    @Test("JobID(_:) rejects the wrong length or characters", arguments: [
-        "",
-        "0123456789abcdefghjkmnpqr",  // 25
-        "0123456789abcdefghjkmnpqrst",  // 27
-        "0123456789ABCDEFGHJKMNPQRS",  // upper case
-        "0123456789abcdefghjkmnpqri",  // i is not in the alphabet
-        "0123456789abcdefghjkmnpqrl",  // l
-        "0123456789abcdefghjkmnpqro",  // o
-        "0123456789abcdefghjkmnpqru",  // u
-        "0123456789abcdefghjkmnpqr-",
-        "0123456789abcdefghjkmnpqr ",
-        " 0123456789abcdefghjkmnpqr",
-        "0123456789abcdefghjkmnpqré",
-        "0123456789abcdefghjkmnpqre\u{301}",  // 27 scalars forming 26 characters
-        "0123456789abcdefghjkmnpq\u{0}r",
-    ])
+    @Test(
+        "JobID(_:) rejects the wrong length or characters",
+        arguments: [
+            "",
+            "0123456789abcdefghjkmnpqr",  // 25
+            "0123456789abcdefghjkmnpqrst",  // 27
+            "0123456789ABCDEFGHJKMNPQRS",  // upper case
+            "0123456789abcdefghjkmnpqri",  // i is not in the alphabet
+            "0123456789abcdefghjkmnpqrl",  // l
+            "0123456789abcdefghjkmnpqro",  // o
+            "0123456789abcdefghjkmnpqru",  // u
+            "0123456789abcdefghjkmnpqr-",
+            "0123456789abcdefghjkmnpqr ",
+            " 0123456789abcdefghjkmnpqr",
+            "0123456789abcdefghjkmnpqré",
+            "0123456789abcdefghjkmnpqre\u{301}",  // 27 scalars forming 26 characters
+            "0123456789abcdefghjkmnpq\u{0}r",
+        ])
     func rejectsMalformed(text: String) {
         #expect(JobID(text) == nil)
     }

@@ -76,9 +76,11 @@ struct JobRequestCodecTests {
         #expect(rejection.description == "UNKNOWN_SCHEMA: schema version 2 is not supported (this build reads 1)")
     }
 
-    @Test("bytes that are not a JSON object are MALFORMED", arguments: [
-        "", "not json", "{", "[1,2,3]", "\"a string\"", "42", "null", "{\"schema\":1,", "\u{FEFF}",
-    ])
+    @Test(
+        "bytes that are not a JSON object are MALFORMED",
+        arguments: [
+            "", "not json", "{", "[1,2,3]", "\"a string\"", "42", "null", "{\"schema\":1,", "\u{FEFF}",
+        ])
     func notJSON(text: String) {
         let rejection = Self.rejection(Data(text.utf8))
         #expect(rejection?.code == .malformed)
@@ -121,27 +123,35 @@ struct JobRequestCodecTests {
         #expect(rejection.code == .invalidSpec)
         #expect(rejection.jobID == Self.jobID)
         #expect(rejection.team == "ml-research")
-        #expect(rejection.reason
-            == "invalid job spec: env.1PATH: is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*); resources.gpu: must be between 0 and 64 (got 65)")
+        #expect(
+            rejection.reason
+                == "invalid job spec: env.1PATH: is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*); resources.gpu: must be between 0 and 64 (got 65)"
+        )
     }
 
     @Test("a submit whose spec cannot be decoded is INVALID_SPEC with jobId, team and the field")
     func invalidSpecDecoding() throws {
-        let missing = try #require(Self.rejection(try Self.editedSubmit { object in
-            var spec = object["spec"] as! [String: Any]
-            spec["command"] = nil
-            object["spec"] = spec
-        }))
+        let missing = try #require(
+            Self.rejection(
+                try Self.editedSubmit { object in
+                    var spec = object["spec"] as! [String: Any]
+                    spec["command"] = nil
+                    object["spec"] = spec
+                }))
         #expect(missing == RequestRejection(code: .invalidSpec, reason: "spec.command: is required", jobID: Self.jobID, team: "ml-research"))
 
-        let backend = try #require(Self.rejection(try Self.editedSubmit { object in
-            var spec = object["spec"] as! [String: Any]
-            spec["backend"] = "gpu-cluster"
-            object["spec"] = spec
-        }))
-        #expect(backend == RequestRejection(
-            code: .invalidSpec, reason: "spec.backend: must be one of auto, local, sagemaker, kubernetes",
-            jobID: Self.jobID, team: "ml-research"))
+        let backend = try #require(
+            Self.rejection(
+                try Self.editedSubmit { object in
+                    var spec = object["spec"] as! [String: Any]
+                    spec["backend"] = "gpu-cluster"
+                    object["spec"] = spec
+                }))
+        #expect(
+            backend
+                == RequestRejection(
+                    code: .invalidSpec, reason: "spec.backend: must be one of auto, local, sagemaker, kubernetes",
+                    jobID: Self.jobID, team: "ml-research"))
     }
 
     @Test("a submit without submittedAt is MALFORMED, not INVALID_SPEC (its spec is fine)")
@@ -179,7 +189,9 @@ struct JobRequestCodecTests {
         switch JobRequestCodec.decode(bytes) {
         case .success(let request):
             let again = (try? JobRequestCodec.encode(request)).map(JobRequestCodec.decode)
-            #expect(again == .success(request), "seed \(seed), case \(index): accepted request does not round-trip: \(String(decoding: bytes, as: UTF8.self))")
+            #expect(
+                again == .success(request),
+                "seed \(seed), case \(index): accepted request does not round-trip: \(String(decoding: bytes, as: UTF8.self))")
         case .failure(let rejection):
             #expect(!rejection.reason.isEmpty, "seed \(seed), case \(index)")
         }

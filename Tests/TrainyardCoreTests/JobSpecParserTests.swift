@@ -179,14 +179,16 @@ struct JobSpecParserTests {
         #expect(fromJSON.retry == RetryPolicy())
     }
 
-    @Test("valid image references are accepted", arguments: [
-        "python:3.11-slim",
-        "ghcr.io/org/img:v1",
-        "localhost:5000/a/b@sha256:" + String(repeating: "0123456789abcdef", count: 4),
-        "busybox",
-        "registry.example.com:443/team/sub/img:2026.11.29_rc-1",
-        "img@sha256:" + String(repeating: "ab", count: 32),
-    ])
+    @Test(
+        "valid image references are accepted",
+        arguments: [
+            "python:3.11-slim",
+            "ghcr.io/org/img:v1",
+            "localhost:5000/a/b@sha256:" + String(repeating: "0123456789abcdef", count: 4),
+            "busybox",
+            "registry.example.com:443/team/sub/img:2026.11.29_rc-1",
+            "img@sha256:" + String(repeating: "ab", count: 32),
+        ])
     func goodImages(image: String) throws {
         let spec = try JobSpecParser.parse(Data(Self.yaml(["image": "\"\(image)\""]).utf8))
         #expect(spec.image == image)
@@ -210,78 +212,111 @@ struct JobSpecParserTests {
     }
 
     static let badSpecs: [BadSpec] = [
-        BadSpec(label: "negative cpu", text: yaml(["resources": "\n  cpu: -1"]),
-                expected: [v("resources.cpu", "must be > 0 and ≤ 1024 (got -1.0)")]),
-        BadSpec(label: "cpu 0", text: yaml(["resources": "\n  cpu: 0"]),
-                expected: [v("resources.cpu", "must be > 0 and ≤ 1024 (got 0.0)")]),
-        BadSpec(label: "memoryMiB 0", text: yaml(["resources": "\n  memoryMiB: 0"]),
-                expected: [v("resources.memoryMiB", "must be > 0 and ≤ 4194304 (got 0)")]),
-        BadSpec(label: "gpu 65", text: yaml(["resources": "\n  gpu: 65"]),
-                expected: [v("resources.gpu", "must be between 0 and 64 (got 65)")]),
-        BadSpec(label: "image UPPER/case", text: yaml(["image": "\"UPPER/case\""]),
-                expected: [v("image", "\"UPPER/case\" " + imageMessage)]),
-        BadSpec(label: "image repo:", text: yaml(["image": "\"repo:\""]),
-                expected: [v("image", "\"repo:\" " + imageMessage)]),
-        BadSpec(label: "image a//b", text: yaml(["image": "\"a//b\""]),
-                expected: [v("image", "\"a//b\" " + imageMessage)]),
-        BadSpec(label: "image with a short digest", text: yaml(["image": "\"image@sha256:short\""]),
-                expected: [v("image", "\"image@sha256:short\" " + imageMessage)]),
-        BadSpec(label: "image with an upper-case digest", text: yaml(["image": "\"img@sha256:\(digest.uppercased())\""]),
-                expected: [v("image", "\"img@sha256:\(digest.uppercased())\" " + imageMessage)]),
-        BadSpec(label: "kubernetes backend without an image", text: yaml(["backend": "kubernetes"]),
-                expected: [v("image", "is required for the kubernetes backend")]),
-        BadSpec(label: "env name 1PATH", text: yaml(["env": "\n  1PATH: /bin"]),
-                expected: [v("env.1PATH", identifierMessage)]),
-        BadSpec(label: "env name A-B", text: yaml(["env": "\n  A-B: x"]),
-                expected: [v("env.A-B", identifierMessage)]),
-        BadSpec(label: "secret env also set in env",
-                text: yaml(["env": "\n  PATH: /bin", "secrets": "\n  - env: PATH\n    secretName: sys-path"]),
-                expected: [v("secrets[0].env", "PATH is also set in env")]),
-        BadSpec(label: "secret env listed twice",
-                text: yaml(["secrets": "\n  - env: TOKEN\n    secretName: a\n  - env: TOKEN\n    secretName: b"]),
-                expected: [v("secrets[1].env", "TOKEN is listed twice")]),
-        BadSpec(label: "unknown backend", text: yaml(["backend": "gpu-cluster"]),
-                expected: [v("backend", "must be one of auto, local, sagemaker, kubernetes")]),
-        BadSpec(label: "unknown kind", text: yaml(["kind": "inference"]),
-                expected: [v("kind", "must be one of training, processing, batch, hpo")]),
-        BadSpec(label: "missing team", text: yaml(["team": nil]),
-                expected: [v("team", "is required")]),
-        BadSpec(label: "missing apiVersion", text: yaml(["apiVersion": nil]),
-                expected: [v("apiVersion", "is required")]),
-        BadSpec(label: "missing secretName in secrets[0]", text: yaml(["secrets": "\n  - env: TOKEN"]),
-                expected: [v("secrets[0].secretName", "is required")]),
-        BadSpec(label: "command is a string", text: yaml(["command": "\"a string\""]),
-                expected: [v("command", "must be a list")]),
-        BadSpec(label: "env is a list", text: yaml(["env": "[A, B]"]),
-                expected: [v("env", "must be a mapping")]),
-        BadSpec(label: "retry.maxAttempts is not a number", text: yaml(["retry": "\n  maxAttempts: three"]),
-                expected: [v("retry.maxAttempts", "must be an integer")]),
-        BadSpec(label: "apiVersion trainyard/v2", text: yaml(["apiVersion": "trainyard/v2"]),
-                expected: [v("apiVersion", "unsupported version \"trainyard/v2\" (this build reads trainyard/v1)")]),
-        BadSpec(label: "maxRuntimeSeconds 0", text: yaml(["maxRuntimeSeconds": "0"]),
-                expected: [v("maxRuntimeSeconds", "must be between 1 and 2419200 (got 0)")]),
-        BadSpec(label: "maxRuntimeSeconds over 28 days", text: yaml(["maxRuntimeSeconds": "2419201"]),
-                expected: [v("maxRuntimeSeconds", "must be between 1 and 2419200 (got 2419201)")]),
-        BadSpec(label: "retry.maxAttempts 11", text: yaml(["retry": "\n  maxAttempts: 11"]),
-                expected: [v("retry.maxAttempts", "must be between 1 and 10 (got 11)")]),
-        BadSpec(label: "hyperparameter value of 2501 characters",
-                text: yaml(["hyperparameters": "\n  lr: \"\(String(repeating: "1", count: 2501))\""]),
-                expected: [v("hyperparameters.lr", "value must be at most 2500 characters")]),
-        BadSpec(label: "empty idempotency key", text: yaml(["idempotencyKey": "\"\""]),
-                expected: [v("idempotencyKey", "must be 1-256 printable characters")]),
-        BadSpec(label: "invalid YAML", text: "name: [unclosed\nteam: x\n",
-                expected: [v("", "not valid YAML or JSON")]),
-        BadSpec(label: "invalid JSON", text: #"{"apiVersion": "trainyard/v1", "name": }"#,
-                expected: [v("", "not valid YAML or JSON")]),
-        BadSpec(label: "JSON missing team",
-                text: #"{"apiVersion":"trainyard/v1","name":"n","command":["x"]}"#,
-                expected: [v("team", "is required")]),
-        BadSpec(label: "JSON command is a string",
-                text: #"{"apiVersion":"trainyard/v1","name":"n","team":"t","command":"a string"}"#,
-                expected: [v("command", "must be a list")]),
-        BadSpec(label: "JSON unknown backend",
-                text: #"{"apiVersion":"trainyard/v1","name":"n","team":"t","command":["x"],"backend":"gpu-cluster"}"#,
-                expected: [v("backend", "must be one of auto, local, sagemaker, kubernetes")]),
+        BadSpec(
+            label: "negative cpu", text: yaml(["resources": "\n  cpu: -1"]),
+            expected: [v("resources.cpu", "must be > 0 and ≤ 1024 (got -1.0)")]),
+        BadSpec(
+            label: "cpu 0", text: yaml(["resources": "\n  cpu: 0"]),
+            expected: [v("resources.cpu", "must be > 0 and ≤ 1024 (got 0.0)")]),
+        BadSpec(
+            label: "memoryMiB 0", text: yaml(["resources": "\n  memoryMiB: 0"]),
+            expected: [v("resources.memoryMiB", "must be > 0 and ≤ 4194304 (got 0)")]),
+        BadSpec(
+            label: "gpu 65", text: yaml(["resources": "\n  gpu: 65"]),
+            expected: [v("resources.gpu", "must be between 0 and 64 (got 65)")]),
+        BadSpec(
+            label: "image UPPER/case", text: yaml(["image": "\"UPPER/case\""]),
+            expected: [v("image", "\"UPPER/case\" " + imageMessage)]),
+        BadSpec(
+            label: "image repo:", text: yaml(["image": "\"repo:\""]),
+            expected: [v("image", "\"repo:\" " + imageMessage)]),
+        BadSpec(
+            label: "image a//b", text: yaml(["image": "\"a//b\""]),
+            expected: [v("image", "\"a//b\" " + imageMessage)]),
+        BadSpec(
+            label: "image with a short digest", text: yaml(["image": "\"image@sha256:short\""]),
+            expected: [v("image", "\"image@sha256:short\" " + imageMessage)]),
+        BadSpec(
+            label: "image with an upper-case digest", text: yaml(["image": "\"img@sha256:\(digest.uppercased())\""]),
+            expected: [v("image", "\"img@sha256:\(digest.uppercased())\" " + imageMessage)]),
+        BadSpec(
+            label: "kubernetes backend without an image", text: yaml(["backend": "kubernetes"]),
+            expected: [v("image", "is required for the kubernetes backend")]),
+        BadSpec(
+            label: "env name 1PATH", text: yaml(["env": "\n  1PATH: /bin"]),
+            expected: [v("env.1PATH", identifierMessage)]),
+        BadSpec(
+            label: "env name A-B", text: yaml(["env": "\n  A-B: x"]),
+            expected: [v("env.A-B", identifierMessage)]),
+        BadSpec(
+            label: "secret env also set in env",
+            text: yaml(["env": "\n  PATH: /bin", "secrets": "\n  - env: PATH\n    secretName: sys-path"]),
+            expected: [v("secrets[0].env", "PATH is also set in env")]),
+        BadSpec(
+            label: "secret env listed twice",
+            text: yaml(["secrets": "\n  - env: TOKEN\n    secretName: a\n  - env: TOKEN\n    secretName: b"]),
+            expected: [v("secrets[1].env", "TOKEN is listed twice")]),
+        BadSpec(
+            label: "unknown backend", text: yaml(["backend": "gpu-cluster"]),
+            expected: [v("backend", "must be one of auto, local, sagemaker, kubernetes")]),
+        BadSpec(
+            label: "unknown kind", text: yaml(["kind": "inference"]),
+            expected: [v("kind", "must be one of training, processing, batch, hpo")]),
+        BadSpec(
+            label: "missing team", text: yaml(["team": nil]),
+            expected: [v("team", "is required")]),
+        BadSpec(
+            label: "missing apiVersion", text: yaml(["apiVersion": nil]),
+            expected: [v("apiVersion", "is required")]),
+        BadSpec(
+            label: "missing secretName in secrets[0]", text: yaml(["secrets": "\n  - env: TOKEN"]),
+            expected: [v("secrets[0].secretName", "is required")]),
+        BadSpec(
+            label: "command is a string", text: yaml(["command": "\"a string\""]),
+            expected: [v("command", "must be a list")]),
+        BadSpec(
+            label: "env is a list", text: yaml(["env": "[A, B]"]),
+            expected: [v("env", "must be a mapping")]),
+        BadSpec(
+            label: "retry.maxAttempts is not a number", text: yaml(["retry": "\n  maxAttempts: three"]),
+            expected: [v("retry.maxAttempts", "must be an integer")]),
+        BadSpec(
+            label: "apiVersion trainyard/v2", text: yaml(["apiVersion": "trainyard/v2"]),
+            expected: [v("apiVersion", "unsupported version \"trainyard/v2\" (this build reads trainyard/v1)")]),
+        BadSpec(
+            label: "maxRuntimeSeconds 0", text: yaml(["maxRuntimeSeconds": "0"]),
+            expected: [v("maxRuntimeSeconds", "must be between 1 and 2419200 (got 0)")]),
+        BadSpec(
+            label: "maxRuntimeSeconds over 28 days", text: yaml(["maxRuntimeSeconds": "2419201"]),
+            expected: [v("maxRuntimeSeconds", "must be between 1 and 2419200 (got 2419201)")]),
+        BadSpec(
+            label: "retry.maxAttempts 11", text: yaml(["retry": "\n  maxAttempts: 11"]),
+            expected: [v("retry.maxAttempts", "must be between 1 and 10 (got 11)")]),
+        BadSpec(
+            label: "hyperparameter value of 2501 characters",
+            text: yaml(["hyperparameters": "\n  lr: \"\(String(repeating: "1", count: 2501))\""]),
+            expected: [v("hyperparameters.lr", "value must be at most 2500 characters")]),
+        BadSpec(
+            label: "empty idempotency key", text: yaml(["idempotencyKey": "\"\""]),
+            expected: [v("idempotencyKey", "must be 1-256 printable characters")]),
+        BadSpec(
+            label: "invalid YAML", text: "name: [unclosed\nteam: x\n",
+            expected: [v("", "not valid YAML or JSON")]),
+        BadSpec(
+            label: "invalid JSON", text: #"{"apiVersion": "trainyard/v1", "name": }"#,
+            expected: [v("", "not valid YAML or JSON")]),
+        BadSpec(
+            label: "JSON missing team",
+            text: #"{"apiVersion":"trainyard/v1","name":"n","command":["x"]}"#,
+            expected: [v("team", "is required")]),
+        BadSpec(
+            label: "JSON command is a string",
+            text: #"{"apiVersion":"trainyard/v1","name":"n","team":"t","command":"a string"}"#,
+            expected: [v("command", "must be a list")]),
+        BadSpec(
+            label: "JSON unknown backend",
+            text: #"{"apiVersion":"trainyard/v1","name":"n","team":"t","command":["x"],"backend":"gpu-cluster"}"#,
+            expected: [v("backend", "must be one of auto, local, sagemaker, kubernetes")]),
     ]
 
     @Test("a bad spec gets exactly the expected violations", arguments: badSpecs)
@@ -299,8 +334,9 @@ struct JobSpecParserTests {
     func tooManyEnvAndSecrets() {
         let env = (0..<60).map { "\n  VAR_\($0): v" }.joined()
         let secrets = (0..<41).map { "\n  - env: SECRET_\($0)\n    secretName: s\($0)" }.joined()
-        #expect(Self.violations(Self.yaml(["env": env, "secrets": secrets]))
-            == [Self.v("secrets", "env and secrets together must be at most 100 entries")])
+        #expect(
+            Self.violations(Self.yaml(["env": env, "secrets": secrets]))
+                == [Self.v("secrets", "env and secrets together must be at most 100 entries")])
     }
 
     @Test("a document over 256 KiB is rejected before parsing")
@@ -342,21 +378,22 @@ struct JobSpecParserTests {
               lr: "\(String(repeating: "9", count: 2501))"
             """
         let v = Self.v
-        #expect(Self.violations(text) == [
-            v("apiVersion", "unsupported version \"trainyard/v2\" (this build reads trainyard/v1)"),
-            v("name", "must be 1-128 characters of letters, digits, '.', '_' or '-'"),
-            v("team", "must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit"),
-            v("image", "\"UPPER/case\" " + Self.imageMessage),
-            v("command", "must name a program"),
-            v("env.1PATH", Self.identifierMessage),
-            v("env.A-B", Self.identifierMessage),
-            v("resources.cpu", "must be > 0 and ≤ 1024 (got -1.0)"),
-            v("resources.memoryMiB", "must be > 0 and ≤ 4194304 (got 0)"),
-            v("resources.gpu", "must be between 0 and 64 (got 65)"),
-            v("maxRuntimeSeconds", "must be between 1 and 2419200 (got 0)"),
-            v("retry.maxAttempts", "must be between 1 and 10 (got 11)"),
-            v("hyperparameters.lr", "value must be at most 2500 characters"),
-        ])
+        #expect(
+            Self.violations(text) == [
+                v("apiVersion", "unsupported version \"trainyard/v2\" (this build reads trainyard/v1)"),
+                v("name", "must be 1-128 characters of letters, digits, '.', '_' or '-'"),
+                v("team", "must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit"),
+                v("image", "\"UPPER/case\" " + Self.imageMessage),
+                v("command", "must name a program"),
+                v("env.1PATH", Self.identifierMessage),
+                v("env.A-B", Self.identifierMessage),
+                v("resources.cpu", "must be > 0 and ≤ 1024 (got -1.0)"),
+                v("resources.memoryMiB", "must be > 0 and ≤ 4194304 (got 0)"),
+                v("resources.gpu", "must be between 0 and 64 (got 65)"),
+                v("maxRuntimeSeconds", "must be between 1 and 2419200 (got 0)"),
+                v("retry.maxAttempts", "must be between 1 and 10 (got 11)"),
+                v("hyperparameters.lr", "value must be at most 2500 characters"),
+            ])
     }
 
     @Test("validate(_:) reports what parse would, for an already decoded spec")
@@ -365,10 +402,12 @@ struct JobSpecParserTests {
         #expect(throws: Never.self) { try JobSpecParser.validate(spec) }
         spec.resources.gpu = 65
         spec.retry.maxAttempts = 0
-        #expect(throws: InvalidSpecError([
-            Self.v("resources.gpu", "must be between 0 and 64 (got 65)"),
-            Self.v("retry.maxAttempts", "must be between 1 and 10 (got 0)"),
-        ])) { try JobSpecParser.validate(spec) }
+        #expect(
+            throws: InvalidSpecError([
+                Self.v("resources.gpu", "must be between 0 and 64 (got 65)"),
+                Self.v("retry.maxAttempts", "must be between 1 and 10 (got 0)"),
+            ])
+        ) { try JobSpecParser.validate(spec) }
     }
 
     @Test("InvalidSpecError describes every violation")

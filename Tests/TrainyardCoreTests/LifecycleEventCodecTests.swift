@@ -32,16 +32,19 @@ struct LifecycleEventCodecTests {
     func bareRoundTrip() throws {
         let bytes = try LifecycleEventCodec.encode(Self.bareEvent)
         #expect(try LifecycleEventCodec.decode(bytes) == Self.bareEvent)
-        #expect(String(decoding: bytes, as: UTF8.self)
-            == #"{"attempt":0,"jobId":"\#(Self.jobID)","occurredAt":"2025-11-29T04:05:06.789Z","schema":1,"source":"aggregator","state":"QUEUED"}"#)
+        #expect(
+            String(decoding: bytes, as: UTF8.self)
+                == #"{"attempt":0,"jobId":"\#(Self.jobID)","occurredAt":"2025-11-29T04:05:06.789Z","schema":1,"source":"aggregator","state":"QUEUED"}"#
+        )
     }
 
     @Test("every state, source and failure class round-trips", arguments: JobState.allCases)
     func everyState(state: JobState) throws {
         for source in EventSource.allCases {
             for failureClass in [nil, .userError, .infrastructure, .invalidRequest] as [FailureClass?] {
-                let event = LifecycleEvent(jobID: Self.jobID, attempt: 1, state: state, source: source,
-                                           occurredAt: Fixtures.submittedAt, failureClass: failureClass)
+                let event = LifecycleEvent(
+                    jobID: Self.jobID, attempt: 1, state: state, source: source,
+                    occurredAt: Fixtures.submittedAt, failureClass: failureClass)
                 #expect(try LifecycleEventCodec.decode(LifecycleEventCodec.encode(event)) == event)
             }
         }
@@ -52,11 +55,13 @@ struct LifecycleEventCodecTests {
         var generator = SplitMix64(seed: 0x6D73)
         var failures: [String] = []
         // Every millisecond of one second, then random milliseconds between 1970 and 2100.
-        let millis = (0..<1000).map { 1_764_389_106_000 + Int64($0) }
+        let millis =
+            (0..<1000).map { 1_764_389_106_000 + Int64($0) }
             + (0..<2000).map { _ in Int64.random(in: 0..<4_102_444_800_000, using: &generator) }
         for ms in millis {
-            let event = LifecycleEvent(jobID: Self.jobID, attempt: 1, state: .running, source: .worker,
-                                       occurredAt: Fixtures.date(milliseconds: ms))
+            let event = LifecycleEvent(
+                jobID: Self.jobID, attempt: 1, state: .running, source: .worker,
+                occurredAt: Fixtures.date(milliseconds: ms))
             let decoded = try LifecycleEventCodec.decode(LifecycleEventCodec.encode(event))
             let decodedMillis = Int64((decoded.occurredAt.timeIntervalSince1970 * 1000).rounded())
             if decodedMillis != ms || decoded != event {
@@ -66,13 +71,15 @@ struct LifecycleEventCodecTests {
         #expect(failures.isEmpty, "\(failures.count) of \(millis.count) timestamps changed, e.g. \(failures.prefix(3))")
     }
 
-    @Test("the wire timestamp spells the milliseconds", arguments: [
-        (1_764_389_106_789, "2025-11-29T04:05:06.789Z"),
-        (1_764_389_106_000, "2025-11-29T04:05:06.000Z"),
-        (1_764_389_106_001, "2025-11-29T04:05:06.001Z"),
-        (1_764_389_106_999, "2025-11-29T04:05:06.999Z"),
-        (0, "1970-01-01T00:00:00.000Z"),
-    ] as [(Int64, String)])
+    @Test(
+        "the wire timestamp spells the milliseconds",
+        arguments: [
+            (1_764_389_106_789, "2025-11-29T04:05:06.789Z"),
+            (1_764_389_106_000, "2025-11-29T04:05:06.000Z"),
+            (1_764_389_106_001, "2025-11-29T04:05:06.001Z"),
+            (1_764_389_106_999, "2025-11-29T04:05:06.999Z"),
+            (0, "1970-01-01T00:00:00.000Z"),
+        ] as [(Int64, String)])
     func wireTimestamp(milliseconds: Int64, expected: String) throws {
         #expect(WireFormat.formatTimestamp(Fixtures.date(milliseconds: milliseconds)) == expected)
         #expect(WireFormat.parseTimestamp(expected) == Fixtures.date(milliseconds: milliseconds))
@@ -115,13 +122,15 @@ struct LifecycleEventCodecTests {
         }
     }
 
-    @Test("unknown states, sources and bad ids are decoding errors", arguments: [
-        #"{"attempt":1,"jobId":"JOB","occurredAt":"2025-11-29T04:05:06.789Z","schema":1,"source":"worker","state":"RUNNING"}"#,
-        #"{"attempt":1,"jobId":"00000000000000000000000000","occurredAt":"2025-11-29T04:05:06.789Z","schema":1,"source":"worker","state":"PAUSED"}"#,
-        #"{"attempt":1,"jobId":"00000000000000000000000000","occurredAt":"2025-11-29T04:05:06.789Z","schema":1,"source":"human","state":"RUNNING"}"#,
-        #"{"attempt":1,"jobId":"00000000000000000000000000","occurredAt":"yesterday","schema":1,"source":"worker","state":"RUNNING"}"#,
-        #"{"attempt":1,"jobId":"00000000000000000000000000","occurredAt":"2025-11-29T04:05:06.789Z","source":"worker","state":"RUNNING"}"#,
-    ])
+    @Test(
+        "unknown states, sources and bad ids are decoding errors",
+        arguments: [
+            #"{"attempt":1,"jobId":"JOB","occurredAt":"2025-11-29T04:05:06.789Z","schema":1,"source":"worker","state":"RUNNING"}"#,
+            #"{"attempt":1,"jobId":"00000000000000000000000000","occurredAt":"2025-11-29T04:05:06.789Z","schema":1,"source":"worker","state":"PAUSED"}"#,
+            #"{"attempt":1,"jobId":"00000000000000000000000000","occurredAt":"2025-11-29T04:05:06.789Z","schema":1,"source":"human","state":"RUNNING"}"#,
+            #"{"attempt":1,"jobId":"00000000000000000000000000","occurredAt":"yesterday","schema":1,"source":"worker","state":"RUNNING"}"#,
+            #"{"attempt":1,"jobId":"00000000000000000000000000","occurredAt":"2025-11-29T04:05:06.789Z","source":"worker","state":"RUNNING"}"#,
+        ])
     func badEvents(json: String) {
         #expect(throws: DecodingError.self) { try LifecycleEventCodec.decode(Data(json.utf8)) }
     }

@@ -76,7 +76,10 @@ struct KafkaRoundTripTests {
         let consumerConfiguration = KafkaConsumerConfiguration(common: configuration, groupID: group, topics: [topic])
         let first = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         let second = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
-        #expect(try await eventually(timeout: .seconds(30)) { first.assignment.count + second.assignment.count == 4 && !first.assignment.isEmpty && !second.assignment.isEmpty })
+        #expect(
+            try await eventually(timeout: .seconds(30)) {
+                first.assignment.count + second.assignment.count == 4 && !first.assignment.isEmpty && !second.assignment.isEmpty
+            })
         #expect(first.assignment.isDisjoint(with: second.assignment))
 
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: configuration), logger: logger)

@@ -17,7 +17,9 @@ struct JobStoreTests {
 
     /// `jobs` and `attempts` rows only: the state, not the per-message history.
     func state(_ store: JobStore) throws -> String {
-        try store.canonicalDump().split(separator: "\n").filter { $0.hasPrefix("jobs:") || $0.hasPrefix("attempts:") || $0.hasPrefix("cancel_requests:") }.joined(separator: "\n")
+        try store.canonicalDump().split(separator: "\n").filter {
+            $0.hasPrefix("jobs:") || $0.hasPrefix("attempts:") || $0.hasPrefix("cancel_requests:")
+        }.joined(separator: "\n")
     }
 
     /// A random history of one job: its submit, 1-3 attempts with forward and backward states from
@@ -25,20 +27,26 @@ struct JobStoreTests {
     func history(_ generator: inout StoreSeededGenerator) -> [IngestRecord] {
         let id = JobID.derived(team: "t", idempotencyKey: String(generator.next()))
         let base = Date(timeIntervalSince1970: 1_790_000_000 + Double(generator.next() % 1000))
-        var records: [IngestRecord] = [.submitted(SubmitCommand(jobID: id, spec: JobSpec(name: "p", team: "t", command: ["true"]), submittedAt: base))]
+        var records: [IngestRecord] = [
+            .submitted(SubmitCommand(jobID: id, spec: JobSpec(name: "p", team: "t", command: ["true"]), submittedAt: base))
+        ]
         let attempts = Int(generator.next() % 3) + 1
         for attempt in 1...attempts {
             for _ in 0..<Int(generator.next() % 6) + 1 {
                 let state = JobState.allCases.filter { $0 != .queued && $0 != .rejected }[Int(generator.next() % 8)]
                 let source = EventSource.allCases.filter { $0 != .aggregator }[Int(generator.next() % 3)]
-                records.append(.event(LifecycleEvent(
-                    jobID: id, attempt: attempt, state: state, source: source,
-                    occurredAt: base.addingTimeInterval(Double(generator.next() % 10_000) / 1000), team: "t", backend: "local",
-                    resourceName: "ty-\(id.rawValue)-a\(attempt)", exitCode: state.isTerminal ? Int32(generator.next() % 3) : nil,
-                    reason: state.isTerminal ? "r\(generator.next() % 2)" : nil, workerID: "w\(generator.next() % 2)")))
+                records.append(
+                    .event(
+                        LifecycleEvent(
+                            jobID: id, attempt: attempt, state: state, source: source,
+                            occurredAt: base.addingTimeInterval(Double(generator.next() % 10_000) / 1000), team: "t", backend: "local",
+                            resourceName: "ty-\(id.rawValue)-a\(attempt)", exitCode: state.isTerminal ? Int32(generator.next() % 3) : nil,
+                            reason: state.isTerminal ? "r\(generator.next() % 2)" : nil, workerID: "w\(generator.next() % 2)")))
             }
         }
-        if generator.next() % 3 == 0 { records.append(.cancelRequested(CancelCommand(jobID: id, requestedAt: base.addingTimeInterval(1), reason: "stop"))) }
+        if generator.next() % 3 == 0 {
+            records.append(.cancelRequested(CancelCommand(jobID: id, requestedAt: base.addingTimeInterval(1), reason: "stop")))
+        }
         return records
     }
 
@@ -49,7 +57,9 @@ struct JobStoreTests {
             let records = (0..<5).flatMap { _ in history(&generator) }
             // Each message on its own partition, so the store's offset check never drops one.
             func messages(_ records: [IngestRecord]) -> [IngestMessage] {
-                records.enumerated().map { IngestMessage(position: MessagePosition(topic: "events", partition: Int32($0.offset), offset: 0), record: $0.element) }
+                records.enumerated().map {
+                    IngestMessage(position: MessagePosition(topic: "events", partition: Int32($0.offset), offset: 0), record: $0.element)
+                }
             }
             let (inOrder, inOrderURL) = try temporaryStore()
             defer { remove(inOrderURL) }
@@ -65,7 +75,9 @@ struct JobStoreTests {
             for batch in batches { try permuted.apply(batch) }
             let actual = try state(permuted)
             let difference = zip(expected.split(separator: "\n"), actual.split(separator: "\n")).first { $0 != $1 }
-            #expect(actual == expected, "round \(round) (seed 42) diverged:\n\(difference.map { "in order: \($0.0)\npermuted: \($0.1)" } ?? "row counts differ")")
+            #expect(
+                actual == expected,
+                "round \(round) (seed 42) diverged:\n\(difference.map { "in order: \($0.0)\npermuted: \($0.1)" } ?? "row counts differ")")
         }
     }
 
@@ -73,7 +85,9 @@ struct JobStoreTests {
     func exactlyOnce() throws {
         var generator = StoreSeededGenerator(seed: 7)
         let records = (0..<10).flatMap { _ in history(&generator) }
-        let messages = records.enumerated().map { IngestMessage(position: MessagePosition(topic: "events", partition: 0, offset: Int64($0.offset)), record: $0.element) }
+        let messages = records.enumerated().map {
+            IngestMessage(position: MessagePosition(topic: "events", partition: 0, offset: Int64($0.offset)), record: $0.element)
+        }
         let (store, url) = try temporaryStore()
         defer { remove(url) }
         try store.apply(Array(messages.prefix(30)))
@@ -96,14 +110,20 @@ struct JobStoreTests {
         let id = JobID.generate()
         let start = Date(timeIntervalSince1970: 1_790_000_000)
         func event(_ attempt: Int, _ state: JobState, _ seconds: Double, source: EventSource = .backend, exit: Int32? = nil) -> IngestRecord {
-            .event(LifecycleEvent(jobID: id, attempt: attempt, state: state, source: source, occurredAt: start.addingTimeInterval(seconds), team: "t", exitCode: exit))
+            .event(
+                LifecycleEvent(
+                    jobID: id, attempt: attempt, state: state, source: source, occurredAt: start.addingTimeInterval(seconds), team: "t",
+                    exitCode: exit))
         }
         let records: [IngestRecord] = [
             event(2, .succeeded, 30, exit: 0), event(1, .claimed, 2, source: .worker), event(1, .running, 3),
             event(1, .failed, 10, source: .worker, exit: 1), event(2, .running, 20),
             .submitted(SubmitCommand(jobID: id, spec: JobSpec(name: "retry", team: "t", command: ["true"]), submittedAt: start)),
         ]
-        try store.apply(records.enumerated().map { IngestMessage(position: MessagePosition(topic: "e", partition: 0, offset: Int64($0.offset)), record: $0.element) })
+        try store.apply(
+            records.enumerated().map {
+                IngestMessage(position: MessagePosition(topic: "e", partition: 0, offset: Int64($0.offset)), record: $0.element)
+            })
         let job = try #require(try store.job(id))
         #expect(job.state == .succeeded && job.attempt == 2 && job.exitCode == 0)
         #expect(job.queueWait == 2)

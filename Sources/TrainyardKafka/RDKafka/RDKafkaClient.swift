@@ -154,11 +154,12 @@ private let rdkafkaDeliveryCallback: @convention(c) (OpaquePointer?, UnsafePoint
     context.onDelivery?(message)
 }
 
-private let rdkafkaRebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?) -> Void = {
-    handle, error, partitions, opaque in
-    guard let handle, let partitions, let context = RDKafkaClientContext.from(opaque) else { return }
-    context.onRebalance?(handle, error, partitions)
-}
+private let rdkafkaRebalanceCallback:
+    @convention(c) (OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?) -> Void = {
+        handle, error, partitions, opaque in
+        guard let handle, let partitions, let context = RDKafkaClientContext.from(opaque) else { return }
+        context.onRebalance?(handle, error, partitions)
+    }
 
 extension String {
     /// The NUL-terminated text librdkafka wrote into `buffer`.

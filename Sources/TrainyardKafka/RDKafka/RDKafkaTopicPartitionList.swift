@@ -21,7 +21,9 @@ enum RDKafkaTopicPartitionList {
     }
 
     /// Runs `body` with a temporary list holding `entries`.
-    static func with<Result>(_ entries: [(KafkaTopicPartition, Int64)], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws -> Result) rethrows -> Result {
+    static func with<Result>(
+        _ entries: [(KafkaTopicPartition, Int64)], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws -> Result
+    ) rethrows -> Result {
         let list = make(entries)
         defer { rd_kafka_topic_partition_list_destroy(list) }
         return try body(list)
@@ -31,7 +33,11 @@ enum RDKafkaTopicPartitionList {
     static func elementErrors(_ list: UnsafePointer<rd_kafka_topic_partition_list_t>) -> [KafkaError] {
         (0..<Int(list.pointee.cnt)).compactMap { index in
             let element = list.pointee.elems[index]
-            return element.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : RDKafkaError.make(element.err, message: "\(String(cString: element.topic))[\(element.partition)]: \(String(cString: rd_kafka_err2str(element.err)))")
+            return element.err == RD_KAFKA_RESP_ERR_NO_ERROR
+                ? nil
+                : RDKafkaError.make(
+                    element.err, message: "\(String(cString: element.topic))[\(element.partition)]: \(String(cString: rd_kafka_err2str(element.err)))"
+                )
         }
     }
 }
