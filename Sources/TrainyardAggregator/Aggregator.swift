@@ -59,9 +59,13 @@ public final class Aggregator: Sendable {
         logger.info("aggregator started")
         var events = consumer.events.makeAsyncIterator()
         while let batch = await events.nextBatch(maximum: configuration.batchSize) {
-            let messages = batch.compactMap { event -> KafkaMessage? in
-                if case .message(let message) = event { return message }
-                return nil
+            var messages: [KafkaMessage] = []
+            for event in batch {
+                switch event {
+                case .message(let message): messages.append(message)
+                case .assigned(let partitions): await checkSavedOffsets(partitions)
+                case .revoked: break
+                }
             }
             guard !messages.isEmpty else { continue }
             let converted = messages.map { IngestConverter.convert($0, topics: configuration.topics) }
@@ -69,6 +73,19 @@ public final class Aggregator: Sendable {
             for message in messages { consumer.storeOffset(message.topicPartition, nextOffset: message.offset + 1) }
         }
         logger.info("aggregator stopped")
+    }
+
+    /// Warns when the store has read further than a partition now reaches: the topics were
+    /// recreated (e.g. a broker with in-memory storage restarted) and this store belongs to
+    /// their earlier incarnation, so new messages below the saved offset would never be read.
+    private func checkSavedOffsets(_ partitions: [KafkaTopicPartition]) async {
+        guard let saved = try? store.consumedOffsets(), let ends = try? await consumer.endOffsets(partitions) else { return }
+        for (partition, end) in ends.sorted(by: { $0.key.description < $1.key.description }) {
+            guard let offset = saved[partition.topic]?[partition.partition], offset > end else { continue }
+            logger.error(
+                "the store has read \(partition) up to offset \(offset) but the partition ends at \(end): the topics were recreated; move the store away to rebuild it from the topics",
+                metadata: ["partition": "\(partition)"])
+        }
     }
 
     /// Commits Kafka offsets (for lag tools) periodically until cancelled.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A job's identity: 26 lowercase Crockford base32 characters.
 ///
@@ -20,15 +21,30 @@ public struct JobID: Hashable, Sendable, Codable, CustomStringConvertible, Compa
         rawValue = text
     }
 
-    /// A new, time-ordered id.
+    /// A new, time-ordered id. Within one process, ids generated in the same millisecond still
+    /// sort in generation order (the random part is incremented, as in monotonic ULIDs).
     public static func generate(at date: Date = Date()) -> JobID {
         let millis = UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded()))
-        var generator = SystemRandomNumberGenerator()
+        let random = lastGenerated.withLock { last -> (UInt16, UInt64) in
+            if last.millis == millis, last.random.1 < UInt64.max {
+                last.random.1 += 1
+            } else {
+                var generator = SystemRandomNumberGenerator()
+                // The top bit stays clear so increments within a millisecond never overflow.
+                last.random = (UInt16.random(in: 0...UInt16.max, using: &generator), UInt64.random(in: 0...(UInt64.max >> 1), using: &generator))
+            }
+            last.millis = millis
+            return last.random
+        }
         var bytes = [UInt8](repeating: 0, count: 16)
         for shift in 0..<6 { bytes[shift] = UInt8(truncatingIfNeeded: millis >> UInt64(8 * (5 - shift))) }
-        for index in 6..<16 { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
+        bytes[6] = UInt8(truncatingIfNeeded: random.0 >> 8)
+        bytes[7] = UInt8(truncatingIfNeeded: random.0)
+        for index in 0..<8 { bytes[8 + index] = UInt8(truncatingIfNeeded: random.1 >> UInt64(8 * (7 - index))) }
         return JobID(unchecked: encode(bytes))
     }
+
+    private static let lastGenerated = Mutex<(millis: UInt64, random: (UInt16, UInt64))>((0, (0, 0)))
 
     /// The id a (team, idempotency key) pair always maps to.
     public static func derived(team: String, idempotencyKey: String) -> JobID {

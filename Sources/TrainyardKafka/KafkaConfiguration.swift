@@ -72,6 +72,9 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
     public var groupID: String
     public var topics: [String]
     public var sessionTimeoutMilliseconds: Int
+    /// Also the group's rebalance timeout. This consumer polls on its own thread whatever the
+    /// caller does, so it can be short; a short one bounds how long a rebalance waits for a
+    /// member that is gone (the local broker waits for it in full).
     public var maxPollIntervalMilliseconds: Int
     /// `earliest` by default: the local broker's `latest` is wrong (FACTS.md).
     public var offsetReset: KafkaOffsetReset
@@ -82,7 +85,7 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
 
     public init(
         common: KafkaConfiguration = KafkaConfiguration(), groupID: String, topics: [String],
-        sessionTimeoutMilliseconds: Int = 6000, maxPollIntervalMilliseconds: Int = 300_000,
+        sessionTimeoutMilliseconds: Int = 6000, maxPollIntervalMilliseconds: Int = 20_000,
         offsetReset: KafkaOffsetReset = .earliest, assignmentStrategy: KafkaAssignmentStrategy = .range,
         bufferCapacity: Int = 10_000
     ) {

@@ -106,6 +106,23 @@ public final class KafkaConsumer: Sendable {
         Rebalance.setPaused(client.handle, toResume, paused: false, logger: logger)
     }
 
+    /// The broker's current end offset of each partition (a request to the partition leaders).
+    public func endOffsets(_ partitions: [KafkaTopicPartition], timeout: Duration = .seconds(5)) async throws -> [KafkaTopicPartition: Int64] {
+        let client = client
+        let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
+        return try await RDKafkaBlocking.run { () throws(KafkaError) -> [KafkaTopicPartition: Int64] in
+            var ends: [KafkaTopicPartition: Int64] = [:]
+            for partition in partitions {
+                var low: Int64 = 0
+                var high: Int64 = 0
+                let error = rd_kafka_query_watermark_offsets(client.handle, partition.topic, partition.partition, &low, &high, milliseconds)
+                if error != RD_KAFKA_RESP_ERR_NO_ERROR { throw RDKafkaError.make(error) }
+                ends[partition] = high
+            }
+            return ends
+        }
+    }
+
     /// Records not yet read on the assigned partitions (from the last fetch's high watermarks).
     public func lag() -> Int64 {
         let assigned = Array(assignment)

@@ -57,11 +57,14 @@ public struct JobFilter: Sendable, Equatable {
     /// Only jobs whose id sorts after this one (cursor pagination; ids sort by age).
     public var after: JobID?
     public var limit: Int
+    /// Take the newest `limit` jobs instead of the oldest (the result is still oldest first).
+    public var newest: Bool
 
-    public init(team: String? = nil, state: JobState? = nil, after: JobID? = nil, limit: Int = 100) {
+    public init(team: String? = nil, state: JobState? = nil, after: JobID? = nil, limit: Int = 100, newest: Bool = false) {
         self.team = team
         self.state = state
         self.after = after
         self.limit = limit
+        self.newest = newest
     }
 }

@@ -227,9 +227,11 @@ public final class JobStore: Sendable {
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         parameters.append(.integer(Int64(max(1, filter.limit))))
-        return try database.read { connection in
-            try connection.query("\(Self.jobSelect) \(whereClause) ORDER BY jobs.job_id LIMIT ?", parameters).compactMap(Self.record)
+        let order = filter.newest ? "DESC" : "ASC"
+        let records = try database.read { connection in
+            try connection.query("\(Self.jobSelect) \(whereClause) ORDER BY jobs.job_id \(order) LIMIT ?", parameters).compactMap(Self.record)
         }
+        return filter.newest ? records.reversed() : records
     }
 
     /// Number of jobs in each state.

@@ -37,7 +37,7 @@ struct JobExecution {
                 attempt += 1
             }
         } catch {
-            logger.info("job execution stopped: \(error)", metadata: ["job": "\(command.jobID)"])
+            logger.info("job no longer tracked here (\(error is CancellationError ? "handed over" : "\(error)"))", metadata: ["job": "\(command.jobID)"])
             return false
         }
     }
@@ -57,6 +57,19 @@ struct JobExecution {
 
     /// Runs one attempt to its outcome; nil when handed over first.
     private func runAttempt(_ identity: BackendIdentity) async throws -> BackendOutcome? {
+        let metadata: Logger.Metadata = ["job": "\(command.jobID)", "attempt": "\(identity.attempt)", "team": "\(spec.team)", "backend": "\(backend.name)"]
+        guard let outcome = try await trackAttempt(identity) else {
+            logger.info("handed over", metadata: metadata)
+            return nil
+        }
+        var finished = metadata
+        finished["state"] = "\(outcome.state.rawValue)"
+        if let exitCode = outcome.exitCode { finished["exit"] = "\(exitCode)" }
+        logger.info("attempt finished", metadata: finished)
+        return outcome
+    }
+
+    private func trackAttempt(_ identity: BackendIdentity) async throws -> BackendOutcome? {
         var observation = try await observeRetrying(identity)
         var published: Set<JobState> = []
         var launchedAt: ContinuousClock.Instant?

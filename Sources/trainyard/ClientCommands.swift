@@ -96,7 +96,7 @@ struct ShowStatus: AsyncParsableCommand {
     @Option(help: "Only jobs in this state (e.g. RUNNING).")
     var state: String?
 
-    @Option(help: "At most this many jobs.")
+    @Option(help: "Show the newest this many jobs.")
     var limit = 1000
 
     func run() async throws {
@@ -132,7 +132,7 @@ struct ShowStatus: AsyncParsableCommand {
             guard let parsed = JobState(rawValue: text.uppercased()) else { throw ValidationError("unknown state \(text)") }
             return parsed
         }
-        let records = try store.jobs(JobFilter(team: team, state: stateFilter, limit: limit))
+        let records = try store.jobs(JobFilter(team: team, state: stateFilter, limit: limit, newest: true))
         if json {
             print(String(decoding: try encoder.encode(records), as: UTF8.self))
         } else {

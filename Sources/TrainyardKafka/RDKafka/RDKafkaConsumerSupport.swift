@@ -33,7 +33,7 @@ enum Rebalance {
                 return state.internallyPaused ? entries : entries.filter { state.userPaused.contains($0) }
             }
             setPaused(handle, pauseNew, paused: true, logger: logger)
-            logger.info("partitions assigned", metadata: ["partitions": "\(entries.map(\.description).sorted())"])
+            logger.info("partitions assigned", metadata: ["partitions": "\(describe(entries))"])
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let toCommit: [(KafkaTopicPartition, Int64)] = state.withLock { state in
                 entries.compactMap { partition -> (KafkaTopicPartition, Int64)? in
@@ -66,7 +66,7 @@ enum Rebalance {
             } else {
                 _ = rd_kafka_assign(handle, nil)
             }
-            logger.info("partitions revoked", metadata: ["partitions": "\(entries.map(\.description).sorted())"])
+            logger.info("partitions revoked", metadata: ["partitions": "\(describe(entries))"])
         default:
             logger.error("rebalance error: \(RDKafkaError.make(error))")
             _ = rd_kafka_assign(handle, nil)
@@ -75,6 +75,13 @@ enum Rebalance {
             let waiter = state.withLock { $0.takeWaiter() }
             waiter?.resume()
         }
+    }
+
+    /// `topic[0,1,2] other[3]`
+    static func describe(_ partitions: [KafkaTopicPartition]) -> String {
+        Dictionary(grouping: partitions, by: \.topic).sorted { $0.key < $1.key }.map { topic, entries in
+            "\(topic)[\(entries.map(\.partition).sorted().map(String.init).joined(separator: ","))]"
+        }.joined(separator: " ")
     }
 
     static func setPaused(_ handle: OpaquePointer, _ partitions: [KafkaTopicPartition], paused: Bool, logger: Logger) {
