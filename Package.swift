@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 /// Where ops/install-deps put a librdkafka it built (Debian bookworm's is too old): linked with
@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // Without its default traits: no swift-configuration integration (we read our own settings).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0", traits: []),
     ],
     targets: [
         .systemLibrary(name: "CRdkafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
@@ -29,6 +31,11 @@ let package = Package(
             linkerSettings: rdkafkaLinkerSettings
         ),
         .target(name: "TrainyardBackends", dependencies: ["TrainyardCore"]),
+        .target(name: "TrainyardObservability", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "TrainyardHTTP",
+            dependencies: ["TrainyardObservability", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .target(
             name: "LocalBackend",
             dependencies: ["TrainyardCore", "TrainyardBackends", .product(name: "Logging", package: "swift-log")]
@@ -36,7 +43,7 @@ let package = Package(
         .target(
             name: "TrainyardWorker",
             dependencies: [
-                "TrainyardCore", "TrainyardKafka", "TrainyardBackends",
+                "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "TrainyardObservability",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -47,7 +54,7 @@ let package = Package(
         .target(
             name: "TrainyardAggregator",
             dependencies: [
-                "TrainyardCore", "TrainyardKafka", "TrainyardStore",
+                "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardObservability",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -59,7 +66,7 @@ let package = Package(
             name: "trainyard",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "TrainyardWorker",
-                "TrainyardStore", "TrainyardAggregator",
+                "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TrainyardCore
 import TrainyardKafka
+import TrainyardObservability
 import TrainyardStore
 
 /// Settings of the status aggregator.
@@ -35,11 +36,13 @@ public final class Aggregator: Sendable {
     private let store: JobStore
     private let consumer: KafkaConsumer
     private let logger: Logger
+    private let metrics: AggregatorMetrics
 
-    public init(configuration: AggregatorConfiguration, store: JobStore, logger: Logger) throws {
+    public init(configuration: AggregatorConfiguration, store: JobStore, metrics registry: MetricsRegistry, logger: Logger) throws {
         self.configuration = configuration
         self.store = store
         self.logger = logger
+        metrics = AggregatorMetrics(registry: registry)
         let saved = try store.consumedOffsets()
         consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
@@ -52,7 +55,12 @@ public final class Aggregator: Sendable {
                 let current = (try? store.consumedOffsets()) ?? saved
                 return Dictionary(uniqueKeysWithValues: partitions.map { ($0, current[$0.topic]?[$0.partition] ?? -2) })
             })
+        let consumer = consumer
+        metrics.collect(from: store, lag: { consumer.lag() }, registry: registry)
     }
+
+    /// True once the aggregator holds partitions and its store answers.
+    public var isReady: Bool { !consumer.assignment.isEmpty && (try? store.consumedOffsets()) != nil }
 
     /// Applies messages until `shutdown()`.
     public func run() async throws {
@@ -69,7 +77,8 @@ public final class Aggregator: Sendable {
             }
             guard !messages.isEmpty else { continue }
             let converted = messages.map { IngestConverter.convert($0, topics: configuration.topics) }
-            try store.apply(converted)
+            let transitions = try store.apply(converted)
+            metrics.record(applied: converted, transitions: transitions)
             for message in messages { consumer.storeOffset(message.topicPartition, nextOffset: message.offset + 1) }
         }
         logger.info("aggregator stopped")

@@ -35,3 +35,15 @@ public struct IngestMessage: Sendable, Equatable {
         self.record = record
     }
 }
+
+extension IngestRecord {
+    /// The job the record is about, when it names one.
+    public var jobID: JobID? {
+        switch self {
+        case .submitted(let command): command.jobID
+        case .cancelRequested(let command): command.jobID
+        case .event(let event): event.jobID
+        case .rejected(let jobID, _): jobID
+        }
+    }
+}

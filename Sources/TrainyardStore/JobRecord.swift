@@ -68,3 +68,13 @@ public struct JobFilter: Sendable, Equatable {
         self.newest = newest
     }
 }
+
+/// A job touched by a batch: its state before the batch, and its record after it.
+public struct JobTransition: Sendable, Equatable {
+    /// Nil when the job was not in the store before.
+    public var previousState: JobState?
+    public var record: JobRecord
+
+    /// True when the batch moved the job into a terminal state.
+    public var becameTerminal: Bool { record.state.isTerminal && previousState?.isTerminal != true }
+}

@@ -40,13 +40,14 @@ public final class JobStore: Sendable {
 
     /// Applies `messages` (in order) and advances the consumed offsets, in one transaction.
     /// Messages at or below an offset already consumed are skipped.
-    /// - Returns: the jobs whose status changed.
+    /// - Returns: the jobs the batch touched, with their state before the batch.
     @discardableResult
-    public func apply(_ messages: [IngestMessage]) throws -> [JobRecord] {
+    public func apply(_ messages: [IngestMessage]) throws -> [JobTransition] {
         guard !messages.isEmpty else { return [] }
         return try database.write { connection in
             var next: [MessagePosition: Int64] = [:]
             var changed: [JobID: JobRecord] = [:]
+            var before: [JobID: JobState?] = [:]
             for message in messages {
                 let key = MessagePosition(topic: message.position.topic, partition: message.position.partition, offset: 0)
                 if next[key] == nil {
@@ -58,6 +59,9 @@ public final class JobStore: Sendable {
                 }
                 guard message.position.offset >= next[key]! else { continue }
                 next[key] = message.position.offset + 1
+                if let jobID = message.record.jobID, before[jobID] == nil {
+                    before[jobID] = .some(try job(jobID, &connection)?.state)
+                }
                 if let record = try apply(message, &connection) { changed[record.jobID] = record }
             }
             for (key, offset) in next {
@@ -65,7 +69,17 @@ public final class JobStore: Sendable {
                     "INSERT INTO consumed_offsets (topic, partition, next_offset) VALUES (?, ?, ?) ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
                     [.text(key.topic), .integer(Int64(key.partition)), .integer(offset)])
             }
-            return changed.values.sorted { $0.jobID < $1.jobID }
+            return changed.values.sorted { $0.jobID < $1.jobID }.map { JobTransition(previousState: before[$0.jobID] ?? nil, record: $0) }
+        }
+    }
+
+    /// Job counts by (state, team, backend).
+    public func jobCounts() throws -> [(state: JobState, team: String, backend: String, count: Int)] {
+        try database.read { connection in
+            try connection.query("SELECT state, team, coalesce(backend, requested_backend, 'none'), count(*) FROM jobs GROUP BY 1, 2, 3").compactMap { row in
+                guard let state = row[0].string.flatMap(JobState.init(rawValue:)) else { return nil }
+                return (state, row[1].string ?? "", row[2].string ?? "none", Int(row[3].int ?? 0))
+            }
         }
     }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Glibc
 import TrainyardCore
 import TrainyardKafka
@@ -57,10 +60,12 @@ public final class Fleet: @unchecked Sendable {
     public var workerGroup: String { "\(topics.prefix)-workers" }
     public var aggregatorGroup: String { "\(topics.prefix)-aggregator" }
 
-    public func startAggregator(_ name: String = "aggregator") throws { try start(name, ["aggregator", "--group", aggregatorGroup]) }
+    public func startAggregator(_ name: String = "aggregator", httpPort: Int = 0) throws {
+        try start(name, ["aggregator", "--group", aggregatorGroup, "--http-address", "127.0.0.1:\(httpPort)"])
+    }
 
-    public func startWorker(_ name: String, concurrency: Int = 16) throws {
-        try start(name, ["worker", "--group", workerGroup, "--concurrency", String(concurrency)])
+    public func startWorker(_ name: String, concurrency: Int = 16, httpPort: Int = 0) throws {
+        try start(name, ["worker", "--group", workerGroup, "--concurrency", String(concurrency), "--http-address", "127.0.0.1:\(httpPort)"])
     }
 
     /// SIGTERM, then wait for a graceful exit (SIGKILL after `timeout`).
@@ -158,5 +163,26 @@ public final class Fleet: @unchecked Sendable {
             try? await admin.deleteTopics(topics.all)
         }
         try? FileManager.default.removeItem(at: home)
+    }
+
+    /// A loopback port nothing listens on right now.
+    public static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        }
+        guard bound else { throw TestEnvironment.Missing(description: "no free loopback port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// GET http://127.0.0.1:PORT/PATH; returns (status, body).
+    public static func get(port: Int, path: String) async throws -> (Int, String) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 }

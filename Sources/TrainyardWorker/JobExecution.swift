@@ -15,6 +15,7 @@ struct JobExecution {
     let workerID: String
     let observeInterval: Duration
     let launchTimeout: Duration
+    let metrics: WorkerMetrics
     let logger: Logger
 
     private var spec: JobSpec { command.spec }
@@ -62,6 +63,7 @@ struct JobExecution {
             logger.info("handed over", metadata: metadata)
             return nil
         }
+        metrics.attemptsFinished.labels(backend.name, outcome.state.rawValue).increment()
         var finished = metadata
         finished["state"] = "\(outcome.state.rawValue)"
         if let exitCode = outcome.exitCode { finished["exit"] = "\(exitCode)" }
@@ -83,6 +85,7 @@ struct JobExecution {
             }
             try await publish(identity, .claimed, source: .worker)
             published.insert(.claimed)
+            metrics.attemptsStarted.labels(backend.name).increment()
         }
         while true {
             if tracker.handedOver { return nil }

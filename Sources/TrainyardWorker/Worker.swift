@@ -4,6 +4,7 @@ import Synchronization
 import TrainyardBackends
 import TrainyardCore
 import TrainyardKafka
+import TrainyardObservability
 
 /// Claims requests from the requests topic, runs them on backends and publishes their lifecycle.
 ///
@@ -19,6 +20,7 @@ public actor Worker {
     private let publisher: EventPublisher
     private let router: BackendRouter
     private let logger: Logger
+    private let metrics: WorkerMetrics
 
     private var progress: [KafkaTopicPartition: PartitionProgress] = [:]
     private var trackers: [JobID: JobTracker] = [:]
@@ -27,10 +29,11 @@ public actor Worker {
     private var paused = false
     private var stopping = false
 
-    public init(configuration: WorkerConfiguration, producer: KafkaProducer, router: BackendRouter, logger: Logger) throws {
+    public init(configuration: WorkerConfiguration, producer: KafkaProducer, router: BackendRouter, metrics: MetricsRegistry, logger: Logger) throws {
         self.configuration = configuration
         self.router = router
         self.logger = logger
+        self.metrics = WorkerMetrics(registry: metrics)
         publisher = EventPublisher(producer: producer, topics: configuration.topics, logger: logger)
         consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
@@ -38,7 +41,11 @@ public actor Worker {
                 sessionTimeoutMilliseconds: configuration.sessionTimeoutMilliseconds, assignmentStrategy: configuration.assignmentStrategy,
                 bufferCapacity: 256),
             logger: logger)
+        self.metrics.collect(from: consumer, registry: metrics)
     }
+
+    /// True once the worker has joined its group and holds partitions (or shut down cleanly).
+    public var isReady: Bool { !consumer.assignment.isEmpty }
 
     /// Runs until `shutdown()`; jobs still running are left to their supervisors and the next owner.
     public func run() async throws {
@@ -102,6 +109,7 @@ public actor Worker {
     }
 
     private func reject(_ message: KafkaMessage, _ rejection: RequestRejection) async {
+        metrics.requestsRejected.labels(rejection.code.rawValue).increment()
         logger.warning("rejected request", metadata: ["offset": "\(message.topicPartition)@\(message.offset)", "reason": "\(rejection)"])
         do {
             try await publisher.deadLetter(message, rejection: rejection)
@@ -133,8 +141,11 @@ public actor Worker {
         updatePause()
         let execution = JobExecution(
             command: command, backend: backend, tracker: tracker, publisher: publisher, workerID: configuration.workerID,
-            observeInterval: configuration.observeInterval, launchTimeout: configuration.launchTimeout, logger: logger)
+            observeInterval: configuration.observeInterval, launchTimeout: configuration.launchTimeout, metrics: metrics, logger: logger)
+        let inFlight = metrics.inFlight.labels(backend.name)
+        inFlight.add(1)
         let finished = await execution.run()
+        inFlight.add(-1)
         await limiter.release()
         if finished, !tracker.handedOver {
             progress[tracker.partition]?.done(tracker.offset)
@@ -156,6 +167,7 @@ public actor Worker {
         paused = shouldPause
         let partitions = Array(consumer.assignment)
         if shouldPause { consumer.pause(partitions) } else { consumer.resume(partitions) }
+        metrics.paused.labels().set(shouldPause ? 1 : 0)
         logger.debug(shouldPause ? "concurrency limit reached: partitions paused" : "partitions resumed")
     }
 

@@ -4,7 +4,9 @@ import LocalBackend
 import TrainyardAggregator
 import TrainyardBackends
 import TrainyardCore
+import TrainyardHTTP
 import TrainyardKafka
+import TrainyardObservability
 import TrainyardStore
 import TrainyardWorker
 
@@ -27,6 +29,9 @@ struct RunWorker: AsyncParsableCommand {
     @Option(help: "Folder of secret files for the local backend (env TRAINYARD_SECRETS_DIR).")
     var secretsDir: String?
 
+    @Option(help: "Where /metrics, /healthz and /readyz are served (host:port; port 0 picks a free one).")
+    var httpAddress = "127.0.0.1:9090"
+
     func run() async throws {
         let logger = options.logger("trainyard.worker")
         let environment = ProcessInfo.processInfo.environment
@@ -45,9 +50,15 @@ struct RunWorker: AsyncParsableCommand {
             kafka: kafka, topics: options.topics, groupID: group,
             concurrencyLimit: concurrency ?? environment["TRAINYARD_CONCURRENCY"].flatMap(Int.init) ?? 16,
             assignmentStrategy: strategy)
-        let worker = try Worker(configuration: configuration, producer: producer, router: router, logger: logger)
+        let registry = MetricsRegistry()
+        let worker = try Worker(configuration: configuration, producer: producer, router: router, metrics: registry, logger: logger)
+        let http = ObservabilityServer.make(address: try parseAddress(httpAddress), registry: registry, ready: { await worker.isReady }, logger: logger)
         TerminationSignals.install { await worker.shutdown() }
-        try await worker.run()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await http.run() }
+            try await worker.run()
+            group.cancelAll()
+        }
         await producer.close()
     }
 }
@@ -61,17 +72,23 @@ struct RunAggregator: AsyncParsableCommand {
     @Option(help: "Consumer group (a second aggregator with its own store needs its own group).")
     var group = "trainyard-aggregator"
 
+    @Option(help: "Where /metrics, /healthz and /readyz are served (host:port; port 0 picks a free one).")
+    var httpAddress = "127.0.0.1:8080"
+
     func run() async throws {
         let logger = options.logger("trainyard.aggregator")
         try options.prepareDirectory(for: options.databasePath)
         let store = try JobStore(path: options.databasePath)
+        let registry = MetricsRegistry()
         let aggregator = try Aggregator(
             configuration: AggregatorConfiguration(
                 kafka: try options.kafka(clientID: "trainyard-aggregator"), topics: options.topics, groupID: group),
-            store: store, logger: logger)
+            store: store, metrics: registry, logger: logger)
+        let http = ObservabilityServer.make(address: try parseAddress(httpAddress), registry: registry, ready: { aggregator.isReady }, logger: logger)
         TerminationSignals.install { await aggregator.shutdown() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await aggregator.commitPeriodically() }
+            group.addTask { try await http.run() }
             try await aggregator.run()
             group.cancelAll()
         }
@@ -119,4 +136,9 @@ struct LocalSupervise: ParsableCommand {
         let status = LocalSupervisor.run(directory: URL(fileURLWithPath: directory).standardizedFileURL)
         if status != 0 { throw ExitCode(status) }
     }
+}
+
+func parseAddress(_ text: String) throws -> HTTPAddress {
+    guard let address = HTTPAddress(text) else { throw ValidationError("--http-address takes host:port, got \"\(text)\"") }
+    return address
 }

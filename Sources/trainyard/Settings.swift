@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import TrainyardCore
 import TrainyardKafka
+import TrainyardObservability
+import Synchronization
 
 /// Every setting the executable reads, in one place: a flag, else the environment variable,
 /// else the default. The README's configuration table lists the same keys.
@@ -26,6 +28,9 @@ struct CommonOptions: ParsableArguments {
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env TRAINYARD_LOG_LEVEL, default info).")
     var logLevel: String?
+
+    @Option(help: "Log format: text or json (one object per line) (env TRAINYARD_LOG_FORMAT, default text).")
+    var logFormat: String?
 
     private var environment: [String: String] { ProcessInfo.processInfo.environment }
 
@@ -51,6 +56,8 @@ struct CommonOptions: ParsableArguments {
 
     func logger(_ label: String) -> Logger {
         let level = (logLevel ?? environment["TRAINYARD_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let json = (logFormat ?? environment["TRAINYARD_LOG_FORMAT"]) == "json"
+        LogFormat.bootstrapOnce(json: json)
         var logger = Logger(label: label)
         logger.logLevel = level
         return logger
@@ -59,5 +66,20 @@ struct CommonOptions: ParsableArguments {
     /// Creates the folder that will hold `path`.
     func prepareDirectory(for path: String) throws {
         try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+    }
+}
+
+/// Installs the process's log handler once (text or JSON lines, both on stderr).
+enum LogFormat {
+    private static let installed = Mutex(false)
+
+    static func bootstrapOnce(json: Bool) {
+        installed.withLock { done in
+            guard !done else { return }
+            done = true
+            LoggingSystem.bootstrap { label -> any LogHandler in
+                json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            }
+        }
     }
 }

@@ -1,0 +1,48 @@
+import Foundation
+import Hummingbird
+import Logging
+import TrainyardObservability
+
+/// `host:port` to listen on.
+public struct HTTPAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port` (`[::1]:8080` for IPv6).
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        guard !host.isEmpty else { return nil }
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// The endpoints every Trainyard process serves: `/metrics` (Prometheus text), `/healthz`
+/// (the process answers) and `/readyz` (it can do its job: e.g. the consumer has joined).
+public enum ObservabilityServer {
+    public static func make(
+        address: HTTPAddress, registry: MetricsRegistry, ready: @escaping @Sendable () async -> Bool, logger: Logger
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.get("metrics") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: registry.render())))
+        }
+        router.get("healthz") { _, _ in "ok\n" }
+        router.get("readyz") { _, _ -> Response in
+            let isReady = await ready()
+            return Response(status: isReady ? .ok : .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: isReady ? "ready\n" : "not ready\n")))
+        }
+        return Application(
+            router: router, configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "trainyard"),
+            logger: logger)
+    }
+}
