@@ -75,8 +75,8 @@ let package = Package(
             name: "trainyard-bench",
             dependencies: ["TrainyardKafka", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore"]),
-        .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore"]),
+        .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
+        .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
         .testTarget(
             name: "IntegrationTests",

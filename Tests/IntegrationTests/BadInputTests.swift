@@ -106,7 +106,7 @@ struct BadInputTests {
         try await Fleet.with(name: "fuzz") { fleet in
             try fleet.startAggregator()
             try fleet.startWorker("worker-1", concurrency: 64)
-            var generator = SeededGenerator(seed: 0x7472_6169_6e79_6172)
+            var generator = SplitMix64(seed: 0x7472_6169_6e79_6172)
             let template = try JobRequestCodec.encode(
                 .submit(SubmitCommand(jobID: .generate(), spec: JobSpec(name: "fuzz", team: "qa", command: ["true"]), submittedAt: Date())))
             var messages: [Data] = []
@@ -146,17 +146,4 @@ actor LetterBox {
     private(set) var all: [KafkaMessage] = []
     func add(_ message: KafkaMessage) { all.append(message) }
     var count: Int { all.count }
-}
-
-/// SplitMix64: reproducible random input.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
-    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TrainyardCore
+import TrainyardTesting
 
 /// `AttemptStatus`, the order-independent merge of one attempt's events, and the `JobState`
 /// order it relies on.

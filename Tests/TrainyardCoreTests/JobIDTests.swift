@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TrainyardCore
+import TrainyardTesting
 
 /// `JobID`: shape, validity as backend resource names, time order, derivation, parsing, Codable.
 @Suite("JobID")

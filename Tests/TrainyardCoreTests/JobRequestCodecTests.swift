@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TrainyardCore
+import TrainyardTesting
 
 /// `JobRequestCodec`: the submit/cancel envelopes on the requests topic and every way a message
 /// is rejected; never a trap, whatever the bytes.

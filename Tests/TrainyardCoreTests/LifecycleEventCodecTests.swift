@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TrainyardCore
+import TrainyardTesting
 
 /// `LifecycleEventCodec` and the wire conventions it shares (`WireFormat`).
 @Suite("LifecycleEventCodec")

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TrainyardCore
 import TrainyardStore
+import TrainyardTesting
 
 /// The store's projection against real SQLite files.
 @Suite("JobStore")
@@ -24,7 +25,7 @@ struct JobStoreTests {
 
     /// A random history of one job: its submit, 1-3 attempts with forward and backward states from
     /// every source, sometimes conflicting terminal reports, sometimes a cancel request.
-    func history(_ generator: inout StoreSeededGenerator) -> [IngestRecord] {
+    func history(_ generator: inout SplitMix64) -> [IngestRecord] {
         let id = JobID.derived(team: "t", idempotencyKey: String(generator.next()))
         let base = Date(timeIntervalSince1970: 1_790_000_000 + Double(generator.next() % 1000))
         var records: [IngestRecord] = [
@@ -52,7 +53,7 @@ struct JobStoreTests {
 
     @Test("any order of a job history, with duplicates, gives the same job and attempt rows as the order it happened in")
     func orderIndependence() throws {
-        var generator = StoreSeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         for round in 0..<150 {
             let records = (0..<5).flatMap { _ in history(&generator) }
             // Each message on its own partition, so the store's offset check never drops one.
@@ -83,7 +84,7 @@ struct JobStoreTests {
 
     @Test("a batch applied again at the same offsets changes nothing (offsets are stored with the state)")
     func exactlyOnce() throws {
-        var generator = StoreSeededGenerator(seed: 7)
+        var generator = SplitMix64(seed: 7)
         let records = (0..<10).flatMap { _ in history(&generator) }
         let messages = records.enumerated().map {
             IngestMessage(position: MessagePosition(topic: "events", partition: 0, offset: Int64($0.offset)), record: $0.element)
@@ -130,17 +131,5 @@ struct JobStoreTests {
         #expect(job.runTime() == 10)
         #expect(job.name == "retry")
         #expect(try store.events(of: id).count == 6)
-    }
-}
-
-struct StoreSeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
     }
 }

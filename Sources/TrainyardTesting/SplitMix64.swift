@@ -1,11 +1,11 @@
 /// A tiny seeded generator (SplitMix64, Steele et al. 2014) so property and fuzz tests are
 /// reproducible: every failure message prints the seed that produced it.
-struct SplitMix64: RandomNumberGenerator {
+public struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -14,7 +14,7 @@ struct SplitMix64: RandomNumberGenerator {
     }
 
     /// A different, deterministic seed per case of a loop, derived from a base seed.
-    static func seed(_ base: UInt64, case index: Int) -> UInt64 {
+    public static func seed(_ base: UInt64, case index: Int) -> UInt64 {
         var mixer = SplitMix64(seed: base ^ UInt64(index) &* 0x2545_F491_4F6C_DD1D)
         return mixer.next()
     }
