@@ -116,7 +116,7 @@ public final class LocalBackend: ComputeBackend {
         // Re-read: the supervisor may have written the status and exited in between.
         if let status = run.read(LocalRunStatus.self, from: run.status) { return .finished(outcome(status, startedAt: started.startedAt)) }
         // The supervisor died mid-run: stop what it left behind and record the loss once.
-        if let process = run.read(LocalRunProcess.self, from: run.process) { kill(-process.pid, SIGKILL) }
+        run.read(LocalRunProcess.self, from: run.process)?.killGroup()
         let lost = LocalRunStatus(
             state: .failed, failureClass: .infrastructure, reason: "the local supervisor exited without recording an outcome", finishedAt: Date())
         _ = try? run.create(lost, at: run.status)

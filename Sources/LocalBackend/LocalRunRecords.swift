@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import TrainyardCore
 
 /// What the supervisor runs: written by the worker before the supervisor starts.
@@ -23,6 +24,22 @@ struct LocalRunStarted: Codable, Equatable {
 /// The job's process id, written right after it started.
 struct LocalRunProcess: Codable, Equatable {
     var pid: Int32
+    /// The PID namespace the pid belongs to (`pid:[inode]`): a pid means nothing in another one
+    /// (e.g. a worker in another container sharing the state volume).
+    var pidNamespace: String?
+
+    init(pid: Int32, pidNamespace: String? = LocalRunProcess.currentPIDNamespace) {
+        self.pid = pid
+        self.pidNamespace = pidNamespace
+    }
+
+    static var currentPIDNamespace: String? { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid") }
+
+    /// Kills the job's process group with SIGKILL, only when its pid is one of this namespace.
+    func killGroup() {
+        guard let pidNamespace, pidNamespace == Self.currentPIDNamespace else { return }
+        kill(-pid, SIGKILL)
+    }
 }
 
 /// The attempt's outcome, written once (create-only) by whoever decides it first.

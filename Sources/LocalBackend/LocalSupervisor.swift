@@ -27,7 +27,7 @@ public enum LocalSupervisor {
             if run.read(LocalRunStatus.self, from: run.status) != nil { return 0 }
             if run.read(LocalRunStarted.self, from: run.started) != nil {
                 // A previous supervisor started the job and died: the job cannot be waited for any more.
-                if let process = run.read(LocalRunProcess.self, from: run.process) { kill(-process.pid, SIGKILL) }
+                run.read(LocalRunProcess.self, from: run.process)?.killGroup()
                 try finish(
                     run,
                     LocalRunStatus(
