@@ -39,7 +39,7 @@ use_built_rdkafka() {
 }
 
 # Bump when build-librdkafka changes what it produces (flags, .pc edits), so existing builds are redone.
-RDKAFKA_BUILD_RECIPE="2"
+RDKAFKA_BUILD_RECIPE="3"
 # Written by build-librdkafka after a complete build: recipe, source version and the enabled features.
 RDKAFKA_STAMP="$RDKAFKA_PREFIX/trainyard-build.stamp"
 
