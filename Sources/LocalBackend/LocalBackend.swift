@@ -94,9 +94,12 @@ public final class LocalBackend: ComputeBackend {
     }
 
     public func existingAttempts(of jobID: JobID) async throws(BackendError) -> [Int] {
-        let prefix = "ty-\(jobID.rawValue)-a"
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: configuration.stateDirectory.appendingPathComponent("runs").path)) ?? []
-        return names.compactMap { $0.hasPrefix(prefix) ? Int($0.dropFirst(prefix.count)) : nil }.sorted()
+        // Attempts are numbered 1, 2, … without gaps: probe their directories in order.
+        var attempts: [Int] = []
+        while FileManager.default.fileExists(atPath: directory(BackendIdentity(jobID: jobID, attempt: attempts.count + 1, team: "")).url.path) {
+            attempts.append(attempts.count + 1)
+        }
+        return attempts
     }
 
     /// The run directory of an attempt (for logs and tests).

@@ -48,7 +48,9 @@ public final class Aggregator: Sendable {
             configuration: KafkaConsumerConfiguration(
                 common: configuration.kafka, groupID: configuration.groupID,
                 topics: [configuration.topics.requests, configuration.topics.events],
-                sessionTimeoutMilliseconds: configuration.sessionTimeoutMilliseconds),
+                sessionTimeoutMilliseconds: configuration.sessionTimeoutMilliseconds,
+                // Never jump silently: a saved offset past the end means the topics were recreated.
+                offsetReset: .error),
             logger: logger,
             startingOffsets: { partitions in
                 // Partitions the store has never seen start at the beginning.
@@ -71,8 +73,7 @@ public final class Aggregator: Sendable {
             for event in batch {
                 switch event {
                 case .message(let message): messages.append(message)
-                case .assigned(let partitions): await checkSavedOffsets(partitions)
-                case .revoked: break
+                case .assigned, .revoked: break
                 }
             }
             guard !messages.isEmpty else { continue }
@@ -82,19 +83,6 @@ public final class Aggregator: Sendable {
             for message in messages { consumer.storeOffset(message.topicPartition, nextOffset: message.offset + 1) }
         }
         logger.info("aggregator stopped")
-    }
-
-    /// Warns when the store has read further than a partition now reaches: the topics were
-    /// recreated (e.g. a broker with in-memory storage restarted) and this store belongs to
-    /// their earlier incarnation, so new messages below the saved offset would never be read.
-    private func checkSavedOffsets(_ partitions: [KafkaTopicPartition]) async {
-        guard let saved = try? store.consumedOffsets(), let ends = try? await consumer.endOffsets(partitions) else { return }
-        for (partition, end) in ends.sorted(by: { $0.key.description < $1.key.description }) {
-            guard let offset = saved[partition.topic]?[partition.partition], offset > end else { continue }
-            logger.error(
-                "the store has read \(partition) up to offset \(offset) but the partition ends at \(end): the topics were recreated; move the store away to rebuild it from the topics",
-                metadata: ["partition": "\(partition)"])
-        }
     }
 
     /// Commits Kafka offsets (for lag tools) periodically until cancelled.

@@ -41,8 +41,12 @@ public enum ObservabilityServer {
             let isReady = await ready()
             return Response(status: isReady ? .ok : .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: isReady ? "ready\n" : "not ready\n")))
         }
+        // Hummingbird logs its own shutdown (task cancellation) as an error; what matters (e.g. a
+        // port in use) is thrown from `run()` instead.
+        var serverLogger = logger
+        serverLogger.logLevel = .critical
         return Application(
             router: router, configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "trainyard"),
-            logger: logger)
+            logger: serverLogger)
     }
 }

@@ -51,9 +51,12 @@ public struct KafkaProducerConfiguration: Sendable, Equatable {
     }
 }
 
-/// Where a consumer starts on a partition that has no committed offset.
+/// Where a consumer starts on a partition that has no committed offset (or whose position is
+/// out of range).
 public enum KafkaOffsetReset: String, Sendable {
     case earliest, latest
+    /// Do not move: report the partition as an error (for consumers that keep their own offsets).
+    case error
 }
 
 /// Partition assignment strategy of a consumer group.

@@ -106,23 +106,6 @@ public final class KafkaConsumer: Sendable {
         Rebalance.setPaused(client.handle, toResume, paused: false, logger: logger)
     }
 
-    /// The broker's current end offset of each partition (a request to the partition leaders).
-    public func endOffsets(_ partitions: [KafkaTopicPartition], timeout: Duration = .seconds(5)) async throws -> [KafkaTopicPartition: Int64] {
-        let client = client
-        let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
-        return try await RDKafkaBlocking.run { () throws(KafkaError) -> [KafkaTopicPartition: Int64] in
-            var ends: [KafkaTopicPartition: Int64] = [:]
-            for partition in partitions {
-                var low: Int64 = 0
-                var high: Int64 = 0
-                let error = rd_kafka_query_watermark_offsets(client.handle, partition.topic, partition.partition, &low, &high, milliseconds)
-                if error != RD_KAFKA_RESP_ERR_NO_ERROR { throw RDKafkaError.make(error) }
-                ends[partition] = high
-            }
-            return ends
-        }
-    }
-
     /// Records not yet read on the assigned partitions (from the last fetch's high watermarks).
     public func lag() -> Int64 {
         let assigned = Array(assignment)
@@ -183,7 +166,12 @@ public final class KafkaConsumer: Sendable {
             defer { rd_kafka_message_destroy(raw) }
             let error = raw.pointee.err
             guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                if error != RD_KAFKA_RESP_ERR__PARTITION_EOF {
+                if error == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET {
+                    // Only with `offsetReset: .error`: the position is outside the partition.
+                    let partition = raw.pointee.rkt.map { "\(String(cString: rd_kafka_topic_name($0)))[\(raw.pointee.partition)]" } ?? "?"
+                    logger.critical(
+                        "\(partition): the position to resume at is outside the partition (\(RDKafkaError.make(error).message)); nothing is read from it until an operator acts (were the topics recreated?)")
+                } else if error != RD_KAFKA_RESP_ERR__PARTITION_EOF {
                     logger.warning("consume error: \(RDKafkaError.make(error))")
                 }
                 continue

@@ -14,6 +14,12 @@ actor ConcurrencyLimiter {
         await withCheckedContinuation { waiters.append($0) }
     }
 
+    /// Takes a slot even past the limit: for work that already runs (an adopted job), which must
+    /// be counted but must not wait behind new work.
+    func acquireNow() {
+        inUse += 1
+    }
+
     func release() {
         if waiters.isEmpty {
             inUse -= 1

@@ -134,11 +134,18 @@ public actor Worker {
     /// Drives one job to a terminal state: claim, ensure, track, retry.
     private func execute(_ command: SubmitCommand, backend: any ComputeBackend, tracker: JobTracker) async {
         let limiter = limiter(for: backend.name)
-        waitingForSlot += 1
-        updatePause()
-        await limiter.acquire()
-        waitingForSlot -= 1
-        updatePause()
+        // A job the backend already has (a request re-read after a hand-over) is adopted at once:
+        // it already runs or has finished, so queueing it behind new work would only delay its
+        // outcome (and hold back the partition's commits).
+        if await alreadyInBackend(command.jobID, backend) {
+            await limiter.acquireNow()
+        } else {
+            waitingForSlot += 1
+            updatePause()
+            await limiter.acquire()
+            waitingForSlot -= 1
+            updatePause()
+        }
         let execution = JobExecution(
             command: command, backend: backend, tracker: tracker, publisher: publisher, workerID: configuration.workerID,
             observeInterval: configuration.observeInterval, launchTimeout: configuration.launchTimeout, metrics: metrics, logger: logger)
@@ -151,6 +158,10 @@ public actor Worker {
             progress[tracker.partition]?.done(tracker.offset)
         }
         if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
+    }
+
+    private func alreadyInBackend(_ jobID: JobID, _ backend: any ComputeBackend) async -> Bool {
+        do { return try await !backend.existingAttempts(of: jobID).isEmpty } catch { return false }
     }
 
     private func limiter(for backend: String) -> ConcurrencyLimiter {
