@@ -7,7 +7,6 @@ our librdkafka on LD_LIBRARY_PATH (kcat needs it).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import dataclasses
 import datetime
 import json
@@ -24,25 +23,24 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from harness import (  # noqa: E402  (after the path is set)
+    T0,
+    HarnessError,
+    Interrupted,
+    all_pids,
+    log,
+    on_signal,
+    proc_alive,
+    proc_cmdline,
+    proc_environ_has,
+    set_name,
+    set_parent_death_signal,
+)
+
+set_name("chaos")
+
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "REJECTED"}
-T0 = time.monotonic()
-
-
-def log(message: str) -> None:
-    print(f"[chaos {time.strftime('%H:%M:%S')} {time.monotonic() - T0:7.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-class Interrupted(Exception):
-    pass
-
-
-class HarnessError(Exception):
-    pass
-
-
-def on_signal(number, _frame):
-    raise Interrupted(signal.Signals(number).name)
-
 
 # ---------------------------------------------------------------------------------------------
 # The plan: every random choice, from the seed.
@@ -101,42 +99,6 @@ def plan_jobs(seed: int, count: int, batches: int) -> list[Job]:
 
 # ---------------------------------------------------------------------------------------------
 # Processes
-
-
-def set_parent_death_signal():
-    """Child side of Popen: die with the harness (a hard-killed harness leaves no service behind)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def proc_cmdline(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return [part.decode(errors="replace") for part in handle.read().split(b"\0") if part]
-    except OSError:
-        return []
-
-
-def proc_environ_has(pid: int, entry: bytes) -> bool:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            return entry in handle.read().split(b"\0")
-    except OSError:
-        return False
-
-
-def proc_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def all_pids() -> list[int]:
-    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
 class Service:

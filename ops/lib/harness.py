@@ -1,0 +1,71 @@
+"""Process plumbing shared by the Python drivers of ops/chaos and ops/scale (stdlib only).
+
+Import it after putting ops/lib on sys.path; call `set_name("chaos")` once for the log prefix.
+"""
+
+import ctypes
+import signal
+import sys
+import time
+
+T0 = time.monotonic()
+_name = "ops"
+
+
+def set_name(name: str) -> None:
+    global _name
+    _name = name
+
+
+def log(message: str) -> None:
+    print(f"[{_name} {time.strftime('%H:%M:%S')} {time.monotonic() - T0:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+class Interrupted(Exception):
+    """A SIGINT/SIGTERM arrived: clean up and leave."""
+
+
+class HarnessError(Exception):
+    """The harness itself failed (not the system under test)."""
+
+
+def on_signal(number, _frame):
+    raise Interrupted(signal.Signals(number).name)
+
+
+def set_parent_death_signal():
+    """Child side of Popen: the child dies with the driver, even when the driver is SIGKILLed."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def proc_cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return [part.decode(errors="replace") for part in handle.read().split(b"\0") if part]
+    except OSError:
+        return []
+
+
+def proc_environ_has(pid: int, entry: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return entry in handle.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def proc_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def all_pids() -> list[int]:
+    import os
+
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
