@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import (  # noqa: E402  (after the path is set)
     T0,
     HarnessError,
+    ServiceProcess,
     Interrupted,
     all_pids,
     log,
@@ -35,7 +36,6 @@ from harness import (  # noqa: E402  (after the path is set)
     proc_cmdline,
     proc_environ_has,
     set_name,
-    set_parent_death_signal,
 )
 
 set_name("chaos")
@@ -101,7 +101,7 @@ def plan_jobs(seed: int, count: int, batches: int) -> list[Job]:
 # Processes
 
 
-class Service:
+class Service(ServiceProcess):
     """One incarnation of `trainyard aggregator|worker`, started detached, output to its own log."""
 
     def __init__(self, name: str, argv: list[str], env: dict, log_path: str):
@@ -116,14 +116,7 @@ class Service:
         self.partial_revocations = 0
         self.incremental_assignments = 0
         self.revocations = 0
-        with open(log_path, "ab") as out:
-            self.process = subprocess.Popen(
-                argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=set_parent_death_signal)
-        self.pid = self.process.pid
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
+        self.start(argv, env, log_path)
 
     def kill9(self) -> float:
         at = time.time()
@@ -133,19 +126,6 @@ class Service:
             pass
         self.process.wait()
         return at
-
-    def stop(self, timeout: float) -> bool:
-        """SIGTERM, wait; SIGKILL after `timeout`. True when it exited by itself."""
-        if not self.alive():
-            return True
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            return False
 
     CHANGE = re.compile(r"partitions (assigned|revoked)")
     # Both spellings seen: partitions=["p.requests[0]", "p.requests[1]"] and partitions=p.requests[0,1] p.events[2]

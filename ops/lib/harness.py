@@ -5,6 +5,7 @@ Import it after putting ops/lib on sys.path; call `set_name("chaos")` once for t
 
 import ctypes
 import signal
+import subprocess
 import sys
 import time
 
@@ -69,3 +70,33 @@ def all_pids() -> list[int]:
     import os
 
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+class ServiceProcess:
+    """A `trainyard` service started detached in its own session, its output in a log file.
+
+    Subclasses add what they read from the log; `start` sets `process` and `pid`.
+    """
+
+    def start(self, argv: list[str], env: dict, log_path: str) -> None:
+        with open(log_path, "ab") as out:
+            self.process = subprocess.Popen(
+                argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=set_parent_death_signal)
+        self.pid = self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float) -> bool:
+        """SIGTERM, wait; SIGKILL after `timeout`. True when it exited by itself."""
+        if not self.alive():
+            return True
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return False

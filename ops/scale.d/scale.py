@@ -26,6 +26,7 @@ from collections import Counter, defaultdict
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from harness import (  # noqa: E402  (after the path is set)
     HarnessError,
+    ServiceProcess,
     Interrupted,
     all_pids,
     log,
@@ -34,7 +35,6 @@ from harness import (  # noqa: E402  (after the path is set)
     proc_cmdline,
     proc_environ_has,
     set_name,
-    set_parent_death_signal,
 )
 
 set_name("scale")
@@ -147,34 +147,14 @@ def machine_description(root: str, binary: str) -> dict:
 # Processes
 
 
-class Service:
+class Service(ServiceProcess):
     """One `trainyard aggregator|worker`, its own session, output (JSON logs) to its own file."""
 
     def __init__(self, name: str, argv: list[str], env: dict, log_path: str):
         self.name = name
         self.log_path = log_path
-        with open(log_path, "ab") as out:
-            self.started_at = time.time()
-            self.process = subprocess.Popen(
-                argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=set_parent_death_signal)
-        self.pid = self.process.pid
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self, timeout: float) -> bool:
-        """SIGTERM, wait; SIGKILL after `timeout`. True when it exited by itself."""
-        if not self.alive():
-            return True
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            return False
+        self.started_at = time.time()
+        self.start(argv, env, log_path)
 
     def kill(self):
         if self.alive():
