@@ -60,7 +60,8 @@ public enum LocalSupervisor {
         do {
             environment = try jobEnvironment(request)
         } catch {
-            try finish(run, LocalRunStatus(state: .failed, failureClass: .infrastructure, reason: "\(error)", finishedAt: Date()))
+            // A missing secret is a configuration problem: retrying the attempt cannot help.
+            try finish(run, LocalRunStatus(state: .failed, failureClass: .invalidRequest, reason: "\(error)", finishedAt: Date()))
             return
         }
         let options = ProcessSpawner.Options(environment: environment, standardOutput: run.stdout, standardError: run.stderr, newProcessGroup: true)

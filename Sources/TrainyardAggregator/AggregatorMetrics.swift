@@ -20,7 +20,8 @@ struct AggregatorMetrics: Sendable {
         consumerLag = registry.gauge("trainyard_aggregator_consumer_lag", help: "Messages not yet applied on the aggregator's partitions.")
         queueWait = registry.histogram(
             "trainyard_job_queue_wait_seconds", help: "Submission to first claim, for jobs that finished.", buckets: Self.durationBuckets)
-        runTime = registry.histogram("trainyard_job_run_seconds", help: "Run time of the final attempt, for jobs that finished.", buckets: Self.durationBuckets)
+        runTime = registry.histogram(
+            "trainyard_job_run_seconds", help: "Run time of the final attempt, for jobs that finished.", buckets: Self.durationBuckets)
     }
 
     /// Counts a batch once it is committed.

@@ -39,7 +39,8 @@ public enum ObservabilityServer {
         router.get("healthz") { _, _ in "ok\n" }
         router.get("readyz") { _, _ -> Response in
             let isReady = await ready()
-            return Response(status: isReady ? .ok : .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: isReady ? "ready\n" : "not ready\n")))
+            return Response(
+                status: isReady ? .ok : .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: isReady ? "ready\n" : "not ready\n")))
         }
         // Hummingbird logs its own shutdown (task cancellation) as an error; what matters (e.g. a
         // port in use) is thrown from `run()` instead.

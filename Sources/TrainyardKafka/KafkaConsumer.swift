@@ -170,7 +170,8 @@ public final class KafkaConsumer: Sendable {
                     // Only with `offsetReset: .error`: the position is outside the partition.
                     let partition = raw.pointee.rkt.map { "\(String(cString: rd_kafka_topic_name($0)))[\(raw.pointee.partition)]" } ?? "?"
                     logger.critical(
-                        "\(partition): the position to resume at is outside the partition (\(RDKafkaError.make(error).message)); nothing is read from it until an operator acts (were the topics recreated?)")
+                        "\(partition): the position to resume at is outside the partition (\(RDKafkaError.make(error).message)); nothing is read from it until an operator acts (were the topics recreated?)"
+                    )
                 } else if error != RD_KAFKA_RESP_ERR__PARTITION_EOF {
                     logger.warning("consume error: \(RDKafkaError.make(error))")
                 }

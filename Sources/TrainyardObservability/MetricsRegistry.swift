@@ -147,7 +147,8 @@ public final class Histogram: MetricSample {
         var cumulative: UInt64 = 0
         for (bound, bucketCount) in zip(upperBounds, counts) {
             cumulative += bucketCount
-            text += sampleLine("\(name)_bucket", labels + ["le=\"\(bound == bound.rounded() ? String(Int64(bound)) : String(bound))\""], Double(cumulative))
+            text += sampleLine(
+                "\(name)_bucket", labels + ["le=\"\(bound == bound.rounded() ? String(Int64(bound)) : String(bound))\""], Double(cumulative))
         }
         text += sampleLine("\(name)_bucket", labels + ["le=\"+Inf\""], Double(count))
         text += sampleLine("\(name)_sum", labels, sum)

@@ -76,7 +76,8 @@ public final class JobStore: Sendable {
     /// Job counts by (state, team, backend).
     public func jobCounts() throws -> [(state: JobState, team: String, backend: String, count: Int)] {
         try database.read { connection in
-            try connection.query("SELECT state, team, coalesce(backend, requested_backend, 'none'), count(*) FROM jobs GROUP BY 1, 2, 3").compactMap { row in
+            try connection.query("SELECT state, team, coalesce(backend, requested_backend, 'none'), count(*) FROM jobs GROUP BY 1, 2, 3").compactMap {
+                row in
                 guard let state = row[0].string.flatMap(JobState.init(rawValue:)) else { return nil }
                 return (state, row[1].string ?? "", row[2].string ?? "none", Int(row[3].int ?? 0))
             }

@@ -1,11 +1,12 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Glibc
 import TrainyardCore
 import TrainyardKafka
 import TrainyardStore
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// A Trainyard deployment for one test: its own topic prefix, store and state directory, and
 /// real `trainyard` processes (aggregator, workers) talking to the local broker.
@@ -64,8 +65,9 @@ public final class Fleet: @unchecked Sendable {
         try start(name, ["aggregator", "--group", aggregatorGroup, "--http-address", "127.0.0.1:\(httpPort)"])
     }
 
-    public func startWorker(_ name: String, concurrency: Int = 16, httpPort: Int = 0) throws {
-        try start(name, ["worker", "--group", workerGroup, "--concurrency", String(concurrency), "--http-address", "127.0.0.1:\(httpPort)"])
+    public func startWorker(_ name: String, concurrency: Int = 16, httpPort: Int = 0, arguments: [String] = []) throws {
+        try start(
+            name, ["worker", "--group", workerGroup, "--concurrency", String(concurrency), "--http-address", "127.0.0.1:\(httpPort)"] + arguments)
     }
 
     /// SIGTERM, then wait for a graceful exit (SIGKILL after `timeout`).
@@ -162,7 +164,8 @@ public final class Fleet: @unchecked Sendable {
         if let admin = try? KafkaAdmin(configuration: kafka, logger: TestEnvironment.logger("fleet-teardown")) {
             try? await admin.deleteTopics(topics.all)
         }
-        try? FileManager.default.removeItem(at: home)
+        // TRAINYARD_TEST_KEEP=1 keeps the logs, store and run directories for a post-mortem.
+        if ProcessInfo.processInfo.environment["TRAINYARD_TEST_KEEP"] == nil { try? FileManager.default.removeItem(at: home) }
     }
 
     /// A loopback port nothing listens on right now.
@@ -174,7 +177,9 @@ public final class Fleet: @unchecked Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
         }
         guard bound else { throw TestEnvironment.Missing(description: "no free loopback port") }
         return Int(UInt16(bigEndian: address.sin_port))

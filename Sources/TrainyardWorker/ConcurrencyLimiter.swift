@@ -20,14 +20,16 @@ actor ConcurrencyLimiter {
         inUse += 1
     }
 
+    /// Frees a slot; waiters get slots only while the count is below the limit (after
+    /// `acquireNow` it can be above it).
     func release() {
-        if waiters.isEmpty {
-            inUse -= 1
-        } else {
+        inUse -= 1
+        while inUse < limit, !waiters.isEmpty {
+            inUse += 1
             waiters.removeFirst().resume()
         }
     }
 
-    /// True when a new job would have to wait.
-    var isSaturated: Bool { inUse >= limit }
+    /// Slots taken now (for tests and metrics).
+    var taken: Int { inUse }
 }

@@ -28,17 +28,28 @@ struct JobExecution {
             while true {
                 let identity = BackendIdentity(jobID: command.jobID, attempt: attempt, team: spec.team)
                 guard let outcome = try await runAttempt(identity) else { return false }
-                guard RetryPolicyDecision.shouldRetry(state: outcome.state, failureClass: outcome.failureClass, attempt: attempt, policy: spec.retry),
-                    tracker.cancelReason == nil
-                else { return true }
+                let retry =
+                    RetryPolicyDecision.shouldRetry(state: outcome.state, failureClass: outcome.failureClass, attempt: attempt, policy: spec.retry)
+                    && tracker.cancelReason == nil
                 let delay = RetryPolicyDecision.backoff(afterAttempt: attempt, policy: spec.retry)
+                if retry {
+                    // The next attempt is announced before this one's outcome, so the job (whose
+                    // state is its latest attempt's) never shows a terminal state that is not final.
+                    let next = BackendIdentity(jobID: command.jobID, attempt: attempt + 1, team: spec.team)
+                    try await publish(
+                        next, .queued, source: .worker,
+                        reason: "retry in \(delay) after attempt \(attempt): \(outcome.reason ?? outcome.state.rawValue)")
+                }
+                try await publish(identity, outcome: outcome)
+                guard retry else { return true }
                 logger.info("retrying", metadata: ["job": "\(command.jobID)", "attempt": "\(attempt + 1)", "delay": "\(delay)"])
                 try await sleep(delay)
                 if tracker.handedOver { return false }
                 attempt += 1
             }
         } catch {
-            logger.info("job no longer tracked here (\(error is CancellationError ? "handed over" : "\(error)"))", metadata: ["job": "\(command.jobID)"])
+            logger.info(
+                "job no longer tracked here (\(error is CancellationError ? "handed over" : "\(error)"))", metadata: ["job": "\(command.jobID)"])
             return false
         }
     }
@@ -56,11 +67,14 @@ struct JobExecution {
         }
     }
 
-    /// Runs one attempt to its outcome; nil when handed over first.
+    /// Runs one attempt to its outcome (not yet published); nil when handed over first.
     private func runAttempt(_ identity: BackendIdentity) async throws -> BackendOutcome? {
-        let metadata: Logger.Metadata = ["job": "\(command.jobID)", "attempt": "\(identity.attempt)", "team": "\(spec.team)", "backend": "\(backend.name)"]
+        let metadata: Logger.Metadata = [
+            "job": "\(command.jobID)", "attempt": "\(identity.attempt)", "team": "\(spec.team)", "backend": "\(backend.name)",
+        ]
         guard let outcome = try await trackAttempt(identity) else {
             logger.info("handed over", metadata: metadata)
+            await holdSlotWhileRunning(identity)
             return nil
         }
         metrics.attemptsFinished.labels(backend.name, outcome.state.rawValue).increment()
@@ -79,9 +93,7 @@ struct JobExecution {
 
         if observation == .absent {
             if let reason = tracker.cancelReason {
-                let outcome = BackendOutcome(state: .cancelled, reason: reason, finishedAt: Date(), source: .worker)
-                try await publish(identity, outcome: outcome)
-                return outcome
+                return BackendOutcome(state: .cancelled, reason: reason, finishedAt: Date(), source: .worker)
             }
             try await publish(identity, .claimed, source: .worker)
             published.insert(.claimed)
@@ -102,10 +114,8 @@ struct JobExecution {
                         }
                         continue
                     case .failure(let error) where error.kind == .invalidRequest:
-                        let outcome = BackendOutcome(
+                        return BackendOutcome(
                             state: .failed, failureClass: .invalidRequest, reason: error.message, finishedAt: Date(), source: .worker)
-                        try await publish(identity, outcome: outcome)
-                        return outcome
                     case .failure(let error):
                         logger.warning("ensure failed, retrying: \(error)", metadata: ["job": "\(command.jobID)", "attempt": "\(identity.attempt)"])
                         try await sleep(error.kind == .capacity ? .seconds(5) : .seconds(1))
@@ -125,7 +135,6 @@ struct JobExecution {
                 if let startedAt = outcome.startedAt, !published.contains(.running) {
                     try await publish(identity, .running, source: .backend, at: startedAt)
                 }
-                try await publish(identity, outcome: outcome)
                 return outcome
             }
             if let reason = tracker.cancelReason, !stopRequested {
@@ -138,6 +147,19 @@ struct JobExecution {
             }
             try await sleep(observeInterval)
             observation = try await observeRetrying(identity)
+        }
+    }
+
+    /// After a hand-over the attempt may still run here (the local backend's processes stay on this
+    /// host): keep its concurrency slot until it ends, observing silently (the new owner publishes),
+    /// so this worker does not start new work on top of it. Ends early when the worker shuts down.
+    private func holdSlotWhileRunning(_ identity: BackendIdentity) async {
+        while !Task.isCancelled {
+            switch try? await backend.observe(identity) {
+            case .running?, .pending?: break
+            default: return
+            }
+            do { try await sleep(observeInterval) } catch { return }
         }
     }
 

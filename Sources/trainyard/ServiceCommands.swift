@@ -52,7 +52,8 @@ struct RunWorker: AsyncParsableCommand {
             assignmentStrategy: strategy)
         let registry = MetricsRegistry()
         let worker = try Worker(configuration: configuration, producer: producer, router: router, metrics: registry, logger: logger)
-        let http = ObservabilityServer.make(address: try parseAddress(httpAddress), registry: registry, ready: { await worker.isReady }, logger: logger)
+        let http = ObservabilityServer.make(
+            address: try parseAddress(httpAddress), registry: registry, ready: { await worker.isReady }, logger: logger)
         TerminationSignals.install { await worker.shutdown() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await http.run() }

@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 import TrainyardCore
 import TrainyardKafka
 import TrainyardObservability
-import Synchronization
 
 /// Every setting the executable reads, in one place: a flag, else the environment variable,
 /// else the default. The README's configuration table lists the same keys.

@@ -1,0 +1,71 @@
+import Testing
+import TrainyardCore
+
+@testable import TrainyardWorker
+
+/// The worker's pure pieces: commit positions, retry decisions, the concurrency limiter.
+@Suite("Worker logic")
+struct WorkerLogicTests {
+    @Test("the committable position is the oldest pending offset, or the next one when nothing is pending")
+    func partitionProgress() {
+        var progress = PartitionProgress()
+        #expect(progress.committablePosition == nil)
+        for offset in Int64(10)...14 { progress.read(offset) }
+        #expect(progress.committablePosition == 10)
+        progress.done(11)
+        progress.done(13)
+        #expect(progress.committablePosition == 10, "a later job finishing does not move the position past an earlier one")
+        progress.done(10)
+        #expect(progress.committablePosition == 12)
+        progress.done(12)
+        progress.done(14)
+        #expect(progress.committablePosition == 15)
+        #expect(progress.pendingCount == 0)
+    }
+
+    @Test(
+        "retries: infrastructure by default, user errors only when asked, never past maxAttempts or for other states",
+        arguments: [
+            (JobState.failed, FailureClass.infrastructure, 1, false, true),
+            (.failed, .infrastructure, 3, false, false),
+            (.failed, .userError, 1, false, false),
+            (.failed, .userError, 1, true, true),
+            (.failed, .invalidRequest, 1, true, false),
+            (.timedOut, .userError, 1, true, false),
+            (.cancelled, nil, 1, true, false),
+            (.succeeded, nil, 1, true, false),
+        ] as [(JobState, FailureClass?, Int, Bool, Bool)])
+    func retryDecision(state: JobState, failureClass: FailureClass?, attempt: Int, retryOnUserError: Bool, expected: Bool) {
+        let policy = RetryPolicy(maxAttempts: 3, backoffSeconds: 2, retryOnUserError: retryOnUserError)
+        #expect(RetryPolicyDecision.shouldRetry(state: state, failureClass: failureClass, attempt: attempt, policy: policy) == expected)
+    }
+
+    @Test("backoff is exponential with full jitter and capped")
+    func backoff() {
+        let policy = RetryPolicy(maxAttempts: 10, backoffSeconds: 2)
+        #expect(RetryPolicyDecision.backoff(afterAttempt: 1, policy: policy, random: 1) == .seconds(2))
+        #expect(RetryPolicyDecision.backoff(afterAttempt: 3, policy: policy, random: 1) == .seconds(8))
+        #expect(RetryPolicyDecision.backoff(afterAttempt: 3, policy: policy, random: 0.5) == .seconds(4))
+        #expect(RetryPolicyDecision.backoff(afterAttempt: 3, policy: policy, random: 0) == .zero)
+        #expect(RetryPolicyDecision.backoff(afterAttempt: 20, policy: policy, random: 1) == .seconds(600))
+    }
+
+    @Test("the limiter never lets waiters past the limit, even after slots taken at once for adopted jobs")
+    func limiter() async {
+        let limiter = ConcurrencyLimiter(limit: 2)
+        await limiter.acquire()
+        await limiter.acquire()
+        // Two adopted jobs push the count over the limit.
+        await limiter.acquireNow()
+        await limiter.acquireNow()
+        #expect(await limiter.taken == 4)
+        let waiter = Task { await limiter.acquire() }
+        try? await Task.sleep(for: .milliseconds(50))
+        await limiter.release()
+        await limiter.release()
+        #expect(await limiter.taken == 2, "releases above the limit go to nobody")
+        await limiter.release()
+        await waiter.value
+        #expect(await limiter.taken == 2, "a release below the limit goes to the waiter")
+    }
+}
