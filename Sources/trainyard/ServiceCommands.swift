@@ -52,7 +52,8 @@ struct RunWorker: AsyncParsableCommand {
             assignmentStrategy: strategy)
         let registry = MetricsRegistry()
         let worker = try Worker(configuration: configuration, producer: producer, router: router, metrics: registry, logger: logger)
-        let http = ObservabilityServer.make(address: try parseAddress(httpAddress), registry: registry, ready: { await worker.isReady }, logger: logger)
+        let http = ObservabilityServer.make(
+            address: try parseAddress(httpAddress), registry: registry, ready: { await worker.isReady }, logger: logger)
         TerminationSignals.install { await worker.shutdown() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await http.run() }
@@ -65,7 +66,8 @@ struct RunWorker: AsyncParsableCommand {
 
 /// `trainyard aggregator`
 struct RunAggregator: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "aggregator", abstract: "Apply requests and events to the SQLite store.")
+    static let configuration = CommandConfiguration(
+        commandName: "aggregator", abstract: "Apply requests and events to the SQLite store; publish the status topic.")
 
     @OptionGroup var options: CommonOptions
 
@@ -80,18 +82,23 @@ struct RunAggregator: AsyncParsableCommand {
         try options.prepareDirectory(for: options.databasePath)
         let store = try JobStore(path: options.databasePath)
         let registry = MetricsRegistry()
+        let kafka = try options.kafka(clientID: "trainyard-aggregator")
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
+        let publisher = StatusPublisher(store: store, producer: producer, topic: options.topics.status, metrics: registry, logger: logger)
         let aggregator = try Aggregator(
-            configuration: AggregatorConfiguration(
-                kafka: try options.kafka(clientID: "trainyard-aggregator"), topics: options.topics, groupID: group),
-            store: store, metrics: registry, logger: logger)
+            configuration: AggregatorConfiguration(kafka: kafka, topics: options.topics, groupID: group),
+            store: store, statusPublisher: publisher, metrics: registry, logger: logger)
         let http = ObservabilityServer.make(address: try parseAddress(httpAddress), registry: registry, ready: { aggregator.isReady }, logger: logger)
         TerminationSignals.install { await aggregator.shutdown() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await aggregator.commitPeriodically() }
+            group.addTask { await publisher.run() }
             group.addTask { try await http.run() }
             try await aggregator.run()
             group.cancelAll()
         }
+        await publisher.drain()
+        await producer.close()
     }
 }
 
