@@ -81,7 +81,10 @@ let package = Package(
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardTesting", "LocalBackend"]
+            dependencies: [
+                "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardTesting",
+                "LocalBackend",
+            ]
         ),
     ]
 )

@@ -31,16 +31,22 @@ public struct AggregatorConfiguration: Sendable {
 /// Reading starts at the offsets saved in the store (not Kafka's committed offsets), and each
 /// batch is written together with its offsets in one transaction: exactly-once application
 /// across crashes. Kafka offsets are also committed, only so that lag is visible to tools.
+/// The same transaction queues the jobs' new statuses for `statusPublisher`, woken after each batch.
 public final class Aggregator: Sendable {
     private let configuration: AggregatorConfiguration
     private let store: JobStore
     private let consumer: KafkaConsumer
+    private let statusPublisher: StatusPublisher?
     private let logger: Logger
     private let metrics: AggregatorMetrics
 
-    public init(configuration: AggregatorConfiguration, store: JobStore, metrics registry: MetricsRegistry, logger: Logger) throws {
+    public init(
+        configuration: AggregatorConfiguration, store: JobStore, statusPublisher: StatusPublisher? = nil, metrics registry: MetricsRegistry,
+        logger: Logger
+    ) throws {
         self.configuration = configuration
         self.store = store
+        self.statusPublisher = statusPublisher
         self.logger = logger
         metrics = AggregatorMetrics(registry: registry)
         let saved = try store.consumedOffsets()
@@ -79,6 +85,7 @@ public final class Aggregator: Sendable {
             guard !messages.isEmpty else { continue }
             let converted = messages.map { IngestConverter.convert($0, topics: configuration.topics) }
             let transitions = try store.apply(converted)
+            if !transitions.isEmpty { statusPublisher?.wake() }
             metrics.record(applied: converted, transitions: transitions)
             for message in messages { consumer.storeOffset(message.topicPartition, nextOffset: message.offset + 1) }
         }

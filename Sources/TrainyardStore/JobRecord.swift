@@ -69,6 +69,18 @@ public struct JobFilter: Sendable, Equatable {
     }
 }
 
+extension JobStatusMessage {
+    /// The status message that publishes `record`.
+    public init(_ record: JobRecord) {
+        self.init(
+            jobID: record.jobID, team: record.team, name: record.name, kind: record.kind, state: record.state, attempt: record.attempt,
+            stateSource: record.stateSource, backend: record.backend, resourceName: record.resourceName, exitCode: record.exitCode,
+            failureClass: record.failureClass, reason: record.reason, submittedAt: record.submittedAt, claimedAt: record.claimedAt,
+            startedAt: record.startedAt, finishedAt: record.finishedAt, cancelRequestedAt: record.cancelRequestedAt, updatedAt: record.updatedAt,
+            queueWaitSeconds: record.queueWait, runSeconds: record.finishedAt.flatMap { record.runTime(now: $0) })
+    }
+}
+
 /// A job touched by a batch: its state before the batch, and its record after it.
 public struct JobTransition: Sendable, Equatable {
     /// Nil when the job was not in the store before.

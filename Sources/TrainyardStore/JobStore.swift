@@ -40,6 +40,10 @@ public final class JobStore: Sendable {
 
     /// Applies `messages` (in order) and advances the consumed offsets, in one transaction.
     /// Messages at or below an offset already consumed are skipped.
+    ///
+    /// Each message that changes a job's status (`JobStatusMessage`) also adds the new status to
+    /// the status outbox, in the same transaction: one row per change, so the status topic shows
+    /// every state a job passes through even when one batch holds several.
     /// - Returns: the jobs the batch touched, with their state before the batch.
     @discardableResult
     public func apply(_ messages: [IngestMessage]) throws -> [JobTransition] {
@@ -48,6 +52,8 @@ public final class JobStore: Sendable {
             var next: [MessagePosition: Int64] = [:]
             var changed: [JobID: JobRecord] = [:]
             var before: [JobID: JobState?] = [:]
+            // The status of each job the batch touched, as of the last message applied.
+            var status: [JobID: JobStatusMessage] = [:]
             for message in messages {
                 let key = MessagePosition(topic: message.position.topic, partition: message.position.partition, offset: 0)
                 if next[key] == nil {
@@ -60,9 +66,19 @@ public final class JobStore: Sendable {
                 guard message.position.offset >= next[key]! else { continue }
                 next[key] = message.position.offset + 1
                 if let jobID = message.record.jobID, before[jobID] == nil {
-                    before[jobID] = .some(try job(jobID, &connection)?.state)
+                    let record = try job(jobID, &connection)
+                    before[jobID] = .some(record?.state)
+                    status[jobID] = record.map(JobStatusMessage.init)
                 }
-                if let record = try apply(message, &connection) { changed[record.jobID] = record }
+                guard let record = try apply(message, &connection) else { continue }
+                changed[record.jobID] = record
+                let current = JobStatusMessage(record)
+                if status[record.jobID] != current {
+                    status[record.jobID] = current
+                    try connection.query(
+                        "INSERT INTO status_outbox (job_id, payload_json) VALUES (?, ?)",
+                        [.text(record.jobID.rawValue), .text(String(decoding: try JobStatusCodec.encode(current), as: UTF8.self))])
+                }
             }
             for (key, offset) in next {
                 try connection.query(
@@ -73,11 +89,36 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Status messages not yet published, oldest first (the status topic's outbox).
+    public func pendingStatus(limit: Int) throws -> [(sequence: Int64, jobID: JobID, payload: Data)] {
+        try database.read { connection in
+            try connection.query(
+                "SELECT sequence, job_id, payload_json FROM status_outbox ORDER BY sequence LIMIT ?", [.integer(Int64(max(1, limit)))]
+            ).compactMap { row in
+                guard let sequence = row[0].int, let jobID = row[1].string.flatMap(JobID.init), let payload = row[2].string else { return nil }
+                return (sequence, jobID, Data(payload.utf8))
+            }
+        }
+    }
+
+    /// Removes the outbox rows up to and including `sequence`, once they are published.
+    public func deleteStatus(through sequence: Int64) throws {
+        try database.write { connection -> Void in
+            try connection.query("DELETE FROM status_outbox WHERE sequence <= ?", [.integer(sequence)])
+        }
+    }
+
+    /// Number of status messages not yet published.
+    public func pendingStatusCount() throws -> Int {
+        try database.read { connection in Int(try connection.query("SELECT count(*) FROM status_outbox").first?[0].int ?? 0) }
+    }
+
     /// Job counts by (state, team, backend).
     public func jobCounts() throws -> [(state: JobState, team: String, backend: String, count: Int)] {
         try database.read { connection in
-            try connection.query("SELECT state, team, coalesce(backend, requested_backend, 'none'), count(*) FROM jobs GROUP BY 1, 2, 3").compactMap {
-                row in
+            try connection.query(
+                "SELECT state, team, coalesce(backend, requested_backend, 'none'), count(*) FROM jobs GROUP BY 1, 2, 3"
+            ).compactMap { row in
                 guard let state = row[0].string.flatMap(JobState.init(rawValue:)) else { return nil }
                 return (state, row[1].string ?? "", row[2].string ?? "none", Int(row[3].int ?? 0))
             }
@@ -280,7 +321,8 @@ public final class JobStore: Sendable {
     }
 
     /// Every stored fact in a canonical text form: two stores are equal when their dumps are.
-    /// Consumed offsets are left out (a replay may stop at another point of an idle topic).
+    /// Consumed offsets are left out (a replay may stop at another point of an idle topic), and
+    /// so is the status outbox (what is still unsent depends on timing, not on the messages).
     public func canonicalDump() throws -> String {
         try database.read { connection in
             var lines: [String] = []

@@ -70,7 +70,20 @@ enum StoreMigrations {
                 PRIMARY KEY (topic, partition)
             );
             """
-        )
+        ),
+        (
+            2,
+            // The transactional outbox of the status topic: `JobStore.apply` adds a job's new
+            // status in the transaction that changed it; the publisher deletes rows once sent.
+            // AUTOINCREMENT: sequences are never reused, so "delete through N" never hits a newer row.
+            """
+            CREATE TABLE status_outbox (
+                sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                job_id TEXT NOT NULL,
+                payload_json TEXT NOT NULL
+            );
+            """
+        ),
     ]
 
     static func apply(to database: SQLiteDatabase) throws {

@@ -66,7 +66,8 @@ struct RunWorker: AsyncParsableCommand {
 
 /// `trainyard aggregator`
 struct RunAggregator: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "aggregator", abstract: "Apply requests and events to the SQLite store.")
+    static let configuration = CommandConfiguration(
+        commandName: "aggregator", abstract: "Apply requests and events to the SQLite store; publish the status topic.")
 
     @OptionGroup var options: CommonOptions
 
@@ -76,23 +77,33 @@ struct RunAggregator: AsyncParsableCommand {
     @Option(help: "Where /metrics, /healthz and /readyz are served (host:port; port 0 picks a free one).")
     var httpAddress = "127.0.0.1:8080"
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Publish job statuses to the status topic (--no-status-topic for a second aggregator that only verifies or rebuilds a store).")
+    var statusTopic = true
+
     func run() async throws {
         let logger = options.logger("trainyard.aggregator")
         try options.prepareDirectory(for: options.databasePath)
         let store = try JobStore(path: options.databasePath)
         let registry = MetricsRegistry()
+        let kafka = try options.kafka(clientID: "trainyard-aggregator")
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
+        let publisher = StatusPublisher(store: store, producer: producer, topic: options.topics.status, metrics: registry, logger: logger)
         let aggregator = try Aggregator(
-            configuration: AggregatorConfiguration(
-                kafka: try options.kafka(clientID: "trainyard-aggregator"), topics: options.topics, groupID: group),
-            store: store, metrics: registry, logger: logger)
+            configuration: AggregatorConfiguration(kafka: kafka, topics: options.topics, groupID: group),
+            store: store, statusPublisher: publisher, metrics: registry, logger: logger)
         let http = ObservabilityServer.make(address: try parseAddress(httpAddress), registry: registry, ready: { aggregator.isReady }, logger: logger)
         TerminationSignals.install { await aggregator.shutdown() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await aggregator.commitPeriodically() }
+            if statusTopic { group.addTask { await publisher.run() } }
             group.addTask { try await http.run() }
             try await aggregator.run()
             group.cancelAll()
         }
+        if statusTopic { await publisher.drain() }
+        await producer.close()
     }
 }
 

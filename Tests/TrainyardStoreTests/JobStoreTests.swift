@@ -132,4 +132,138 @@ struct JobStoreTests {
         #expect(job.name == "retry")
         #expect(try store.events(of: id).count == 6)
     }
+
+    // MARK: status outbox
+
+    /// The statuses in the outbox, oldest first.
+    func outbox(_ store: JobStore) throws -> [JobStatusMessage] {
+        try store.pendingStatus(limit: 10_000).map { try JobStatusCodec.decode($0.payload) }
+    }
+
+    @Test("the outbox gets one status per real change of a job, none for duplicates or re-applied offsets")
+    func outboxOncePerChange() throws {
+        let (store, url) = try temporaryStore()
+        defer { remove(url) }
+        let id = JobID.generate()
+        let start = Date(timeIntervalSince1970: 1_790_000_000)
+        func event(_ state: JobState, _ seconds: Double, source: EventSource = .backend, exit: Int32? = nil) -> IngestRecord {
+            .event(
+                LifecycleEvent(
+                    jobID: id, attempt: 1, state: state, source: source, occurredAt: start.addingTimeInterval(seconds), team: "t", backend: "local",
+                    exitCode: exit))
+        }
+        var offset: Int64 = 0
+        func batch(_ records: [IngestRecord]) -> [IngestMessage] {
+            records.map { record in
+                defer { offset += 1 }
+                return IngestMessage(position: MessagePosition(topic: "e", partition: 0, offset: offset), record: record)
+            }
+        }
+        let submit = IngestRecord.submitted(
+            SubmitCommand(jobID: id, spec: JobSpec(name: "outbox", team: "t", command: ["true"]), submittedAt: start))
+
+        let first = batch([submit, event(.claimed, 1, source: .worker)])
+        try store.apply(first)
+        #expect(try outbox(store).map(\.state) == [.queued, .claimed])
+        try store.apply(first)  // the same offsets again: skipped
+        try store.apply(batch([submit, event(.claimed, 1, source: .worker)]))  // duplicates at new offsets: nothing changes
+        #expect(try outbox(store).count == 2)
+
+        // Several changes in one batch: one row each, in order.
+        try store.apply(batch([event(.running, 2), event(.succeeded, 5, exit: 0)]))
+        // A late, losing report of the same attempt (the backend outranks the worker) changes nothing.
+        try store.apply(batch([event(.failed, 4, source: .worker, exit: 1)]))
+        #expect(try outbox(store).map(\.state) == [.queued, .claimed, .running, .succeeded])
+
+        // Any field of the status counts, not only the state: a cancel request read afterwards.
+        try store.apply(batch([.cancelRequested(CancelCommand(jobID: id, requestedAt: start.addingTimeInterval(6), reason: "late"))]))
+        let statuses = try outbox(store)
+        #expect(statuses.count == 5)
+        #expect(statuses.last?.cancelRequestedAt == start.addingTimeInterval(6))
+        let job = try #require(try store.job(id))
+        #expect(statuses.last == JobStatusMessage(job))
+        #expect(statuses.last?.queueWaitSeconds == 1 && statuses.last?.runSeconds == 3 && statuses.last?.exitCode == 0)
+        #expect(try store.pendingStatus(limit: 100).allSatisfy { $0.jobID == id })
+    }
+
+    @Test("whatever the order of a job's messages, the last status queued for it is its final record")
+    func outboxEndsAtFinalRecord() throws {
+        var generator = SplitMix64(seed: 99)
+        for round in 0..<40 {
+            let records = (0..<5).flatMap { _ in history(&generator) }
+            var shuffled = records + (0..<records.count / 3).map { _ in records[Int(generator.next() % UInt64(records.count))] }
+            shuffled.shuffle(using: &generator)
+            let messages = shuffled.enumerated().map {
+                IngestMessage(position: MessagePosition(topic: "events", partition: Int32($0.offset), offset: 0), record: $0.element)
+            }
+            let (store, url) = try temporaryStore()
+            defer { remove(url) }
+            for start in stride(from: 0, to: messages.count, by: 7) { try store.apply(Array(messages[start..<min(start + 7, messages.count)])) }
+
+            let pending = try store.pendingStatus(limit: 10_000)
+            #expect(pending.map(\.sequence) == pending.map(\.sequence).sorted())
+            for jobID in Set(records.compactMap(\.jobID)) {
+                let payloads = pending.filter { $0.jobID == jobID }.map(\.payload)
+                let job = try #require(try store.job(jobID))
+                #expect(payloads.last == (try JobStatusCodec.encode(JobStatusMessage(job))), "round \(round): \(jobID)")
+                #expect(zip(payloads, payloads.dropFirst()).allSatisfy { $0 != $1 }, "round \(round): a status queued twice in a row")
+            }
+        }
+    }
+
+    @Test("the outbox survives reopening the store; deleteStatus removes through a sequence, and sequences are never reused")
+    func outboxDurable() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("store-test-\(UUID().uuidString).db")
+        defer { remove(url) }
+        let ids = (0..<3).map { JobID.derived(team: "t", idempotencyKey: "durable-\($0)") }
+        func submit(_ id: JobID, at offset: Int64) -> IngestMessage {
+            IngestMessage(
+                position: MessagePosition(topic: "requests", partition: 0, offset: offset),
+                record: .submitted(
+                    SubmitCommand(
+                        jobID: id, spec: JobSpec(name: "d", team: "t", command: ["true"]), submittedAt: Date(timeIntervalSince1970: 1_790_000_000))))
+        }
+        let written: [(sequence: Int64, jobID: JobID, payload: Data)]
+        do {
+            let store = try JobStore(path: url.path)
+            try store.apply(ids.enumerated().map { submit($0.element, at: Int64($0.offset)) })
+            written = try store.pendingStatus(limit: 10)
+        }
+        let store = try JobStore(path: url.path)
+        let reopened = try store.pendingStatus(limit: 10)
+        #expect(reopened.map(\.jobID) == ids)
+        #expect(reopened.map(\.sequence) == written.map(\.sequence) && reopened.map(\.payload) == written.map(\.payload))
+        #expect(try store.pendingStatus(limit: 2).map(\.jobID) == Array(ids.prefix(2)))
+
+        try store.deleteStatus(through: reopened[1].sequence)
+        #expect(try store.pendingStatus(limit: 10).map(\.jobID) == [ids[2]])
+        #expect(try store.pendingStatusCount() == 1)
+        try store.deleteStatus(through: reopened[2].sequence)
+        #expect(try store.pendingStatus(limit: 10).isEmpty)
+
+        let later = JobID.derived(team: "t", idempotencyKey: "durable-later")
+        try store.apply([submit(later, at: 3)])
+        let next = try store.pendingStatus(limit: 10)
+        #expect(next.map(\.jobID) == [later])
+        #expect(next[0].sequence > reopened[2].sequence)
+    }
+
+    @Test("canonicalDump leaves the outbox out: stores that applied the same messages compare equal whatever is still unsent")
+    func dumpIgnoresOutbox() throws {
+        var generator = SplitMix64(seed: 11)
+        let messages = (0..<4).flatMap { _ in history(&generator) }.enumerated().map {
+            IngestMessage(position: MessagePosition(topic: "events", partition: 0, offset: Int64($0.offset)), record: $0.element)
+        }
+        let (sent, sentURL) = try temporaryStore()
+        defer { remove(sentURL) }
+        let (unsent, unsentURL) = try temporaryStore()
+        defer { remove(unsentURL) }
+        try sent.apply(messages)
+        try unsent.apply(messages)
+        let pending = try sent.pendingStatus(limit: 10_000)
+        try sent.deleteStatus(through: try #require(pending.last).sequence)
+        #expect(try sent.pendingStatusCount() == 0 && unsent.pendingStatusCount() == pending.count)
+        #expect(try sent.canonicalDump() == unsent.canonicalDump())
+        #expect(!(try unsent.canonicalDump()).contains("status_outbox"))
+    }
 }

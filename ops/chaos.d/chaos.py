@@ -665,7 +665,7 @@ class Chaos:
         states = store_states(self.db)
         lost = {job_id for job_id in self.by_id if states.get(job_id, ("",))[0] not in TERMINAL}
         # The replay: a second aggregator, own home and group, from offset 0.
-        self.replay = Service("replay-aggregator", self.service_argv("aggregator", ["--group", f"{self.prefix}-replay"]),
+        self.replay = Service("replay-aggregator", self.service_argv("aggregator", ["--group", f"{self.prefix}-replay", "--no-status-topic"]),
                               self.env(self.replay_home), os.path.join(self.logs, "replay-aggregator.log"))
         log(f"started the replay aggregator (pid {self.replay.pid}, home {self.replay_home})")
         started = time.monotonic()
