@@ -55,7 +55,8 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    /// The records and assignment changes, in order. Ends after `close()`.
+    /// The records and assignment changes, in order. Ends after `close()`, or for a task that is
+    /// cancelled while it waits.
     public var events: KafkaConsumerEvents { KafkaConsumerEvents(state: state) }
 
     /// Partitions currently assigned to this consumer.
@@ -312,14 +313,21 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
                 batch = events
                 index = 0
                 if !batch.isEmpty { continue }
-                if closed { return nil }
-                await withCheckedContinuation(isolation: actor) { (continuation: CheckedContinuation<Void, Never>) in
-                    let ready = state.withLock { state in
-                        if state.bufferedCount > 0 || state.closed { return true }
-                        state.waiter = continuation
-                        return false
+                // The sequence ends for a cancelled task (the consumer itself goes on).
+                if closed || Task.isCancelled { return nil }
+                let state = state
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation(isolation: actor) { (continuation: CheckedContinuation<Void, Never>) in
+                        // Checked under the lock that `onCancel` takes, so a cancel is never missed.
+                        let ready = state.withLock { state in
+                            if state.bufferedCount > 0 || state.closed || Task.isCancelled { return true }
+                            state.waiter = continuation
+                            return false
+                        }
+                        if ready { continuation.resume() }
                     }
-                    if ready { continuation.resume() }
+                } onCancel: {
+                    state.withLock { $0.takeWaiter() }?.resume()
                 }
             }
         }

@@ -131,6 +131,30 @@ struct KafkaRoundTripTests {
         #expect(String(decoding: next[0].value, as: UTF8.self) == "4")
     }
 
+    @Test("cancelling a task that waits for records ends its iteration; the consumer stays usable")
+    func cancellationEndsIteration() async throws {
+        let topic = TestEnvironment.uniqueName("cancel")
+        let configuration = try await TestEnvironment.kafka(topics: [topic], partitions: 1)
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(common: configuration, groupID: TestEnvironment.uniqueName("group"), topics: [topic]),
+            logger: logger)
+        let ended = Flag()
+        let reader = Task {
+            for await _ in consumer.events {}
+            await ended.set()
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await !ended.value, "nothing to read: the reader waits")
+        reader.cancel()
+        #expect(try await eventually(timeout: .seconds(5)) { await ended.value }, "the cancelled reader's loop ended")
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: configuration), logger: logger)
+        _ = try await producer.send(KafkaProducerMessage(topic: topic, key: "k", value: Data("after".utf8)))
+        await producer.close()
+        let next = try await collect(consumer, count: 1)
+        #expect(String(decoding: next[0].value, as: UTF8.self) == "after")
+        await consumer.close()
+    }
+
     @Test("creating an existing topic is not an error, and the admin reports partition counts")
     func adminIsIdempotent() async throws {
         let topic = TestEnvironment.uniqueName("admin")
@@ -141,6 +165,11 @@ struct KafkaRoundTripTests {
         #expect(try await admin.partitionCounts()[topic] == 6)
         try await admin.deleteTopics([topic])
     }
+}
+
+actor Flag {
+    private(set) var value = false
+    func set() { value = true }
 }
 
 actor MessageCounter {
