@@ -47,7 +47,7 @@ public final class Fleet: @unchecked Sendable {
         process.arguments = arguments
         process.environment = environment.merging(extra) { _, new in new }
         let log = home.appendingPathComponent("\(name).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardOutput = handle
