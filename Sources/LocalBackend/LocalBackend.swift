@@ -102,9 +102,6 @@ public final class LocalBackend: ComputeBackend {
         return attempts
     }
 
-    /// The run directory of an attempt (for logs and tests).
-    public func runDirectory(_ identity: BackendIdentity) -> URL { directory(identity).url }
-
     private func directory(_ identity: BackendIdentity) -> LocalRunDirectory {
         LocalRunDirectory(stateDirectory: configuration.stateDirectory, resourceName: identity.resourceName)
     }

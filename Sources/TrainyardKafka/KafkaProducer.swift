@@ -59,12 +59,6 @@ public final class KafkaProducer: Sendable {
         await poller.stop()
     }
 
-    /// Topic → partition count, as the cluster reports it.
-    public func partitionCounts() async throws -> [String: Int] {
-        let client = client
-        return try await RDKafkaBlocking.run { () throws(KafkaError) in try client.partitionCounts() }
-    }
-
     private func produceRetryingWhileFull(_ message: KafkaProducerMessage, opaque: UnsafeMutableRawPointer?) throws(KafkaError) {
         var waited = 0
         while true {

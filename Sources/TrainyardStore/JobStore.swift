@@ -290,17 +290,6 @@ public final class JobStore: Sendable {
         return filter.newest ? records.reversed() : records
     }
 
-    /// Number of jobs in each state.
-    public func stateCounts() throws -> [JobState: Int] {
-        try database.read { connection in
-            var counts: [JobState: Int] = [:]
-            for row in try connection.query("SELECT state, count(*) FROM jobs GROUP BY state") {
-                if let state = row[0].string.flatMap(JobState.init(rawValue:)) { counts[state] = Int(row[1].int!) }
-            }
-            return counts
-        }
-    }
-
     /// Every event stored for a job, including reports that lost to a higher authority.
     public func events(of jobID: JobID) throws -> [StoredEvent] {
         try database.read { connection in
@@ -313,11 +302,6 @@ public final class JobStore: Sendable {
                     event: try LifecycleEventCodec.decode(Data(row[3].string!.utf8)))
             }
         }
-    }
-
-    /// Number of rejected (undecodable) messages seen.
-    public func rejectedCount() throws -> Int {
-        try database.read { connection in Int(try connection.query("SELECT count(*) FROM rejected_messages").first?[0].int ?? 0) }
     }
 
     /// Every stored fact in a canonical text form: two stores are equal when their dumps are.

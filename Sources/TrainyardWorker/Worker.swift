@@ -78,9 +78,6 @@ public actor Worker {
         await consumer.close()
     }
 
-    /// Jobs this worker is tracking now.
-    public var inFlightCount: Int { trackers.count }
-
     // MARK: requests
 
     private func handle(_ message: KafkaMessage, group: inout DiscardingTaskGroup) {
