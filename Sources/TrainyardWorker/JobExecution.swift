@@ -17,6 +17,9 @@ struct JobExecution {
     let launchTimeout: Duration
     let metrics: WorkerMetrics
     let logger: Logger
+    /// Attempts the backend was found to have just before this execution (an adopted job); empty
+    /// for a job that waited for a slot, whose attempts are listed afresh.
+    let knownAttempts: [Int]
 
     private var spec: JobSpec { command.spec }
 
@@ -56,6 +59,7 @@ struct JobExecution {
 
     /// The latest attempt the backend already has for this job (after a hand-over), or 1.
     private func firstAttempt() async throws -> Int {
+        if let latest = knownAttempts.last { return latest }
         while true {
             do {
                 return try await backend.existingAttempts(of: command.jobID).last ?? 1

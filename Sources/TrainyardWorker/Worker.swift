@@ -134,7 +134,8 @@ public actor Worker {
         // A job the backend already has (a request re-read after a hand-over) is adopted at once:
         // it already runs or has finished, so queueing it behind new work would only delay its
         // outcome (and hold back the partition's commits).
-        if await alreadyInBackend(command.jobID, backend) {
+        let existing = await existingAttempts(command.jobID, backend)
+        if !existing.isEmpty {
             await limiter.acquireNow()
         } else {
             waitingForSlot += 1
@@ -145,7 +146,8 @@ public actor Worker {
         }
         let execution = JobExecution(
             command: command, backend: backend, tracker: tracker, publisher: publisher, workerID: configuration.workerID,
-            observeInterval: configuration.observeInterval, launchTimeout: configuration.launchTimeout, metrics: metrics, logger: logger)
+            observeInterval: configuration.observeInterval, launchTimeout: configuration.launchTimeout, metrics: metrics, logger: logger,
+            knownAttempts: existing)
         let inFlight = metrics.inFlight.labels(backend.name)
         inFlight.add(1)
         let finished = await execution.run()
@@ -157,8 +159,9 @@ public actor Worker {
         if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
     }
 
-    private func alreadyInBackend(_ jobID: JobID, _ backend: any ComputeBackend) async -> Bool {
-        do { return try await !backend.existingAttempts(of: jobID).isEmpty } catch { return false }
+    /// The attempts the backend has for the job; empty when it has none (or cannot say now).
+    private func existingAttempts(_ jobID: JobID, _ backend: any ComputeBackend) async -> [Int] {
+        (try? await backend.existingAttempts(of: jobID)) ?? []
     }
 
     private func limiter(for backend: String) -> ConcurrencyLimiter {
