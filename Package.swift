@@ -20,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         // Without its default traits: no swift-configuration integration (we read our own settings).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0", traits: []),
+        // The HTTP client of the Kubernetes and SageMaker adapters (streaming bodies for watches, TLS client certificates).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+        // HMAC-SHA256 for AWS SigV4.
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CRdkafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
@@ -68,6 +72,7 @@ let package = Package(
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "TrainyardWorker",
                 "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -77,7 +82,8 @@ let package = Package(
         ),
         .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
-        .testTarget(name: "TrainyardWorkerTests", dependencies: ["TrainyardWorker", "TrainyardCore"]),
+        .testTarget(
+            name: "TrainyardWorkerTests", dependencies: ["TrainyardWorker", "TrainyardBackends", "TrainyardCore", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
         .testTarget(
             name: "IntegrationTests",

@@ -1,26 +1,135 @@
 import TrainyardCore
 
-/// Chooses the backend for a job: an explicit choice in the spec wins when that backend is
-/// configured; `auto` follows the per-kind rules, then the default.
-public struct BackendRouter: Sendable {
-    public var backends: [String: any ComputeBackend]
-    /// Job kind → backend name, for specs that say `auto`.
-    public var kindRules: [JobKind: String]
-    public var defaultBackend: String
+/// One configured place to run jobs: a backend with its own settings and concurrency limit.
+///
+/// A fleet may configure several targets of one backend type (e.g. two Kubernetes namespaces);
+/// routing rules name targets.
+public struct BackendTarget: Sendable {
+    /// The target's name in the worker's configuration file (e.g. `k8s-gpu`).
+    public var name: String
+    public var backend: any ComputeBackend
+    /// Attempts this worker runs at once on this target; past it, the worker pauses claiming.
+    public var concurrencyLimit: Int
 
-    public init(backends: [any ComputeBackend], kindRules: [JobKind: String] = [:], defaultBackend: String) {
-        self.backends = Dictionary(backends.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        self.kindRules = kindRules
-        self.defaultBackend = defaultBackend
+    public init(name: String, backend: any ComputeBackend, concurrencyLimit: Int) {
+        self.name = name
+        self.backend = backend
+        self.concurrencyLimit = concurrencyLimit
+    }
+}
+
+/// Chooses the target for a job from its kind, team and labels.
+///
+/// `auto` specs take the first matching rule's target, else the default. A spec that names a
+/// backend type gets it only when the policy allows explicit choices of that type; it then takes
+/// the first matching rule whose target has that type, else the first target of that type.
+public struct BackendRouter: Sendable {
+    public let targets: [BackendTarget]
+    public let policy: RoutingPolicy
+
+    /// Fails when a rule or the default names a target that is not configured.
+    public init(targets: [BackendTarget], policy: RoutingPolicy) throws(BackendError) {
+        let names = Set(targets.map(\.name))
+        guard names.count == targets.count else { throw BackendError(.invalidRequest, "backend target names must be unique") }
+        for name in [policy.defaultTarget] + policy.rules.map(\.target) where !names.contains(name) {
+            throw BackendError(
+                .invalidRequest,
+                "routing names backend target \"\(name)\", which is not configured (configured: \(names.sorted().joined(separator: ", ")))")
+        }
+        self.targets = targets
+        self.policy = policy
     }
 
-    /// The backend for `spec`, or why there is none.
-    public func route(_ spec: JobSpec) -> Result<any ComputeBackend, BackendError> {
-        let name = spec.backend == .auto ? (kindRules[spec.kind] ?? defaultBackend) : spec.backend.rawValue
-        guard let backend = backends[name] else {
-            let available = backends.keys.sorted().joined(separator: ", ")
-            return .failure(BackendError(.invalidRequest, "backend \"\(name)\" is not configured on this fleet (available: \(available))"))
+    /// A router with one target that every job goes to.
+    public init(single target: BackendTarget) {
+        targets = [target]
+        policy = RoutingPolicy(defaultTarget: target.name)
+    }
+
+    /// The target for `spec`, or why there is none.
+    public func route(_ spec: JobSpec) -> Result<BackendTarget, BackendError> {
+        let matching = policy.rules.filter { $0.matches(spec) }.compactMap { rule in targets.first { $0.name == rule.target } }
+        if spec.backend == .auto {
+            return .success(matching.first ?? targets.first { $0.name == policy.defaultTarget }!)
         }
-        return .success(backend)
+        let type = spec.backend.rawValue
+        guard policy.explicitBackends.contains(spec.backend) else {
+            let allowed = policy.explicitBackends.map(\.rawValue).sorted().joined(separator: ", ")
+            return .failure(
+                BackendError(
+                    .invalidRequest,
+                    "backend \"\(type)\" may not be chosen explicitly on this fleet (allowed: \(allowed.isEmpty ? "none" : allowed)); use auto"))
+        }
+        if let target = matching.first(where: { $0.backend.name == type }) ?? targets.first(where: { $0.backend.name == type }) {
+            return .success(target)
+        }
+        let available = Set(targets.map(\.backend.name)).sorted().joined(separator: ", ")
+        return .failure(BackendError(.invalidRequest, "backend \"\(type)\" is not configured on this fleet (available: \(available))"))
+    }
+}
+
+/// The routing part of a worker's configuration file.
+public struct RoutingPolicy: Sendable, Equatable, Decodable {
+    /// Checked in order; the first that matches wins.
+    public var rules: [RoutingRule]
+    /// The target for `auto` specs no rule matches.
+    public var defaultTarget: String
+    /// Backend types a spec may name instead of `auto`.
+    public var explicitBackends: Set<BackendChoice>
+
+    public init(rules: [RoutingRule] = [], defaultTarget: String, explicitBackends: Set<BackendChoice> = RoutingPolicy.allBackends) {
+        self.rules = rules
+        self.defaultTarget = defaultTarget
+        self.explicitBackends = explicitBackends
+    }
+
+    public static let allBackends = Set(BackendChoice.allCases.filter { $0 != .auto })
+
+    enum CodingKeys: String, CodingKey {
+        case rules
+        case defaultTarget = "default"
+        case explicitBackends = "allowExplicit"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        rules = try container.decodeIfPresent([RoutingRule].self, forKey: .rules) ?? []
+        defaultTarget = try container.decode(String.self, forKey: .defaultTarget)
+        explicitBackends = try container.decodeIfPresent(Set<BackendChoice>.self, forKey: .explicitBackends) ?? Self.allBackends
+    }
+}
+
+/// Sends jobs of the given kinds, teams and labels to a target. An absent condition matches anything.
+public struct RoutingRule: Sendable, Equatable, Decodable {
+    public var kinds: Set<JobKind>?
+    public var teams: Set<String>?
+    /// Every pair must be among the job's labels.
+    public var labels: [String: String]
+    /// The target's name.
+    public var target: String
+
+    public init(kinds: Set<JobKind>? = nil, teams: Set<String>? = nil, labels: [String: String] = [:], target: String) {
+        self.kinds = kinds
+        self.teams = teams
+        self.labels = labels
+        self.target = target
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kinds, teams, labels
+        case target = "backend"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        kinds = try container.decodeIfPresent(Set<JobKind>.self, forKey: .kinds)
+        teams = try container.decodeIfPresent(Set<String>.self, forKey: .teams)
+        labels = try container.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        target = try container.decode(String.self, forKey: .target)
+    }
+
+    public func matches(_ spec: JobSpec) -> Bool {
+        (kinds?.contains(spec.kind) ?? true) && (teams?.contains(spec.team) ?? true)
+            && labels.allSatisfy { spec.labels[$0.key] == $0.value }
     }
 }

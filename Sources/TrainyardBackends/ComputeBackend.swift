@@ -80,4 +80,13 @@ public protocol ComputeBackend: Sendable {
 
     /// Attempt numbers that already have a resource for this job, ascending.
     func existingAttempts(of jobID: JobID) async throws(BackendError) -> [Int]
+
+    /// Background work for the worker's lifetime (see the default implementation).
+    func run() async throws
+}
+
+extension ComputeBackend {
+    /// Background work the backend needs for the worker's lifetime (watch streams, event
+    /// queues); returns when its task is cancelled. Backends that only answer calls need none.
+    public func run() async throws {}
 }

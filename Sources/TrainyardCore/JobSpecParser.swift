@@ -40,7 +40,8 @@ public enum JobSpecParser {
         guard violations.isEmpty else { throw InvalidSpecError(violations) }
     }
 
-    static func violation(for error: DecodingError) -> SpecViolation {
+    /// A decoding error as the field it concerns and what is wrong (also used for configuration files).
+    public static func violation(for error: DecodingError) -> SpecViolation {
         func path(_ codingPath: [CodingKey]) -> String {
             codingPath.map { key in key.intValue.map { "[\($0)]" } ?? ".\(key.stringValue)" }
                 .joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))

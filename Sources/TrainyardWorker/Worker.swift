@@ -93,14 +93,14 @@ public actor Worker {
             case .failure(let error):
                 let rejection = RequestRejection(code: .invalidSpec, reason: error.message, jobID: command.jobID, team: command.spec.team)
                 group.addTask { await self.reject(message, rejection) }
-            case .success(let backend):
+            case .success(let target):
                 if trackers[command.jobID] != nil {
                     done(message)  // a duplicate submit of a job already in flight here
                     return
                 }
                 let tracker = JobTracker(partition: message.topicPartition, offset: message.offset)
                 trackers[command.jobID] = tracker
-                group.addTask { await self.execute(command, backend: backend, tracker: tracker) }
+                group.addTask { await self.execute(command, on: target, tracker: tracker) }
             }
         }
     }
@@ -129,8 +129,9 @@ public actor Worker {
     // MARK: jobs
 
     /// Drives one job to a terminal state: claim, ensure, track, retry.
-    private func execute(_ command: SubmitCommand, backend: any ComputeBackend, tracker: JobTracker) async {
-        let limiter = limiter(for: backend.name)
+    private func execute(_ command: SubmitCommand, on target: BackendTarget, tracker: JobTracker) async {
+        let backend = target.backend
+        let limiter = limiter(for: target)
         // A job the backend already has (a request re-read after a hand-over) is adopted at once:
         // it already runs or has finished, so queueing it behind new work would only delay its
         // outcome (and hold back the partition's commits).
@@ -164,10 +165,10 @@ public actor Worker {
         (try? await backend.existingAttempts(of: jobID)) ?? []
     }
 
-    private func limiter(for backend: String) -> ConcurrencyLimiter {
-        if let limiter = limiters[backend] { return limiter }
-        let limiter = ConcurrencyLimiter(limit: configuration.concurrencyLimit)
-        limiters[backend] = limiter
+    private func limiter(for target: BackendTarget) -> ConcurrencyLimiter {
+        if let limiter = limiters[target.name] { return limiter }
+        let limiter = ConcurrencyLimiter(limit: target.concurrencyLimit)
+        limiters[target.name] = limiter
         return limiter
     }
 

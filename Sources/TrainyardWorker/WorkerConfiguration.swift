@@ -10,8 +10,6 @@ public struct WorkerConfiguration: Sendable {
     public var groupID: String
     /// Appears in events as `workerId`.
     public var workerID: String
-    /// Jobs this worker runs at once per backend; past it, it pauses its partitions.
-    public var concurrencyLimit: Int
     /// How often a tracked job's backend state is read.
     public var observeInterval: Duration
     /// How often safe offsets are committed.
@@ -24,7 +22,7 @@ public struct WorkerConfiguration: Sendable {
 
     public init(
         kafka: KafkaConfiguration = KafkaConfiguration(), topics: TopicNames = TopicNames(), groupID: String = "trainyard-workers",
-        workerID: String = WorkerConfiguration.defaultWorkerID, concurrencyLimit: Int = 16, observeInterval: Duration = .milliseconds(200),
+        workerID: String = WorkerConfiguration.defaultWorkerID, observeInterval: Duration = .milliseconds(200),
         commitInterval: Duration = .seconds(1), sessionTimeoutMilliseconds: Int = 6000, assignmentStrategy: KafkaAssignmentStrategy = .range,
         launchTimeout: Duration = .seconds(10)
     ) {
@@ -32,7 +30,6 @@ public struct WorkerConfiguration: Sendable {
         self.topics = topics
         self.groupID = groupID
         self.workerID = workerID
-        self.concurrencyLimit = concurrencyLimit
         self.observeInterval = observeInterval
         self.commitInterval = commitInterval
         self.sessionTimeoutMilliseconds = sessionTimeoutMilliseconds

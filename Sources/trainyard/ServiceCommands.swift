@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocalBackend
+import Logging
 import TrainyardAggregator
 import TrainyardBackends
 import TrainyardCore
@@ -13,11 +14,11 @@ import TrainyardWorker
 /// `trainyard worker`
 struct RunWorker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "worker", abstract: "Claim jobs from the requests topic and run them (local backend).")
+        commandName: "worker", abstract: "Claim jobs from the requests topic and run them on the configured backends.")
 
     @OptionGroup var options: CommonOptions
 
-    @Option(help: "Jobs run at once per backend (env TRAINYARD_CONCURRENCY, default 16).")
+    @Option(help: "Jobs run at once per backend target unless its entry says otherwise (env TRAINYARD_CONCURRENCY, default 16).")
     var concurrency: Int?
 
     @Option(help: "Consumer group of the worker fleet.")
@@ -32,6 +33,9 @@ struct RunWorker: AsyncParsableCommand {
     @Option(help: "Where /metrics, /healthz and /readyz are served (host:port; port 0 picks a free one).")
     var httpAddress = "127.0.0.1:9090"
 
+    @Option(help: "Worker configuration file: backend targets and routing policy (env TRAINYARD_WORKER_CONFIG; default: one local target).")
+    var config: String?
+
     func run() async throws {
         let logger = options.logger("trainyard.worker")
         let environment = ProcessInfo.processInfo.environment
@@ -39,17 +43,16 @@ struct RunWorker: AsyncParsableCommand {
             throw ValidationError("unknown assignment strategy \(assignmentStrategy)")
         }
         let kafka = try options.kafka(clientID: "trainyard-worker")
-        let local = try LocalBackend(
-            configuration: LocalBackendConfiguration(
-                stateDirectory: options.stateDirectory,
-                secretsDirectory: (secretsDir ?? environment["TRAINYARD_SECRETS_DIR"]).map { URL(fileURLWithPath: $0) }),
-            logger: logger)
-        let router = BackendRouter(backends: [local], defaultBackend: local.name)
+        let file = try (config ?? environment["TRAINYARD_WORKER_CONFIG"]).map(WorkerConfigFile.load(path:))
+        let defaultConcurrency = concurrency ?? environment["TRAINYARD_CONCURRENCY"].flatMap(Int.init) ?? 16
+        let entries = file?.backends ?? [BackendEntry(name: "local", concurrency: nil, settings: .local(LocalTargetSettings()))]
+        let targets = try entries.map { entry in
+            BackendTarget(
+                name: entry.name, backend: try makeBackend(entry.settings, logger: logger), concurrencyLimit: entry.concurrency ?? defaultConcurrency)
+        }
+        let router = try BackendRouter(targets: targets, policy: file?.policy ?? RoutingPolicy(defaultTarget: targets[0].name))
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
-        let configuration = WorkerConfiguration(
-            kafka: kafka, topics: options.topics, groupID: group,
-            concurrencyLimit: concurrency ?? environment["TRAINYARD_CONCURRENCY"].flatMap(Int.init) ?? 16,
-            assignmentStrategy: strategy)
+        let configuration = WorkerConfiguration(kafka: kafka, topics: options.topics, groupID: group, assignmentStrategy: strategy)
         let registry = MetricsRegistry()
         let worker = try Worker(configuration: configuration, producer: producer, router: router, metrics: registry, logger: logger)
         let http = ObservabilityServer.make(
@@ -57,10 +60,22 @@ struct RunWorker: AsyncParsableCommand {
         TerminationSignals.install { await worker.shutdown() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await http.run() }
+            for target in targets { group.addTask { try await target.backend.run() } }
             try await worker.run()
             group.cancelAll()
         }
         await producer.close()
+    }
+
+    private func makeBackend(_ settings: BackendSettings, logger: Logger) throws -> any ComputeBackend {
+        switch settings {
+        case .local(let local):
+            let secrets = local.secretsDir ?? secretsDir ?? ProcessInfo.processInfo.environment["TRAINYARD_SECRETS_DIR"]
+            return try LocalBackend(
+                configuration: LocalBackendConfiguration(
+                    stateDirectory: options.stateDirectory, secretsDirectory: secrets.map { URL(fileURLWithPath: $0) }),
+                logger: logger)
+        }
     }
 }
 
