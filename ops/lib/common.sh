@@ -80,3 +80,22 @@ require_kcat() {
     die "kcat loads librdkafka ${version:-?} (< 2.1, cannot talk to Tansu); run ops/install-deps"
   fi
 }
+
+# ensure_venv DIR REQUIREMENTS: makes DIR a venv with REQUIREMENTS installed, rebuilt only when the
+# requirements file or the Python that made it changed (a stamp inside DIR holds their hash).
+ensure_venv() {
+  local venv="$1" requirements="$2" want have
+  want="$(cat "$requirements" <(python3 -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)"
+  have="$(cat "$venv/.trainyard-requirements" 2>/dev/null || true)"
+  [ "$want" = "$have" ] && [ -x "$venv/bin/python" ] && return 0
+  log "installing $(basename "$requirements") into $venv"
+  python3 -m venv --help >/dev/null 2>&1 || die "python3 has no venv module (Debian: apt-get install python3-venv)"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || die "python3 -m venv $venv failed (Debian: apt-get install python3-venv)"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$requirements" \
+    || die "pip install -r $requirements failed"
+  printf '%s\n' "$want" >"$venv/.trainyard-requirements"
+}
+
+# The Python environment of the test peers (AWS emulator, Kubernetes API server stand-in, API fuzzing).
+TEST_VENV="${TEST_VENV:-$TRAINYARD_DEPS/test-venv}"
