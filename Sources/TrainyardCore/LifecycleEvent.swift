@@ -26,11 +26,14 @@ public struct LifecycleEvent: Codable, Sendable, Equatable {
     public var reason: String?
     /// The worker that reported it.
     public var workerID: String?
+    /// Set on heartbeats: a worker re-reports the attempt's current state at this time to show
+    /// that it still observes it. A heartbeat adds no fact (the store keeps it out of the history).
+    public var observedAt: Date?
 
     public init(
         jobID: JobID, attempt: Int, state: JobState, source: EventSource, occurredAt: Date = Date(),
         team: String? = nil, backend: String? = nil, resourceName: String? = nil, exitCode: Int32? = nil,
-        failureClass: FailureClass? = nil, reason: String? = nil, workerID: String? = nil
+        failureClass: FailureClass? = nil, reason: String? = nil, workerID: String? = nil, observedAt: Date? = nil
     ) {
         self.schema = LifecycleEvent.schemaVersion
         self.jobID = jobID
@@ -45,6 +48,7 @@ public struct LifecycleEvent: Codable, Sendable, Equatable {
         self.failureClass = failureClass
         self.reason = reason
         self.workerID = workerID
+        self.observedAt = observedAt
     }
 
     enum CodingKeys: String, CodingKey {
@@ -52,6 +56,7 @@ public struct LifecycleEvent: Codable, Sendable, Equatable {
         case jobID = "jobId"
         case attempt, state, source, occurredAt, team, backend, resourceName, exitCode, failureClass, reason
         case workerID = "workerId"
+        case observedAt
     }
 }
 

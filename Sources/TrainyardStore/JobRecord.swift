@@ -25,6 +25,33 @@ public struct JobRecord: Sendable, Equatable, Codable {
     public var finishedAt: Date?
     public var updatedAt: Date
 
+    public init(
+        jobID: JobID, team: String, name: String? = nil, kind: String? = nil, requestedBackend: String? = nil, submittedAt: Date? = nil,
+        cancelRequestedAt: Date? = nil, attempt: Int, state: JobState, stateSource: EventSource, backend: String? = nil,
+        resourceName: String? = nil, exitCode: Int32? = nil, failureClass: FailureClass? = nil, reason: String? = nil, claimedAt: Date? = nil,
+        startedAt: Date? = nil, finishedAt: Date? = nil, updatedAt: Date
+    ) {
+        self.jobID = jobID
+        self.team = team
+        self.name = name
+        self.kind = kind
+        self.requestedBackend = requestedBackend
+        self.submittedAt = submittedAt
+        self.cancelRequestedAt = cancelRequestedAt
+        self.attempt = attempt
+        self.state = state
+        self.stateSource = stateSource
+        self.backend = backend
+        self.resourceName = resourceName
+        self.exitCode = exitCode
+        self.failureClass = failureClass
+        self.reason = reason
+        self.claimedAt = claimedAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.updatedAt = updatedAt
+    }
+
     /// Seconds from submission to the first claim.
     public var queueWait: TimeInterval? {
         guard let submittedAt, let claimedAt else { return nil }

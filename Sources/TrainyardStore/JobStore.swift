@@ -9,7 +9,7 @@ import TrainyardCore
 /// is applied twice or skipped. Everything stored derives from message contents only (no
 /// wall-clock of the aggregator), so replaying the topics from offset 0 rebuilds the same file.
 public final class JobStore: Sendable {
-    private let database: SQLiteDatabase
+    let database: SQLiteDatabase
 
     /// Opens (and migrates) the store at `path`.
     public init(path: String) throws {
@@ -176,13 +176,16 @@ public final class JobStore: Sendable {
     /// Folds `event` into its attempt, then refreshes the job's summary from its latest attempt.
     private func applyEvent(_ event: LifecycleEvent, at position: MessagePosition, _ connection: inout SQLiteConnection) throws -> JobRecord? {
         let payload = String(decoding: try LifecycleEventCodec.encode(event), as: UTF8.self)
-        try connection.query(
-            "INSERT OR IGNORE INTO job_events (topic, partition, offset, job_id, attempt, state, source, occurred_at, payload_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                .text(position.topic), .integer(Int64(position.partition)), .integer(position.offset), .text(event.jobID.rawValue),
-                .integer(Int64(event.attempt)), .text(event.state.rawValue), .text(event.source.rawValue),
-                .real(event.occurredAt.timeIntervalSince1970), .text(payload),
-            ])
+        // A heartbeat repeats a fact already stored: it only moves the job's last observation.
+        if event.observedAt == nil {
+            try connection.query(
+                "INSERT OR IGNORE INTO job_events (topic, partition, offset, job_id, attempt, state, source, occurred_at, payload_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    .text(position.topic), .integer(Int64(position.partition)), .integer(position.offset), .text(event.jobID.rawValue),
+                    .integer(Int64(event.attempt)), .text(event.state.rawValue), .text(event.source.rawValue),
+                    .real(event.occurredAt.timeIntervalSince1970), .text(payload),
+                ])
+        }
 
         let merged = try attemptStatus(event.jobID, event.attempt, &connection).map { $0.merging(event) } ?? AttemptStatus(event)
         try save(merged, &connection)
@@ -210,6 +213,10 @@ public final class JobStore: Sendable {
                 claimedAt.map { .real($0.timeIntervalSince1970) } ?? .null,
                 .real(event.occurredAt.timeIntervalSince1970), .text(event.jobID.rawValue),
             ])
+        // Every event comes from a worker that observed the attempt then.
+        try connection.query(
+            "UPDATE jobs SET last_observed_at = max(coalesce(last_observed_at, 0), ?) WHERE job_id = ? AND attempt = ?",
+            [.real((event.observedAt ?? event.occurredAt).timeIntervalSince1970), .text(event.jobID.rawValue), .integer(Int64(event.attempt))])
         return try job(event.jobID, &connection)
     }
 
@@ -250,12 +257,14 @@ public final class JobStore: Sendable {
 
     // MARK: reading
 
-    /// The job columns in `record`'s order, with the cancel request joined in.
-    private static let jobSelect = """
-        SELECT jobs.job_id, team, name, kind, requested_backend, submitted_at, cancel_requests.requested_at, attempt, state,
+    /// The job columns in `record`'s order.
+    static let jobColumns = """
+        jobs.job_id, team, name, kind, requested_backend, submitted_at, cancel_requests.requested_at, attempt, state,
             state_source, backend, resource_name, exit_code, failure_class, jobs.reason, claimed_at, started_at, finished_at, updated_at
-        FROM jobs LEFT JOIN cancel_requests ON cancel_requests.job_id = jobs.job_id
         """
+    /// The jobs table with the cancel request joined in.
+    static let jobSource = "FROM jobs LEFT JOIN cancel_requests ON cancel_requests.job_id = jobs.job_id"
+    static let jobSelect = "SELECT \(jobColumns) \(jobSource)"
 
     public func job(_ jobID: JobID) throws -> JobRecord? {
         try database.read { connection in try job(jobID, &connection) }
@@ -322,7 +331,7 @@ public final class JobStore: Sendable {
         }
     }
 
-    private static func record(_ row: [SQLiteValue]) -> JobRecord? {
+    static func record(_ row: [SQLiteValue]) -> JobRecord? {
         guard let jobID = row[0].string.flatMap(JobID.init), let state = row[8].string.flatMap(JobState.init(rawValue:)) else { return nil }
         func date(_ value: SQLiteValue) -> Date? { value.double.map(Date.init(timeIntervalSince1970:)) }
         return JobRecord(

@@ -84,6 +84,25 @@ enum StoreMigrations {
             );
             """
         ),
+        (
+            3,
+            // Alerts: what fires now (so a restart does not page again) and the notifications not
+            // yet delivered (the alerts topic's outbox). `last_observed_at`: the latest worker
+            // observation of the job's current attempt (heartbeats included), for the unobserved rule.
+            """
+            ALTER TABLE jobs ADD COLUMN last_observed_at REAL;
+            CREATE INDEX jobs_by_finished ON jobs(finished_at);
+            CREATE TABLE alerts_firing (
+                alert_id TEXT PRIMARY KEY,
+                payload_json TEXT NOT NULL
+            );
+            CREATE TABLE alert_outbox (
+                sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                alert_id TEXT NOT NULL,
+                payload_json TEXT NOT NULL
+            );
+            """
+        ),
     ]
 
     static func apply(to database: SQLiteDatabase) throws {

@@ -42,10 +42,20 @@ public final class Fleet: @unchecked Sendable {
     /// Starts `trainyard <arguments>` as a named service; its output goes to `<home>/<name>.log`.
     @discardableResult
     public func start(_ name: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> Process {
+        try launch(name, executable, arguments, environment: environment.merging(extra) { _, new in new })
+    }
+
+    /// Starts a Python test peer (ops/test-peers) with the test venv's interpreter as a named service.
+    @discardableResult
+    public func startPython(_ name: String, script: URL, arguments: [String]) throws -> Process {
+        try launch(name, try TestEnvironment.python(), [script.path] + arguments, environment: ProcessInfo.processInfo.environment)
+    }
+
+    private func launch(_ name: String, _ executable: URL, _ arguments: [String], environment: [String: String]) throws -> Process {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.environment = environment.merging(extra) { _, new in new }
+        process.environment = environment
         let log = home.appendingPathComponent("\(name).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
@@ -61,8 +71,8 @@ public final class Fleet: @unchecked Sendable {
     public var workerGroup: String { "\(topics.prefix)-workers" }
     public var aggregatorGroup: String { "\(topics.prefix)-aggregator" }
 
-    public func startAggregator(_ name: String = "aggregator", httpPort: Int = 0) throws {
-        try start(name, ["aggregator", "--group", aggregatorGroup, "--http-address", "127.0.0.1:\(httpPort)"])
+    public func startAggregator(_ name: String = "aggregator", httpPort: Int = 0, arguments: [String] = []) throws {
+        try start(name, ["aggregator", "--group", aggregatorGroup, "--http-address", "127.0.0.1:\(httpPort)"] + arguments)
     }
 
     public func startWorker(_ name: String, concurrency: Int = 16, httpPort: Int = 0, arguments: [String] = []) throws {

@@ -32,6 +32,22 @@ public enum TestEnvironment {
     }
 
     /// A logger for tests: warnings and worse, to stderr.
+    /// The Python of the test peers: TRAINYARD_TEST_PYTHON (ops/test sets it), else python3 on PATH.
+    public static func python() throws -> URL {
+        if let path = ProcessInfo.processInfo.environment["TRAINYARD_TEST_PYTHON"] { return URL(fileURLWithPath: path) }
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let candidate = URL(fileURLWithPath: String(directory)).appendingPathComponent("python3")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        throw Missing(description: "no Python for the test peers: run the tests through ops/test (TRAINYARD_TEST_PYTHON)")
+    }
+
+    /// A file of this repository (test peers under ops/test-peers, examples…).
+    public static func repositoryFile(_ relativePath: String) -> URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(relativePath)
+    }
+
     public static func logger(_ label: String) -> Logger {
         var logger = Logger(label: label)
         logger.logLevel = ProcessInfo.processInfo.environment["TRAINYARD_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning

@@ -14,6 +14,8 @@ struct JobExecution {
     let publisher: EventPublisher
     let workerID: String
     let observeInterval: Duration
+    /// How often an attempt in flight is re-reported (with `observedAt`) while nothing changes.
+    let heartbeatInterval: Duration
     let launchTimeout: Duration
     let metrics: WorkerMetrics
     let logger: Logger
@@ -94,12 +96,20 @@ struct JobExecution {
         var published: Set<JobState> = []
         var launchedAt: ContinuousClock.Instant?
         var stopRequested = false
+        // The latest report of this attempt, repeated as a heartbeat while nothing changes.
+        var lastReport: LifecycleEvent?
+        var lastReportedAt = ContinuousClock.now
+        func report(_ event: LifecycleEvent) async throws {
+            try await publisher.publish(event)
+            lastReport = event
+            lastReportedAt = .now
+        }
 
         if observation == .absent {
             if let reason = tracker.cancelReason {
                 return BackendOutcome(state: .cancelled, reason: reason, finishedAt: Date(), source: .worker)
             }
-            try await publish(identity, .claimed, source: .worker)
+            try await report(event(identity, .claimed, source: .worker))
             published.insert(.claimed)
             metrics.attemptsStarted.labels(backend.name).increment()
         }
@@ -113,7 +123,7 @@ struct JobExecution {
                         observation = ensured
                         launchedAt = .now
                         if !published.contains(.provisioning) {
-                            try await publish(identity, .provisioning, source: .worker)
+                            try await report(event(identity, .provisioning, source: .worker))
                             published.insert(.provisioning)
                         }
                         continue
@@ -127,17 +137,17 @@ struct JobExecution {
                 }
             case .pending(let reason):
                 if !published.contains(.pending) {
-                    try await publish(identity, .pending, source: .backend, reason: reason)
+                    try await report(event(identity, .pending, source: .backend, reason: reason))
                     published.insert(.pending)
                 }
             case .running(let since):
                 if !published.contains(.running) {
-                    try await publish(identity, .running, source: .backend, at: since)
+                    try await report(event(identity, .running, source: .backend, at: since))
                     published.insert(.running)
                 }
             case .finished(let outcome):
                 if let startedAt = outcome.startedAt, !published.contains(.running) {
-                    try await publish(identity, .running, source: .backend, at: startedAt)
+                    try await report(event(identity, .running, source: .backend, at: startedAt))
                 }
                 return outcome
             }
@@ -148,6 +158,10 @@ struct JobExecution {
                 } catch {
                     logger.warning("stop failed, retrying: \(error)", metadata: ["job": "\(command.jobID)"])
                 }
+            }
+            if var heartbeat = lastReport, ContinuousClock.now - lastReportedAt >= heartbeatInterval {
+                heartbeat.observedAt = Date()
+                try await report(heartbeat)
             }
             try await sleep(observeInterval)
             observation = try await observeRetrying(identity)
@@ -186,10 +200,15 @@ struct JobExecution {
     private func publish(_ identity: BackendIdentity, _ state: JobState, source: EventSource, at time: Date = Date(), reason: String? = nil)
         async throws
     {
-        try await publisher.publish(
-            LifecycleEvent(
-                jobID: command.jobID, attempt: identity.attempt, state: state, source: source, occurredAt: time, team: spec.team,
-                backend: backend.name, resourceName: identity.resourceName, reason: reason, workerID: workerID))
+        try await publisher.publish(event(identity, state, source: source, at: time, reason: reason))
+    }
+
+    private func event(_ identity: BackendIdentity, _ state: JobState, source: EventSource, at time: Date = Date(), reason: String? = nil)
+        -> LifecycleEvent
+    {
+        LifecycleEvent(
+            jobID: command.jobID, attempt: identity.attempt, state: state, source: source, occurredAt: time, team: spec.team,
+            backend: backend.name, resourceName: identity.resourceName, reason: reason, workerID: workerID)
     }
 
     private func publish(_ identity: BackendIdentity, outcome: BackendOutcome) async throws {

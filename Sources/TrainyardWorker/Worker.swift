@@ -147,7 +147,8 @@ public actor Worker {
         }
         let execution = JobExecution(
             command: command, backend: backend, tracker: tracker, publisher: publisher, workerID: configuration.workerID,
-            observeInterval: configuration.observeInterval, launchTimeout: configuration.launchTimeout, metrics: metrics, logger: logger,
+            observeInterval: configuration.observeInterval, heartbeatInterval: configuration.heartbeatInterval,
+            launchTimeout: configuration.launchTimeout, metrics: metrics, logger: logger,
             knownAttempts: existing)
         let inFlight = metrics.inFlight.labels(backend.name)
         inFlight.add(1)

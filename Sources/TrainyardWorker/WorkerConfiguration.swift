@@ -12,6 +12,9 @@ public struct WorkerConfiguration: Sendable {
     public var workerID: String
     /// How often a tracked job's backend state is read.
     public var observeInterval: Duration
+    /// How often an attempt in flight is re-reported while its state does not change (the
+    /// aggregator's "unobserved" alert rule keys on it).
+    public var heartbeatInterval: Duration
     /// How often safe offsets are committed.
     public var commitInterval: Duration
     public var sessionTimeoutMilliseconds: Int
@@ -23,7 +26,8 @@ public struct WorkerConfiguration: Sendable {
     public init(
         kafka: KafkaConfiguration = KafkaConfiguration(), topics: TopicNames = TopicNames(), groupID: String = "trainyard-workers",
         workerID: String = WorkerConfiguration.defaultWorkerID, observeInterval: Duration = .milliseconds(200),
-        commitInterval: Duration = .seconds(1), sessionTimeoutMilliseconds: Int = 6000, assignmentStrategy: KafkaAssignmentStrategy = .range,
+        heartbeatInterval: Duration = .seconds(60), commitInterval: Duration = .seconds(1), sessionTimeoutMilliseconds: Int = 6000,
+        assignmentStrategy: KafkaAssignmentStrategy = .range,
         launchTimeout: Duration = .seconds(10)
     ) {
         self.kafka = kafka
@@ -31,6 +35,7 @@ public struct WorkerConfiguration: Sendable {
         self.groupID = groupID
         self.workerID = workerID
         self.observeInterval = observeInterval
+        self.heartbeatInterval = heartbeatInterval
         self.commitInterval = commitInterval
         self.sessionTimeoutMilliseconds = sessionTimeoutMilliseconds
         self.assignmentStrategy = assignmentStrategy

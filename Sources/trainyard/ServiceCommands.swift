@@ -33,6 +33,9 @@ struct RunWorker: AsyncParsableCommand {
     @Option(help: "Where /metrics, /healthz and /readyz are served (host:port; port 0 picks a free one).")
     var httpAddress = "127.0.0.1:9090"
 
+    @Option(help: "Seconds between heartbeats of an attempt whose state does not change (the unobserved-job alert needs them).")
+    var heartbeatInterval: Double = 60
+
     @Option(help: "Worker configuration file: backend targets and routing policy (env TRAINYARD_WORKER_CONFIG; default: one local target).")
     var config: String?
 
@@ -52,7 +55,10 @@ struct RunWorker: AsyncParsableCommand {
         }
         let router = try BackendRouter(targets: targets, policy: file?.policy ?? RoutingPolicy(defaultTarget: targets[0].name))
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
-        let configuration = WorkerConfiguration(kafka: kafka, topics: options.topics, groupID: group, assignmentStrategy: strategy)
+        guard heartbeatInterval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
+        let configuration = WorkerConfiguration(
+            kafka: kafka, topics: options.topics, groupID: group, heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)),
+            assignmentStrategy: strategy)
         let registry = MetricsRegistry()
         let worker = try Worker(configuration: configuration, producer: producer, router: router, metrics: registry, logger: logger)
         let http = ObservabilityServer.make(
@@ -97,8 +103,18 @@ struct RunAggregator: AsyncParsableCommand {
         help: "Publish job statuses to the status topic (--no-status-topic for a second aggregator that only verifies or rebuilds a store).")
     var statusTopic = true
 
+    @Flag(inversion: .prefixedNo, help: "Evaluate alert rules and publish alerts (--no-alerts for a second aggregator).")
+    var alerts = true
+
+    @Option(help: "Alert rules and webhook (YAML; env TRAINYARD_ALERTS_CONFIG; default: the built-in thresholds, no webhook).")
+    var alertsConfig: String?
+
     func run() async throws {
         let logger = options.logger("trainyard.aggregator")
+        let alertConfiguration =
+            try (alertsConfig ?? ProcessInfo.processInfo.environment["TRAINYARD_ALERTS_CONFIG"]).map {
+                try ConfigFile.load(AlertConfiguration.self, path: $0)
+            } ?? AlertConfiguration()
         try options.prepareDirectory(for: options.databasePath)
         let store = try JobStore(path: options.databasePath)
         let registry = MetricsRegistry()
@@ -110,9 +126,14 @@ struct RunAggregator: AsyncParsableCommand {
             store: store, statusPublisher: publisher, metrics: registry, logger: logger)
         let http = ObservabilityServer.make(address: try parseAddress(httpAddress), registry: registry, ready: { aggregator.isReady }, logger: logger)
         TerminationSignals.install { await aggregator.shutdown() }
+        let monitor = AlertMonitor(
+            configuration: alertConfiguration, store: store, producer: producer, topic: options.topics.alerts,
+            webhook: alertConfiguration.webhook.map { WebhookNotifier(settings: $0, logger: logger) }, isReady: { aggregator.isReady },
+            metrics: registry, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await aggregator.commitPeriodically() }
             if statusTopic { group.addTask { await publisher.run() } }
+            if alerts { group.addTask { await monitor.run() } }
             group.addTask { try await http.run() }
             try await aggregator.run()
             group.cancelAll()

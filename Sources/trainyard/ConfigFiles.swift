@@ -22,21 +22,9 @@ struct WorkerConfigFile: Decodable {
     var routing: RoutingPolicy?
 
     static func load(path: String) throws -> WorkerConfigFile {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ConfigFileError(path: path, message: "cannot read it: \(error.localizedDescription)")
-        }
-        do {
-            let file = try YAMLDecoder().decode(WorkerConfigFile.self, from: text)
-            guard !file.backends.isEmpty else { throw ConfigFileError(path: path, message: "`backends` lists no target") }
-            return file
-        } catch let error as ConfigFileError {
-            throw error
-        } catch let error as DecodingError {
-            throw ConfigFileError(path: path, message: JobSpecParser.violation(for: error).description)
-        } catch {
-            throw ConfigFileError(path: path, message: "not valid YAML: \(error)")
-        }
+        let file = try ConfigFile.load(WorkerConfigFile.self, path: path)
+        guard !file.backends.isEmpty else { throw ConfigFileError(path: path, message: "`backends` lists no target") }
+        return file
     }
 
     /// The routing policy, defaulting to the first target.
@@ -84,6 +72,23 @@ enum BackendSettings {
 struct LocalTargetSettings: Decodable {
     /// Folder of secret files (default: `--secrets-dir` / TRAINYARD_SECRETS_DIR).
     var secretsDir: String?
+}
+
+/// Reads YAML configuration files into their types, with errors that name the file and field.
+enum ConfigFile {
+    static func load<Value: Decodable>(_ type: Value.Type, path: String) throws -> Value {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigFileError(path: path, message: "cannot read it: \(error.localizedDescription)")
+        }
+        do {
+            return try YAMLDecoder().decode(Value.self, from: text)
+        } catch let error as DecodingError {
+            throw ConfigFileError(path: path, message: JobSpecParser.violation(for: error).description)
+        } catch {
+            throw ConfigFileError(path: path, message: "not valid YAML: \(error)")
+        }
+    }
 }
 
 /// The configuration file could not be used; names the file and the offending field.
