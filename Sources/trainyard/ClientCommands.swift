@@ -4,52 +4,112 @@ import TrainyardCore
 import TrainyardKafka
 import TrainyardStore
 
-/// `trainyard submit FILE… [--wait]`
+/// `trainyard submit FILE… [--wait] [--api URL]`
 struct SubmitJobs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "submit", abstract: "Submit job specs (YAML or JSON); prints one job id per line.")
+        commandName: "submit", abstract: "Submit job specs (YAML or JSON); prints one job id per line.",
+        discussion: """
+            Exit status: 0 when every job was submitted (and, with --wait, SUCCEEDED); 1 when a job ended \
+            otherwise (FAILED, TIMED_OUT, CANCELLED, REJECTED); 2 when a spec was invalid or refused; 3 when \
+            --wait timed out; 4 when the broker or the API could not be reached.
+            """)
 
     @OptionGroup var options: CommonOptions
 
     @Argument(help: "Job spec files.")
     var files: [String]
 
-    @Flag(help: "Wait for the jobs to finish, showing state changes; exit 0 only if all succeeded.")
+    @Flag(help: "Wait for the jobs to finish: a live line per job on a terminal, a line per state change otherwise.")
     var wait = false
 
     @Option(help: "Give up waiting after this many seconds.")
     var timeout: Double = 3600
 
+    @Option(help: "Submit through the HTTP API at this URL (env TRAINYARD_API_URL; key from TRAINYARD_API_KEY) instead of the requests topic.")
+    var api: String?
+
     func run() async throws {
-        var commands: [SubmitCommand] = []
-        var invalid = false
+        var documents: [(file: String, data: Data)] = []
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
                 printError("\(file): cannot read")
-                invalid = true
-                continue
+                throw ExitCode(2)
             }
+            documents.append((file, data))
+        }
+        do {
+            let apiURL = api ?? ProcessInfo.processInfo.environment["TRAINYARD_API_URL"]
+            let waiter: JobWaiter
+            let jobs: [(id: JobID, name: String)]
+            if let apiURL {
+                let client = try APIClient(baseURL: apiURL, key: ProcessInfo.processInfo.environment["TRAINYARD_API_KEY"])
+                jobs = try await submitThroughAPI(documents, client)
+                waiter = .api(client, timeout: timeout)
+            } else {
+                jobs = try await submitToTopic(documents)
+                waiter = .store(databasePath: options.databasePath, timeout: timeout)
+            }
+            guard wait else { return }
+            guard let final = try await waiter.wait(for: jobs) else {
+                printError("timed out after \(Int(timeout)) s")
+                throw ExitCode(3)
+            }
+            if !final.values.allSatisfy({ $0 == .succeeded }) { throw ExitCode(1) }
+        } catch let error as CLIError {
+            printError(error.description)
+            throw ExitCode(4)
+        }
+    }
+
+    /// Validates every spec first (nothing is sent if one is invalid), then produces the commands.
+    private func submitToTopic(_ documents: [(file: String, data: Data)]) async throws -> [(id: JobID, name: String)] {
+        var commands: [SubmitCommand] = []
+        for document in documents {
             do {
-                commands.append(SubmitCommand(spec: try JobSpecParser.parse(data)))
+                commands.append(SubmitCommand(spec: try JobSpecParser.parse(document.data)))
             } catch {
-                for violation in error.violations { printError("\(file): \(violation)") }
-                invalid = true
+                for violation in error.violations { printError("\(document.file): \(violation)") }
             }
         }
-        if invalid { throw ExitCode(2) }
-
-        let producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(common: try options.kafka(clientID: "trainyard-cli")), logger: options.logger("submit"))
+        guard commands.count == documents.count else { throw ExitCode(2) }
+        let producer: KafkaProducer
+        do {
+            producer = try KafkaProducer(
+                configuration: KafkaProducerConfiguration(common: try options.kafka(clientID: "trainyard-cli")), logger: options.logger("submit"))
+        } catch let error as KafkaError {
+            throw CLIError("cannot reach the broker at \(options.resolvedBrokers): \(error)")
+        }
         for command in commands {
-            _ = try await producer.send(
-                KafkaProducerMessage(topic: options.topics.requests, key: command.jobID.rawValue, value: try JobRequestCodec.encode(.submit(command)))
-            )
+            do {
+                _ = try await producer.send(
+                    KafkaProducerMessage(
+                        topic: options.topics.requests, key: command.jobID.rawValue, value: try JobRequestCodec.encode(.submit(command))))
+            } catch let error as KafkaError {
+                throw CLIError("cannot submit to \(options.topics.requests) at \(options.resolvedBrokers): \(error)")
+            }
             print(command.jobID)
         }
         await producer.close()
-        guard wait else { return }
-        let outcome = try await JobWaiter(databasePath: options.databasePath, timeout: timeout).wait(for: commands.map { ($0.jobID, $0.spec.name) })
-        if !outcome { throw ExitCode(1) }
+        return commands.map { ($0.jobID, $0.spec.name) }
+    }
+
+    /// Posts each spec as it is written; the API validates it and answers with field-level errors.
+    private func submitThroughAPI(_ documents: [(file: String, data: Data)], _ client: APIClient) async throws -> [(id: JobID, name: String)] {
+        var jobs: [(id: JobID, name: String)] = []
+        for document in documents {
+            let json = document.data.first { !(Character(UnicodeScalar($0)).isWhitespace) } == UInt8(ascii: "{")
+            do {
+                let id = try await client.submit(spec: document.data, json: json)
+                print(id)
+                jobs.append((id, (try? JobSpecParser.parse(document.data).name) ?? document.file))
+            } catch let refusal as APIClient.Refusal where (400..<500).contains(refusal.status) && refusal.status != 401 {
+                printError("\(document.file): \(refusal)")
+                throw ExitCode(2)
+            } catch let refusal as APIClient.Refusal {
+                throw CLIError("the API refused \(document.file): \(refusal)")
+            }
+        }
+        return jobs
     }
 }
 

@@ -28,35 +28,3 @@ enum StatusTable {
         return String(format: "%dh%02dm", Int(seconds) / 3600, Int(seconds) % 3600 / 60)
     }
 }
-
-/// Follows jobs in the store until they are terminal, printing each state change.
-struct JobWaiter {
-    let databasePath: String
-    let timeout: Double
-
-    /// True when every job SUCCEEDED.
-    func wait(for jobs: [(JobID, String)]) async throws -> Bool {
-        let started = Date()
-        var last: [JobID: JobState] = [:]
-        var final: [JobID: JobState] = [:]
-        while final.count < jobs.count {
-            if Date().timeIntervalSince(started) > timeout {
-                printError("timed out after \(Int(timeout)) s waiting for \(jobs.count - final.count) job(s)")
-                return false
-            }
-            if let store = try? JobStore(readingAt: databasePath) {
-                for (id, name) in jobs where final[id] == nil {
-                    guard let record = try store.job(id), last[id] != record.state else { continue }
-                    last[id] = record.state
-                    let detail = [record.reason, record.exitCode.map { "exit \($0)" }].compactMap { $0 }.joined(separator: ", ")
-                    print(
-                        "\(id)  \(name)  \(record.state.rawValue)  \(StatusTable.duration(Date().timeIntervalSince(started)))\(detail.isEmpty ? "" : "  " + detail)"
-                    )
-                    if record.state.isTerminal { final[id] = record.state }
-                }
-            }
-            if final.count < jobs.count { try await Task.sleep(for: .milliseconds(250)) }
-        }
-        return final.values.allSatisfy { $0 == .succeeded }
-    }
-}
