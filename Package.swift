@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         // Without its default traits: no swift-configuration integration (we read our own settings).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0", traits: []),
     ],
@@ -36,6 +37,17 @@ let package = Package(
             name: "TrainyardHTTP",
             dependencies: ["TrainyardObservability", .product(name: "Hummingbird", package: "hummingbird")]
         ),
+        .target(
+            name: "TrainyardAPI",
+            dependencies: [
+                "TrainyardCore", "TrainyardStore", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+            ],
+            // Served byte for byte at /openapi.yaml; compiled in, so the binary needs no resource bundle.
+            resources: [.embedInCode("openapi.yaml")]
+        ),
+        .target(name: "TrainyardClient", dependencies: ["TrainyardCore", "TrainyardKafka"]),
         .target(
             name: "LocalBackend",
             dependencies: ["TrainyardCore", "TrainyardBackends", .product(name: "Logging", package: "swift-log")]
@@ -67,6 +79,7 @@ let package = Package(
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "TrainyardWorker",
                 "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardHTTP",
+                "TrainyardAPI", "TrainyardClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -78,12 +91,13 @@ let package = Package(
         .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardWorkerTests", dependencies: ["TrainyardWorker", "TrainyardCore"]),
+        .testTarget(name: "TrainyardAPITests", dependencies: ["TrainyardAPI", "TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardTesting",
-                "LocalBackend",
+                "LocalBackend", "TrainyardAPI",
             ]
         ),
     ]

@@ -27,10 +27,14 @@ public struct HTTPAddress: Sendable, Equatable, CustomStringConvertible {
 /// The endpoints every Trainyard process serves: `/metrics` (Prometheus text), `/healthz`
 /// (the process answers) and `/readyz` (it can do its job: e.g. the consumer has joined).
 public enum ObservabilityServer {
+    /// - Parameter configure: adds the process's own routes and middleware first (the aggregator's
+    ///   HTTP API), so its middleware also covers these endpoints and unknown paths.
     public static func make(
-        address: HTTPAddress, registry: MetricsRegistry, ready: @escaping @Sendable () async -> Bool, logger: Logger
+        address: HTTPAddress, registry: MetricsRegistry, ready: @escaping @Sendable () async -> Bool, logger: Logger,
+        configure: (Router<BasicRequestContext>) -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
+        configure(router)
         router.get("metrics") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -47,7 +51,8 @@ public enum ObservabilityServer {
         var serverLogger = logger
         serverLogger.logLevel = .critical
         return Application(
-            router: router, configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "trainyard"),
+            router: router, // A connection idle for 30 s (no request, or a body that stopped arriving) is closed.
+            server: .http1(configuration: .init(idleTimeout: .seconds(30))), configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "trainyard"),
             logger: serverLogger)
     }
 }

@@ -9,7 +9,7 @@ import TrainyardCore
 /// is applied twice or skipped. Everything stored derives from message contents only (no
 /// wall-clock of the aggregator), so replaying the topics from offset 0 rebuilds the same file.
 public final class JobStore: Sendable {
-    private let database: SQLiteDatabase
+    let database: SQLiteDatabase
 
     /// Opens (and migrates) the store at `path`.
     public init(path: String) throws {
@@ -213,7 +213,7 @@ public final class JobStore: Sendable {
         return try job(event.jobID, &connection)
     }
 
-    private func attemptStatus(_ jobID: JobID, _ attempt: Int, _ connection: inout SQLiteConnection) throws -> AttemptStatus? {
+    func attemptStatus(_ jobID: JobID, _ attempt: Int, _ connection: inout SQLiteConnection) throws -> AttemptStatus? {
         guard
             let row = try connection.query(
                 "SELECT decisive_json, first_seen_json, last_seen, resource_name FROM attempts WHERE job_id = ? AND attempt = ?",
@@ -251,7 +251,7 @@ public final class JobStore: Sendable {
     // MARK: reading
 
     /// The job columns in `record`'s order, with the cancel request joined in.
-    private static let jobSelect = """
+    static let jobSelect = """
         SELECT jobs.job_id, team, name, kind, requested_backend, submitted_at, cancel_requests.requested_at, attempt, state,
             state_source, backend, resource_name, exit_code, failure_class, jobs.reason, claimed_at, started_at, finished_at, updated_at
         FROM jobs LEFT JOIN cancel_requests ON cancel_requests.job_id = jobs.job_id
@@ -322,7 +322,7 @@ public final class JobStore: Sendable {
         }
     }
 
-    private static func record(_ row: [SQLiteValue]) -> JobRecord? {
+    static func record(_ row: [SQLiteValue]) -> JobRecord? {
         guard let jobID = row[0].string.flatMap(JobID.init), let state = row[8].string.flatMap(JobState.init(rawValue:)) else { return nil }
         func date(_ value: SQLiteValue) -> Date? { value.double.map(Date.init(timeIntervalSince1970:)) }
         return JobRecord(
