@@ -40,11 +40,13 @@ public enum ObservabilityServer {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: registry.render())))
         }
-        router.get("healthz") { _, _ in "ok\n" }
+        router.get("healthz") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n")))
+        }
         router.get("readyz") { _, _ -> Response in
             let isReady = await ready()
             return Response(
-                status: isReady ? .ok : .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: isReady ? "ready\n" : "not ready\n")))
+                status: isReady ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: isReady ? "ready\n" : "not ready\n")))
         }
         // Hummingbird logs its own shutdown (task cancellation) as an error; what matters (e.g. a
         // port in use) is thrown from `run()` instead.
