@@ -11,7 +11,8 @@ public struct APIConfiguration: Sendable {
     /// job (so a GET right after finds it); 202 either way.
     public var submitVisibilityWait: Duration
 
-    public init(maxSpecBytes: Int = JobSpecParser.maxDocumentBytes, maxSmallBodyBytes: Int = 16 * 1024, submitVisibilityWait: Duration = .seconds(2)) {
+    public init(maxSpecBytes: Int = JobSpecParser.maxDocumentBytes, maxSmallBodyBytes: Int = 16 * 1024, submitVisibilityWait: Duration = .seconds(2))
+    {
         self.maxSpecBytes = maxSpecBytes
         self.maxSmallBodyBytes = maxSmallBodyBytes
         self.submitVisibilityWait = submitVisibilityWait

@@ -33,7 +33,9 @@ struct JobRoutes: Sendable {
             } catch {
                 throw APIError.invalid(
                     "invalid Idempotency-Key header",
-                    fields: error.violations.map { SpecViolation(field: $0.field == "idempotencyKey" ? "Idempotency-Key" : $0.field, message: $0.message) })
+                    fields: error.violations.map {
+                        SpecViolation(field: $0.field == "idempotencyKey" ? "Idempotency-Key" : $0.field, message: $0.message)
+                    })
             }
         }
         guard principal.canAccess(team: spec.team) else {
@@ -50,7 +52,8 @@ struct JobRoutes: Sendable {
             try await send(.submit(command))
         } catch {
             logger.error("submit \(command.jobID) could not be published: \(error)")
-            throw APIError(.serviceUnavailable, "unavailable", "the request could not be handed to the broker; retry (the same Idempotency-Key is safe)")
+            throw APIError(
+                .serviceUnavailable, "unavailable", "the request could not be handed to the broker; retry (the same Idempotency-Key is safe)")
         }
         logger.info("job \(command.jobID) submitted through the API by key \(principal.name)")
         let state = await visibleState(of: command.jobID)
@@ -95,7 +98,8 @@ struct JobRoutes: Sendable {
     func detail(_ request: Request, id: String) throws -> Response {
         let record = try visibleJob(id, to: try authenticator.require(request))
         let detail = JobDetail(
-            status: JobStatusMessage(record), spec: try store.spec(of: record.jobID), attempts: try store.attempts(of: record.jobID).map(AttemptView.init))
+            status: JobStatusMessage(record), spec: try store.spec(of: record.jobID),
+            attempts: try store.attempts(of: record.jobID).map(AttemptView.init))
         return JSONResponse.make(detail)
     }
 
@@ -138,7 +142,8 @@ enum CancelBody {
     static func reason(from body: Data) throws(APIError) -> String? {
         guard body.contains(where: { !Character(UnicodeScalar($0)).isWhitespace }) else { return nil }
         guard let object = try? JSONSerialization.jsonObject(with: body), let fields = object as? [String: Any] else {
-            throw APIError.invalid("the body must be a JSON object like {\"reason\": \"...\"}", fields: [SpecViolation(field: "", message: "must be a JSON object")])
+            throw APIError.invalid(
+                "the body must be a JSON object like {\"reason\": \"...\"}", fields: [SpecViolation(field: "", message: "must be a JSON object")])
         }
         if let unknown = fields.keys.sorted().first(where: { $0 != "reason" }) {
             throw APIError.invalid("invalid cancel request", fields: [SpecViolation(field: unknown, message: "is not a field of a cancel request")])
@@ -148,7 +153,8 @@ enum CancelBody {
             throw APIError.invalid("invalid cancel request", fields: [SpecViolation(field: "reason", message: "must be a string")])
         }
         guard reason.count <= maxReasonLength else {
-            throw APIError.invalid("invalid cancel request", fields: [SpecViolation(field: "reason", message: "must be at most \(maxReasonLength) characters")])
+            throw APIError.invalid(
+                "invalid cancel request", fields: [SpecViolation(field: "reason", message: "must be at most \(maxReasonLength) characters")])
         }
         return reason
     }

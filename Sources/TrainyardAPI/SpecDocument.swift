@@ -22,9 +22,12 @@ enum SpecDocument {
                 .unsupportedMediaType, "unsupported_media_type",
                 "Content-Type \(type) is not accepted; send application/json or application/yaml")
         }
-        guard !body.isEmpty else { throw APIError.invalid("the body is empty; send a job spec", fields: [SpecViolation(field: "", message: "is required")]) }
+        guard !body.isEmpty else {
+            throw APIError.invalid("the body is empty; send a job spec", fields: [SpecViolation(field: "", message: "is required")])
+        }
         if isJSON, body.first(where: { !Character(UnicodeScalar($0)).isWhitespace }) != UInt8(ascii: "{") {
-            throw APIError.invalid("the body must be a JSON object (a job spec)", fields: [SpecViolation(field: "", message: "must be a JSON object")])
+            throw APIError.invalid(
+                "the body must be a JSON object (a job spec)", fields: [SpecViolation(field: "", message: "must be a JSON object")])
         }
         let spec: JobSpec
         do {

@@ -46,15 +46,17 @@ public enum ObservabilityServer {
         router.get("readyz") { _, _ -> Response in
             let isReady = await ready()
             return Response(
-                status: isReady ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: isReady ? "ready\n" : "not ready\n")))
+                status: isReady ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: isReady ? "ready\n" : "not ready\n")))
         }
         // Hummingbird logs its own shutdown (task cancellation) as an error; what matters (e.g. a
         // port in use) is thrown from `run()` instead.
         var serverLogger = logger
         serverLogger.logLevel = .critical
         return Application(
-            router: router, // A connection idle for 30 s (no request, or a body that stopped arriving) is closed.
-            server: .http1(configuration: .init(idleTimeout: .seconds(30))), configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "trainyard"),
+            router: router,  // A connection idle for 30 s (no request, or a body that stopped arriving) is closed.
+            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "trainyard"),
             logger: serverLogger)
     }
 }

@@ -65,7 +65,8 @@ struct APITests {
             try APIKeyFile.append(key: keys.1, name: "alpha-ci", team: "alpha", to: keyFile)
             try APIKeyFile.append(key: keys.2, name: "beta-ci", team: "beta", to: keyFile)
             let port = try Fleet.freePort()
-            try fleet.start("aggregator", ["aggregator", "--group", fleet.aggregatorGroup, "--http-address", "127.0.0.1:\(port)", "--api-keys", keyFile])
+            try fleet.start(
+                "aggregator", ["aggregator", "--group", fleet.aggregatorGroup, "--http-address", "127.0.0.1:\(port)", "--api-keys", keyFile])
             let ready = try await eventually(timeout: .seconds(60)) { (try? await Fleet.get(port: port, path: "/readyz"))?.0 == 200 }
             try #require(ready, "the aggregator never became ready:\n\(fleet.logTail("aggregator"))")
             if worker { try fleet.startWorker("worker-1") }
@@ -92,7 +93,9 @@ struct APITests {
             #expect(keyedID == JobID.derived(team: "alpha", idempotencyKey: "nightly-2026-11-29").rawValue)
 
             var ids = [id, keyedID]
-            for index in 0..<5 { ids.append(try #require(try await api.submit(Self.spec("batch-\(index)", team: "alpha"), key: api.alpha).json()["jobId"] as? String)) }
+            for index in 0..<5 {
+                ids.append(try #require(try await api.submit(Self.spec("batch-\(index)", team: "alpha"), key: api.alpha).json()["jobId"] as? String))
+            }
             let other = try #require(try await api.submit(Self.spec("theirs", team: "beta"), key: api.beta).json()["jobId"] as? String)
             let records = try await api.fleet.waitForTerminal(ids.compactMap(JobID.init) + [JobID(other)!], timeout: .seconds(90))
             #expect(records.values.allSatisfy { $0.state == .succeeded })
@@ -118,8 +121,10 @@ struct APITests {
             #expect((succeeded["jobs"] as? [[String: Any]])?.count == 8)
 
             let detail = try await api.call("GET", "/v1/jobs/\(id)", key: api.alpha).json()
-            for field in ["jobId", "team", "name", "kind", "state", "attempt", "backend", "resourceName", "exitCode", "submittedAt", "claimedAt",
-                "startedAt", "finishedAt", "queueWaitSeconds", "runSeconds", "updatedAt", "spec", "attempts"] {
+            for field in [
+                "jobId", "team", "name", "kind", "state", "attempt", "backend", "resourceName", "exitCode", "submittedAt", "claimedAt",
+                "startedAt", "finishedAt", "queueWaitSeconds", "runSeconds", "updatedAt", "spec", "attempts",
+            ] {
                 #expect(detail[field] != nil, "GET /v1/jobs/{id} lacks \(field)")
             }
             #expect(detail["state"] as? String == "SUCCEEDED")
@@ -129,7 +134,8 @@ struct APITests {
             #expect(states.isSuperset(of: ["QUEUED", "CLAIMED", "RUNNING", "SUCCEEDED"]))
 
             // Cancel a running job; the worker stops it.
-            let long = try #require(try await api.submit(Self.spec("long", team: "alpha", command: #"["sleep","300"]"#), key: api.alpha).json()["jobId"] as? String)
+            let long = try #require(
+                try await api.submit(Self.spec("long", team: "alpha", command: #"["sleep","300"]"#), key: api.alpha).json()["jobId"] as? String)
             let running = try await eventually(timeout: .seconds(60)) {
                 try await api.call("GET", "/v1/jobs/\(long)", key: api.alpha).json()["state"] as? String == "RUNNING"
             }
@@ -199,7 +205,9 @@ struct APITests {
             #expect(wrongType.status == 400 && wrongType.text.contains("resources.cpu"))
             #expect(try await api.submit(Self.spec("x", team: "alpha"), key: api.alpha, type: "text/plain").status == 415)
             #expect(try await api.submit("{not json", key: api.alpha).status == 400)
-            #expect(try await api.submit(Self.spec("x", team: "alpha"), key: api.alpha, headers: ["Idempotency-Key": String(repeating: "k", count: 300)]).status == 400)
+            #expect(
+                try await api.submit(Self.spec("x", team: "alpha"), key: api.alpha, headers: ["Idempotency-Key": String(repeating: "k", count: 300)])
+                    .status == 400)
             for query in ["cursor=nonsense", "createdSince=yesterday", "limit=0", "limit=100000", "state=DONE", "label=novalue", "team="] {
                 let reply = try await api.call("GET", "/v1/jobs?\(query)", key: api.admin)
                 #expect(reply.status == 400, "\(query)")
@@ -226,10 +234,12 @@ struct APITests {
             var ids: [String] = []
             for name in ["browser-ok", "browser-fails"] {
                 let command = name == "browser-ok" ? #"["true"]"# : #"["/bin/sh","-c","exit 3"]"#
-                ids.append(try #require(try await api.submit(Self.spec(name, team: "alpha", command: command), key: api.alpha).json()["jobId"] as? String))
+                ids.append(
+                    try #require(try await api.submit(Self.spec(name, team: "alpha", command: command), key: api.alpha).json()["jobId"] as? String))
             }
             let hostile = try #require(
-                try await api.submit(Self.spec("browser-hostile", team: "alpha", command: #"["sleep","300"]"#), key: api.alpha).json()["jobId"] as? String)
+                try await api.submit(Self.spec("browser-hostile", team: "alpha", command: #"["sleep","300"]"#), key: api.alpha).json()["jobId"]
+                    as? String)
             _ = try await api.fleet.waitForTerminal(ids.compactMap(JobID.init), timeout: .seconds(60))
             _ = try await api.call(
                 "POST", "/v1/jobs/\(hostile)/cancel", key: api.alpha, body: Data(#"{"reason":"<script>document.title='pwned'</script>"}"#.utf8))
@@ -256,7 +266,9 @@ struct APITests {
                 return String(decoding: dom, as: UTF8.self)
             }
             let list = try await render("/")
-            for id in ids + [hostile] { #expect(list.contains("data-job-id=\"\(id)\""), "\(id) is not in the rendered jobs table:\n\(list.prefix(2000))") }
+            for id in ids + [hostile] {
+                #expect(list.contains("data-job-id=\"\(id)\""), "\(id) is not in the rendered jobs table:\n\(list.prefix(2000))")
+            }
             #expect(list.contains("SUCCEEDED") && list.contains("FAILED") && list.contains("failure rate"))
             #expect(!list.contains("<script>document.title"))
             #expect(list.contains("&lt;script&gt;document.title"))

@@ -1,9 +1,9 @@
 import Foundation
 import Testing
 import TrainyardCore
-@testable import TrainyardStore
 
 @testable import TrainyardAPI
+@testable import TrainyardStore
 
 @Suite("API keys")
 struct APIKeyTests {
@@ -30,14 +30,16 @@ struct APIKeyTests {
         #expect(throws: APIKeyFileError.self) { try APIKeyFile.append(key: APIKeyFile.generateKey(), name: "ci", team: "x", to: path) }
     }
 
-    @Test("key files with mistakes are refused with the entry named", arguments: [
-        "keys:\n  - {name: a, sha256: abc, team: t}\n",
-        "keys:\n  - {name: a, sha256: \(String(repeating: "a", count: 64)), team: t, admin: true}\n",
-        "keys:\n  - {name: a, sha256: \(String(repeating: "a", count: 64))}\n",
-        "keys:\n  - {name: a, sha256: \(String(repeating: "A", count: 64)), team: t}\n",
-        "keys:\n  - {name: a, sha256: \(String(repeating: "a", count: 64)), team: t}\n  - {name: b, sha256: \(String(repeating: "a", count: 64)), team: u}\n",
-        "just text",
-    ])
+    @Test(
+        "key files with mistakes are refused with the entry named",
+        arguments: [
+            "keys:\n  - {name: a, sha256: abc, team: t}\n",
+            "keys:\n  - {name: a, sha256: \(String(repeating: "a", count: 64)), team: t, admin: true}\n",
+            "keys:\n  - {name: a, sha256: \(String(repeating: "a", count: 64))}\n",
+            "keys:\n  - {name: a, sha256: \(String(repeating: "A", count: 64)), team: t}\n",
+            "keys:\n  - {name: a, sha256: \(String(repeating: "a", count: 64)), team: t}\n  - {name: b, sha256: \(String(repeating: "a", count: 64)), team: u}\n",
+            "just text",
+        ])
     func invalidFiles(text: String) {
         #expect(throws: APIKeyFileError.self) { try APIKeyFile(yaml: text) }
     }
@@ -85,15 +87,20 @@ struct APIInputTests {
     func specBodies() throws {
         let base = #"{"apiVersion":"trainyard/v1","name":"n","team":"t","command":["true"]"#
         #expect(try SpecDocument.parse(Data((base + "}").utf8), contentType: "application/json").name == "n")
-        #expect(try SpecDocument.parse(Data("apiVersion: trainyard/v1\nname: n\nteam: t\ncommand: [\"true\"]\n".utf8), contentType: "text/yaml").team == "t")
+        #expect(
+            try SpecDocument.parse(Data("apiVersion: trainyard/v1\nname: n\nteam: t\ncommand: [\"true\"]\n".utf8), contentType: "text/yaml").team
+                == "t")
         func failure(_ body: String, _ type: String?) -> APIError? {
             do {
                 _ = try SpecDocument.parse(Data(body.utf8), contentType: type)
                 return nil
             } catch { return error }
         }
-        #expect(failure(base + #","maxRuntime":5,"resources":{"cpus":2}}"#, "application/json")?.fields.map(\.field) == ["maxRuntime", "resources.cpus"])
-        #expect(failure("apiVersion: trainyard/v1\nname: n\nteam: t\ncommand: [x]\ninputs: [{name: a, uri: s3://b, extra: 1}]\n", "application/yaml")?.fields.map(\.field) == ["inputs[0].extra"])
+        #expect(
+            failure(base + #","maxRuntime":5,"resources":{"cpus":2}}"#, "application/json")?.fields.map(\.field) == ["maxRuntime", "resources.cpus"])
+        #expect(
+            failure("apiVersion: trainyard/v1\nname: n\nteam: t\ncommand: [x]\ninputs: [{name: a, uri: s3://b, extra: 1}]\n", "application/yaml")?
+                .fields.map(\.field) == ["inputs[0].extra"])
         #expect(failure(base + #","resources":{"cpu":"lots"}}"#, "application/json")?.fields.map(\.field) == ["resources.cpu"])
         #expect(failure("[1,2]", "application/json")?.status == .badRequest)
         #expect(failure("", "application/json")?.status == .badRequest)
@@ -132,7 +139,8 @@ struct DashboardRenderingTests {
     func record(_ state: JobState = .failed) -> JobRecord {
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         return JobRecord(
-            jobID: JobID.generate(), team: hostile, name: hostile, kind: "batch", requestedBackend: "auto", submittedAt: start, cancelRequestedAt: nil,
+            jobID: JobID.generate(), team: hostile, name: hostile, kind: "batch", requestedBackend: "auto", submittedAt: start,
+            cancelRequestedAt: nil,
             attempt: 1, state: state, stateSource: .backend, backend: hostile, resourceName: hostile, exitCode: 3, failureClass: .userError,
             reason: hostile, claimedAt: start.addingTimeInterval(2), startedAt: start.addingTimeInterval(3), finishedAt: start.addingTimeInterval(65),
             updatedAt: start.addingTimeInterval(65))

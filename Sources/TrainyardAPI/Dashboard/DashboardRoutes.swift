@@ -79,7 +79,8 @@ struct DashboardRoutes: Sendable {
             return Self.html(HTML.page(title: "Not found", principal: principal, body: "<h1>No job \(HTML.escape(id))</h1>"), status: .notFound)
         }
         let page = JobPage(
-            principal: principal, job: job, spec: try store.spec(of: jobID), attempts: try store.attempts(of: jobID), events: try store.events(of: jobID),
+            principal: principal, job: job, spec: try store.spec(of: jobID), attempts: try store.attempts(of: jobID),
+            events: try store.events(of: jobID),
             now: Date())
         return Self.html(page.render())
     }
@@ -90,7 +91,8 @@ struct DashboardRoutes: Sendable {
         let next = Self.safeNext(parameters["next"].map(String.init))
         guard let token = parameters["token"].map(String.init) else { return Self.html(LoginPage(next: next).render()) }
         guard let principal = authenticator.sessions.redeem(loginToken: token) else {
-            return Self.html(LoginPage(next: next, error: "That login link is used up or expired; log in with your key.").render(), status: .unauthorized)
+            return Self.html(
+                LoginPage(next: next, error: "That login link is used up or expired; log in with your key.").render(), status: .unauthorized)
         }
         return startSession(for: principal, next: next)
     }
@@ -132,14 +134,18 @@ struct DashboardRoutes: Sendable {
         let data = Data(buffer: body)
         if data.contains(where: { !Character(UnicodeScalar($0)).isWhitespace }) {
             guard let fields = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                throw APIError.invalid("the body must be a JSON object like {\"next\": \"/\"}", fields: [SpecViolation(field: "", message: "must be a JSON object")])
+                throw APIError.invalid(
+                    "the body must be a JSON object like {\"next\": \"/\"}", fields: [SpecViolation(field: "", message: "must be a JSON object")])
             }
             if let unknown = fields.keys.sorted().first(where: { $0 != "next" }) {
-                throw APIError.invalid("invalid login link request", fields: [SpecViolation(field: unknown, message: "is not a field of a login link request")])
+                throw APIError.invalid(
+                    "invalid login link request", fields: [SpecViolation(field: unknown, message: "is not a field of a login link request")])
             }
             if let value = fields["next"], !(value is NSNull) {
                 guard let text = value as? String, !(value is NSNumber), Self.safeNext(text) == text else {
-                    throw APIError.invalid("invalid login link request", fields: [SpecViolation(field: "next", message: "must be a path on this server, like /jobs/<id>")])
+                    throw APIError.invalid(
+                        "invalid login link request",
+                        fields: [SpecViolation(field: "next", message: "must be a path on this server, like /jobs/<id>")])
                 }
                 next = text
             }

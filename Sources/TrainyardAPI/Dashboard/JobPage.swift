@@ -25,20 +25,27 @@ struct JobPage {
         for (label, value) in rows { body += "<dt>\(label)</dt><dd>\(HTML.escape(value))</dd>" }
         body += "<dt>Reason</dt><dd class=\"reason\" id=\"reason\">\(HTML.escape(job.reason ?? "–"))</dd></dl>"
         if let labels = spec?.labels, !labels.isEmpty {
-            body += "<p>Labels: " + labels.sorted { $0.key < $1.key }.map { "<code>\(HTML.escape($0.key))=\(HTML.escape($0.value))</code>" }.joined(separator: " ")
+            body +=
+                "<p>Labels: "
+                + labels.sorted { $0.key < $1.key }.map { "<code>\(HTML.escape($0.key))=\(HTML.escape($0.value))</code>" }.joined(separator: " ")
             body += "</p>"
         }
         body += "<h2>Timeline</h2>"
+        // An attempt that is not terminal lasts until the next attempt starts (the request, QUEUED,
+        // until the first claim), or until now.
         body += TimelineChart.render(
-            attempts: attempts.map { attempt in
-                (attempt.attempt, attempt.firstSeen, attempt.state.isTerminal ? attempt.lastSeen : max(now, attempt.lastSeen))
+            attempts: attempts.enumerated().map { index, attempt in
+                let nextStart = attempts.dropFirst(index + 1).compactMap { $0.firstSeen.values.min() }.min()
+                let end = attempt.state.isTerminal ? attempt.lastSeen : nextStart ?? max(now, attempt.lastSeen)
+                return (attempt.attempt, attempt.firstSeen, end)
             })
         body += "<h2>Events</h2><table id=\"events\"><thead><tr><th>Time</th><th>Attempt</th><th>State</th><th>Source</th><th>Backend</th>"
         body += "<th>Exit</th><th>Reason</th></tr></thead><tbody>"
         for stored in events {
             let event = stored.event
             body += "<tr><td>\(HTML.time(event.occurredAt))</td><td class=\"num\">\(event.attempt)</td><td>\(HTML.badge(event.state))</td>"
-            body += "<td>\(event.source.rawValue)</td><td>\(HTML.escape(event.backend ?? ""))</td><td class=\"num\">\(event.exitCode.map(String.init) ?? "")</td>"
+            body +=
+                "<td>\(event.source.rawValue)</td><td>\(HTML.escape(event.backend ?? ""))</td><td class=\"num\">\(event.exitCode.map(String.init) ?? "")</td>"
             body += "<td class=\"reason\">\(HTML.escape(event.reason ?? ""))</td></tr>"
         }
         body += "</tbody></table>"

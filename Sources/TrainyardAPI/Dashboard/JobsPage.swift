@@ -40,7 +40,8 @@ struct JobsPage {
             let run = job.startedAt.map { (job.finishedAt ?? now).timeIntervalSince($0) }
             body += "<tr data-job-id=\"\(job.jobID)\"><td><a href=\"/jobs/\(job.jobID)\">\(HTML.escape(job.name ?? job.jobID.rawValue))</a>"
             body += "<br><small>\(job.jobID)</small></td><td>\(HTML.escape(job.team))</td><td>\(HTML.escape(job.kind ?? "–"))</td>"
-            body += "<td>\(HTML.badge(job.state))</td><td>\(HTML.escape(job.backend ?? job.requestedBackend ?? "–"))</td><td class=\"num\">\(job.attempt)</td>"
+            body +=
+                "<td>\(HTML.badge(job.state))</td><td>\(HTML.escape(job.backend ?? job.requestedBackend ?? "–"))</td><td class=\"num\">\(job.attempt)</td>"
             body += "<td class=\"num\">\(HTML.duration(job.queueWait))</td><td class=\"num\">\(HTML.duration(run))</td>"
             body += "<td>\(HTML.time(job.submittedAt))</td><td class=\"reason\">\(HTML.escape(job.reason ?? ""))</td></tr>"
         }
