@@ -36,9 +36,6 @@ public struct APIError: Error, Sendable, Equatable {
         APIError(.badRequest, "invalid_request", message, fields: fields)
     }
 
-    /// Whether a failure's details can be shown to the client (5xx ones are logged instead).
-    var isClientError: Bool { status.code < 500 }
-
     /// The error as a JSON response.
     public func response() -> Response {
         struct Body: Encodable {

@@ -147,9 +147,6 @@ public struct APIKeyRing: Sendable {
         }
     }
 
-    /// True when no key can authenticate (every API request then answers 401).
-    public var isEmpty: Bool { entries.isEmpty }
-
     /// The principal `key` belongs to, or nil.
     public func principal(for key: String) -> Principal? {
         let presented = Array(APIKeyFile.hash(key).utf8)

@@ -7,7 +7,7 @@ import TrainyardStore
 /// Parameters: team, state, backend, kind, label (`key=value`), createdSince (RFC 3339), limit
 /// (1…500, default 50), cursor. Unknown parameters are ignored; a known one given twice or
 /// empty is a 400.
-struct ListParameters: Equatable {
+struct ListParameters {
     static let defaultLimit = 50
     static let maxLimit = 500
 
@@ -76,7 +76,6 @@ struct ListParameters: Equatable {
         guard problems.isEmpty else { throw APIError.invalid("invalid query parameters", fields: problems) }
     }
 
-    static func == (lhs: ListParameters, rhs: ListParameters) -> Bool { lhs.query == rhs.query }
 }
 
 /// Opaque page cursors: the last job id of a page, versioned and base64url-encoded.

@@ -2,7 +2,7 @@ import Foundation
 import TrainyardCore
 
 /// Which jobs a listing shows (the HTTP API's filters), one page at a time.
-public struct JobQuery: Sendable, Equatable {
+public struct JobQuery: Sendable {
     public var team: String?
     public var state: JobState?
     /// The backend that ran the latest attempt, else the one the spec asked for.
@@ -28,11 +28,6 @@ public struct JobQuery: Sendable, Equatable {
         self.createdSince = createdSince
         self.before = before
         self.limit = limit
-    }
-
-    public static func == (lhs: JobQuery, rhs: JobQuery) -> Bool {
-        lhs.team == rhs.team && lhs.state == rhs.state && lhs.backend == rhs.backend && lhs.kind == rhs.kind && lhs.label?.key == rhs.label?.key
-            && lhs.label?.value == rhs.label?.value && lhs.createdSince == rhs.createdSince && lhs.before == rhs.before && lhs.limit == rhs.limit
     }
 }
 
