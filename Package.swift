@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         // Without its default traits: no swift-configuration integration (we read our own settings).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0", traits: []),
         // The HTTP client of the Kubernetes and SageMaker adapters (streaming bodies for watches, TLS client certificates).
@@ -40,6 +41,17 @@ let package = Package(
             name: "TrainyardHTTP",
             dependencies: ["TrainyardObservability", .product(name: "Hummingbird", package: "hummingbird")]
         ),
+        .target(
+            name: "TrainyardAPI",
+            dependencies: [
+                "TrainyardCore", "TrainyardStore", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+            ],
+            // Served byte for byte at /openapi.yaml; compiled in, so the binary needs no resource bundle.
+            resources: [.embedInCode("openapi.yaml")]
+        ),
+        .target(name: "TrainyardClient", dependencies: ["TrainyardCore", "TrainyardKafka"]),
         .target(
             name: "LocalBackend",
             dependencies: ["TrainyardCore", "TrainyardBackends", .product(name: "Logging", package: "swift-log")]
@@ -72,6 +84,7 @@ let package = Package(
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "TrainyardWorker",
                 "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardHTTP",
+                "TrainyardAPI", "TrainyardClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -88,12 +101,13 @@ let package = Package(
             name: "TrainyardWorkerTests", dependencies: ["TrainyardWorker", "TrainyardBackends", "TrainyardCore", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "TrainyardAggregatorTests", dependencies: ["TrainyardAggregator", "TrainyardStore", "TrainyardCore", "TrainyardTesting"]),
+        .testTarget(name: "TrainyardAPITests", dependencies: ["TrainyardAPI", "TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardTesting",
-                "LocalBackend",
+                "LocalBackend", "TrainyardAPI",
             ]
         ),
     ]

@@ -27,27 +27,36 @@ public struct HTTPAddress: Sendable, Equatable, CustomStringConvertible {
 /// The endpoints every Trainyard process serves: `/metrics` (Prometheus text), `/healthz`
 /// (the process answers) and `/readyz` (it can do its job: e.g. the consumer has joined).
 public enum ObservabilityServer {
+    /// - Parameter configure: adds the process's own routes and middleware first (the aggregator's
+    ///   HTTP API), so its middleware also covers these endpoints and unknown paths.
     public static func make(
-        address: HTTPAddress, registry: MetricsRegistry, ready: @escaping @Sendable () async -> Bool, logger: Logger
+        address: HTTPAddress, registry: MetricsRegistry, ready: @escaping @Sendable () async -> Bool, logger: Logger,
+        configure: (Router<BasicRequestContext>) -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
+        configure(router)
         router.get("metrics") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: registry.render())))
         }
-        router.get("healthz") { _, _ in "ok\n" }
+        router.get("healthz") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n")))
+        }
         router.get("readyz") { _, _ -> Response in
             let isReady = await ready()
             return Response(
-                status: isReady ? .ok : .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: isReady ? "ready\n" : "not ready\n")))
+                status: isReady ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: isReady ? "ready\n" : "not ready\n")))
         }
         // Hummingbird logs its own shutdown (task cancellation) as an error; what matters (e.g. a
         // port in use) is thrown from `run()` instead.
         var serverLogger = logger
         serverLogger.logLevel = .critical
         return Application(
-            router: router, configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "trainyard"),
+            router: router,  // A connection idle for 30 s (no request, or a body that stopped arriving) is closed.
+            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "trainyard"),
             logger: serverLogger)
     }
 }

@@ -220,7 +220,7 @@ public final class JobStore: Sendable {
         return try job(event.jobID, &connection)
     }
 
-    private func attemptStatus(_ jobID: JobID, _ attempt: Int, _ connection: inout SQLiteConnection) throws -> AttemptStatus? {
+    func attemptStatus(_ jobID: JobID, _ attempt: Int, _ connection: inout SQLiteConnection) throws -> AttemptStatus? {
         guard
             let row = try connection.query(
                 "SELECT decisive_json, first_seen_json, last_seen, resource_name FROM attempts WHERE job_id = ? AND attempt = ?",

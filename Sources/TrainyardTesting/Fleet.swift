@@ -45,6 +45,26 @@ public final class Fleet: @unchecked Sendable {
         try launch(name, executable, arguments, environment: environment.merging(extra) { _, new in new })
     }
 
+    /// Runs `trainyard <arguments>` to completion (a CLI call); returns its exit status and output.
+    public func run(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> (status: Int32, output: String, errors: String)
+    {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = environment.merging(extra) { _, new in new }
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        // Read before waiting: a full pipe would block the child.
+        async let out = output.fileHandleForReading.readToEnd()
+        async let err = errors.fileHandleForReading.readToEnd()
+        let (outData, errData) = try await (out, err)
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData ?? Data(), as: UTF8.self), String(decoding: errData ?? Data(), as: UTF8.self))
+    }
+
     /// Starts a Python test peer (ops/test-peers) with the test venv's interpreter as a named service.
     @discardableResult
     public func startPython(_ name: String, script: URL, arguments: [String]) throws -> Process {

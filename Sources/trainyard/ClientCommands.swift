@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TrainyardClient
 import TrainyardCore
 import TrainyardKafka
 import TrainyardStore
@@ -79,11 +80,10 @@ struct SubmitJobs: AsyncParsableCommand {
         } catch let error as KafkaError {
             throw CLIError("cannot reach the broker at \(options.resolvedBrokers): \(error)")
         }
+        let publisher = JobRequestPublisher(producer: producer, topic: options.topics.requests)
         for command in commands {
             do {
-                _ = try await producer.send(
-                    KafkaProducerMessage(
-                        topic: options.topics.requests, key: command.jobID.rawValue, value: try JobRequestCodec.encode(.submit(command))))
+                try await publisher.publish(.submit(command))
             } catch let error as KafkaError {
                 throw CLIError("cannot submit to \(options.topics.requests) at \(options.resolvedBrokers): \(error)")
             }
@@ -129,9 +129,7 @@ struct CancelJob: AsyncParsableCommand {
         guard let id = JobID(jobID) else { throw ValidationError("\"\(jobID)\" is not a job id") }
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(common: try options.kafka(clientID: "trainyard-cli")), logger: options.logger("cancel"))
-        let command = CancelCommand(jobID: id, reason: reason)
-        _ = try await producer.send(
-            KafkaProducerMessage(topic: options.topics.requests, key: id.rawValue, value: try JobRequestCodec.encode(.cancel(command))))
+        try await JobRequestPublisher(producer: producer, topic: options.topics.requests).publish(.cancel(CancelCommand(jobID: id, reason: reason)))
         await producer.close()
         print("cancel requested for \(id)")
     }

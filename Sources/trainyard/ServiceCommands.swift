@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import LocalBackend
 import Logging
+import TrainyardAPI
 import TrainyardAggregator
 import TrainyardBackends
+import TrainyardClient
 import TrainyardCore
 import TrainyardHTTP
 import TrainyardKafka
@@ -95,8 +97,11 @@ struct RunAggregator: AsyncParsableCommand {
     @Option(help: "Consumer group (a second aggregator with its own store needs its own group).")
     var group = "trainyard-aggregator"
 
-    @Option(help: "Where /metrics, /healthz and /readyz are served (host:port; port 0 picks a free one).")
+    @Option(help: "Where the HTTP API, dashboard, /metrics, /healthz and /readyz are served (host:port; port 0 picks a free one).")
     var httpAddress = "127.0.0.1:8080"
+
+    @Option(help: "API key file (env TRAINYARD_API_KEYS, default <home>/api-keys.yaml if it exists; without one every API request gets 401).")
+    var apiKeys: String?
 
     @Flag(
         inversion: .prefixedNo,
@@ -124,7 +129,14 @@ struct RunAggregator: AsyncParsableCommand {
         let aggregator = try Aggregator(
             configuration: AggregatorConfiguration(kafka: kafka, topics: options.topics, groupID: group),
             store: store, statusPublisher: publisher, metrics: registry, logger: logger)
-        let http = ObservabilityServer.make(address: try parseAddress(httpAddress), registry: registry, ready: { aggregator.isReady }, logger: logger)
+        let keys = try loadAPIKeys(logger: logger)
+        // The API reads through its own read-only connection (WAL: readers never block the writer).
+        let apiStore = try JobStore(readingAt: options.databasePath)
+        let requests = JobRequestPublisher(producer: producer, topic: options.topics.requests)
+        let api = APIServer(store: apiStore, authenticator: Authenticator(keys: keys), send: { try await requests.publish($0) }, logger: logger)
+        let http = ObservabilityServer.make(
+            address: try parseAddress(httpAddress), registry: registry, ready: { aggregator.isReady && apiStore.isReachable() }, logger: logger,
+            configure: api.install(on:))
         TerminationSignals.install { await aggregator.shutdown() }
         let monitor = AlertMonitor(
             configuration: alertConfiguration, store: store, producer: producer, topic: options.topics.alerts,
@@ -140,6 +152,26 @@ struct RunAggregator: AsyncParsableCommand {
         }
         if statusTopic { await publisher.drain() }
         await producer.close()
+    }
+}
+
+extension RunAggregator {
+    /// The key file named by --api-keys or TRAINYARD_API_KEYS (it must exist), else
+    /// `<home>/api-keys.yaml` when it exists, else none.
+    func loadAPIKeys(logger: Logger) throws -> APIKeyRing {
+        let named = apiKeys ?? ProcessInfo.processInfo.environment["TRAINYARD_API_KEYS"]
+        let path = named ?? "\(options.home)/api-keys.yaml"
+        guard named != nil || FileManager.default.fileExists(atPath: path) else {
+            logger.warning("no API key file (--api-keys, TRAINYARD_API_KEYS or \(path)): every API request will get 401")
+            return APIKeyRing(APIKeyFile(entries: []))
+        }
+        do {
+            let file = try APIKeyFile(contentsOf: path)
+            logger.info("API keys: \(file.entries.count) from \(path)")
+            return APIKeyRing(file)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 }
 

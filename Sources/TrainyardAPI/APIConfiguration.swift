@@ -1,0 +1,24 @@
+import Foundation
+import TrainyardCore
+
+/// Limits and timings of the HTTP API; every parameter has a default.
+public struct APIConfiguration: Sendable {
+    /// Largest body of `POST /v1/jobs` (a spec's own limit); larger ones get 413.
+    public var maxSpecBytes: Int
+    /// Largest body of the other POSTs (cancel, login).
+    public var maxSmallBodyBytes: Int
+    /// How long `POST /v1/jobs` waits, after the broker took the request, for the store to show the
+    /// job (so a GET right after finds it); 202 either way.
+    public var submitVisibilityWait: Duration
+
+    public init(maxSpecBytes: Int = JobSpecParser.maxDocumentBytes, maxSmallBodyBytes: Int = 16 * 1024, submitVisibilityWait: Duration = .seconds(2))
+    {
+        self.maxSpecBytes = maxSpecBytes
+        self.maxSmallBodyBytes = maxSmallBodyBytes
+        self.submitVisibilityWait = submitVisibilityWait
+    }
+}
+
+/// Publishes a submit or cancel command to the requests topic and returns once it is durable.
+/// The API never writes the store: the aggregator applies what the topic carries.
+public typealias JobRequestSender = @Sendable (JobRequest) async throws -> Void

@@ -1,0 +1,161 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import TrainyardCore
+import TrainyardStore
+
+/// The `/v1/jobs` endpoints. Reads come from the store; submit and cancel go to the requests
+/// topic through `send`, like the CLI's.
+struct JobRoutes: Sendable {
+    let store: JobStore
+    let authenticator: Authenticator
+    let send: JobRequestSender
+    let configuration: APIConfiguration
+    let logger: Logger
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("v1/jobs") { request, _ in try await submit(request) }
+        router.get("v1/jobs") { request, _ in try list(request) }
+        router.get("v1/jobs/:id") { request, context in try detail(request, id: context.parameters.get("id") ?? "") }
+        router.get("v1/jobs/:id/events") { request, context in try events(request, id: context.parameters.get("id") ?? "") }
+        router.post("v1/jobs/:id/cancel") { request, context in try await cancel(request, id: context.parameters.get("id") ?? "") }
+    }
+
+    func submit(_ request: Request) async throws -> Response {
+        let principal = try authenticator.require(request)
+        let body = try await request.body.collect(upTo: configuration.maxSpecBytes)
+        var spec = try SpecDocument.parse(Data(buffer: body), contentType: request.headers[.contentType])
+        if let key = request.headers[HTTPField.Name("Idempotency-Key")!] {
+            spec.idempotencyKey = key
+            do {
+                try JobSpecParser.validate(spec)
+            } catch {
+                throw APIError.invalid(
+                    "invalid Idempotency-Key header",
+                    fields: error.violations.map {
+                        SpecViolation(field: $0.field == "idempotencyKey" ? "Idempotency-Key" : $0.field, message: $0.message)
+                    })
+            }
+        }
+        guard principal.canAccess(team: spec.team) else {
+            throw APIError(.forbidden, "forbidden", "this key submits only for team \(principal.team ?? "")")
+        }
+        let command = SubmitCommand(spec: spec)
+        let location: HTTPFields = [.location: "/v1/jobs/\(command.jobID)"]
+        // A resubmission (same team and idempotency key) of a job already stored is answered from
+        // the store; nothing is sent again.
+        if let existing = try store.job(command.jobID), existing.submittedAt != nil {
+            return JSONResponse.make(status: .accepted, SubmitAccepted(jobId: command.jobID, state: existing.state.rawValue), headers: location)
+        }
+        do {
+            try await send(.submit(command))
+        } catch {
+            logger.error("submit \(command.jobID) could not be published: \(error)")
+            throw APIError(
+                .serviceUnavailable, "unavailable", "the request could not be handed to the broker; retry (the same Idempotency-Key is safe)")
+        }
+        logger.info("job \(command.jobID) submitted through the API by key \(principal.name)")
+        let state = await visibleState(of: command.jobID)
+        return JSONResponse.make(status: .accepted, SubmitAccepted(jobId: command.jobID, state: state?.rawValue ?? "SUBMITTED"), headers: location)
+    }
+
+    /// Waits (bounded) for the aggregator to store the job; its state, or nil when it did not in time.
+    private func visibleState(of id: JobID) async -> JobState? {
+        let deadline = ContinuousClock.now + configuration.submitVisibilityWait
+        while true {
+            if let record = try? store.job(id), record.submittedAt != nil { return record.state }
+            guard ContinuousClock.now < deadline else { return nil }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    func list(_ request: Request) throws -> Response {
+        let principal = try authenticator.require(request)
+        var query = try ListParameters(request.queryPairs).query
+        if let team = principal.team {
+            if let asked = query.team, asked != team {
+                throw APIError(.forbidden, "forbidden", "this key lists only team \(team)'s jobs")
+            }
+            query.team = team
+        }
+        let pageSize = query.limit
+        query.limit = pageSize + 1
+        let records = try store.jobs(matching: query)
+        let page = Array(records.prefix(pageSize))
+        let next = records.count > pageSize ? page.last.map { PageCursor.encode(after: $0.jobID) } : nil
+        return JSONResponse.make(JobListPage(jobs: page.map(JobStatusMessage.init), nextCursor: next))
+    }
+
+    /// The job, if `principal` may see it; otherwise the same 404 as for a job that does not exist.
+    func visibleJob(_ id: String, to principal: Principal) throws -> JobRecord {
+        guard let jobID = JobID(id), let record = try store.job(jobID), principal.canAccess(team: record.team) else {
+            throw APIError.jobNotFound(id)
+        }
+        return record
+    }
+
+    func detail(_ request: Request, id: String) throws -> Response {
+        let record = try visibleJob(id, to: try authenticator.require(request))
+        let detail = JobDetail(
+            status: JobStatusMessage(record), spec: try store.spec(of: record.jobID),
+            attempts: try store.attempts(of: record.jobID).map(AttemptView.init))
+        return JSONResponse.make(detail)
+    }
+
+    func events(_ request: Request, id: String) throws -> Response {
+        let record = try visibleJob(id, to: try authenticator.require(request))
+        let decisive = Set(try store.attempts(of: record.jobID).map { "\($0.attempt)/\($0.decisive.state)/\($0.decisive.source)" })
+        let entries = try store.events(of: record.jobID).map { stored in
+            EventHistory.Entry(
+                event: stored.event, topic: stored.position.topic, partition: stored.position.partition, offset: stored.position.offset,
+                decisive: decisive.contains("\(stored.event.attempt)/\(stored.event.state)/\(stored.event.source)"))
+        }
+        return JSONResponse.make(EventHistory(jobId: record.jobID, events: entries))
+    }
+
+    func cancel(_ request: Request, id: String) async throws -> Response {
+        let principal = try authenticator.require(request)
+        let record = try visibleJob(id, to: principal)
+        let body = try await request.body.collect(upTo: configuration.maxSmallBodyBytes)
+        let reason = try CancelBody.reason(from: Data(buffer: body)) ?? "cancelled through the API by key \(principal.name)"
+        do {
+            try await send(.cancel(CancelCommand(jobID: record.jobID, reason: reason)))
+        } catch {
+            logger.error("cancel \(record.jobID) could not be published: \(error)")
+            throw APIError(.serviceUnavailable, "unavailable", "the request could not be handed to the broker; retry")
+        }
+        logger.info("cancel of \(record.jobID) requested through the API by key \(principal.name)")
+        return JSONResponse.make(status: .accepted, CancelAccepted(jobId: record.jobID))
+    }
+}
+
+extension Request {
+    /// The query's (name, value) pairs in order, values percent-decoded.
+    var queryPairs: [(name: String, value: String)] { uri.queryParameters.map { (String($0.key), String($0.value)) } }
+}
+
+/// The optional body of a cancel: `{"reason": "..."}`.
+enum CancelBody {
+    static let maxReasonLength = 1024
+
+    static func reason(from body: Data) throws(APIError) -> String? {
+        guard body.contains(where: { !Character(UnicodeScalar($0)).isWhitespace }) else { return nil }
+        guard let object = try? JSONSerialization.jsonObject(with: body), let fields = object as? [String: Any] else {
+            throw APIError.invalid(
+                "the body must be a JSON object like {\"reason\": \"...\"}", fields: [SpecViolation(field: "", message: "must be a JSON object")])
+        }
+        if let unknown = fields.keys.sorted().first(where: { $0 != "reason" }) {
+            throw APIError.invalid("invalid cancel request", fields: [SpecViolation(field: unknown, message: "is not a field of a cancel request")])
+        }
+        guard let value = fields["reason"], !(value is NSNull) else { return nil }
+        guard let reason = value as? String, !(value is NSNumber) else {
+            throw APIError.invalid("invalid cancel request", fields: [SpecViolation(field: "reason", message: "must be a string")])
+        }
+        guard reason.count <= maxReasonLength else {
+            throw APIError.invalid(
+                "invalid cancel request", fields: [SpecViolation(field: "reason", message: "must be at most \(maxReasonLength) characters")])
+        }
+        return reason
+    }
+}
