@@ -315,4 +315,26 @@ struct APITests {
             #expect(unauthenticated.status == 4 && !unauthenticated.errors.contains("ty_not-a-key"), "\(unauthenticated)")
         }
     }
+
+    @Test("the Airflow operator example (ops/airflow, pytest) against the real API")
+    func airflowOperator() async throws {
+        try await Self.withDeployment("api-airflow") { api in
+            let process = Process()
+            process.executableURL = try TestEnvironment.python()
+            process.arguments = ["-m", "pytest", "-q", "-p", "no:cacheprovider", TestEnvironment.repositoryFile("ops/airflow").path]
+            process.currentDirectoryURL = TestEnvironment.repositoryFile("ops/airflow")
+            var environment = ProcessInfo.processInfo.environment
+            environment["TRAINYARD_API_URL"] = "http://127.0.0.1:\(api.port)"
+            environment["TRAINYARD_API_KEY"] = api.alpha
+            process.environment = environment
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = String(decoding: try output.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "pytest:\n\(text)")
+            #expect(text.contains("5 passed"), "pytest:\n\(text)")
+        }
+    }
 }
