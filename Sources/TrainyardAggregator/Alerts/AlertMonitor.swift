@@ -39,7 +39,11 @@ public final class AlertMonitor: Sendable {
         notifications = registry.counter(
             "trainyard_alert_notifications_total", help: "Alert notifications delivered, by channel (topic, webhook) and outcome.",
             labels: ["channel", "outcome"])
+        // Exported from the start (as 0), so rates and absent() work before the first alert.
         for rule in AlertRule.allCases { firing.labels(rule.rawValue).set(0) }
+        for channel in ["topic", "webhook"] {
+            for outcome in ["delivered", "failed"] { notifications.labels(channel, outcome).increment(by: 0) }
+        }
     }
 
     /// Evaluates and delivers every `evaluationIntervalSeconds` until cancelled.
