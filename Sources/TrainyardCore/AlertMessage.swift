@@ -7,9 +7,9 @@ import Foundation
 /// in its store, so neither a re-evaluation nor a restart pages again. Delivery is at-least-once:
 /// after a crash the last notifications may be sent again, byte for byte; consumers dedupe on
 /// (`alertId`, `status`, `firedAt`).
-public struct AlertMessage: Codable, Sendable, Equatable {
-    /// The schema version this build writes and reads.
+public struct AlertMessage: VersionedMessage, Sendable, Equatable {
     public static let schemaVersion = 1
+    public static let messageName = "alert"
 
     public var schema: Int
     /// Stable per condition, e.g. `job-failed:<job id>` or `failure-rate:<team>:<backend>`.
@@ -87,18 +87,11 @@ public enum AlertSeverity: String, Codable, Sendable {
 /// Encodes and decodes alert messages.
 public enum AlertCodec {
     public static func encode(_ alert: AlertMessage) throws -> Data {
-        try WireFormat.encoder().encode(alert)
+        try WireFormat.encode(alert)
     }
 
     /// - Throws: `DecodingError` for bytes that are not an alert of this schema version.
     public static func decode(_ bytes: Data) throws -> AlertMessage {
-        let alert = try WireFormat.decoder().decode(AlertMessage.self, from: bytes)
-        guard alert.schema == AlertMessage.schemaVersion else {
-            throw DecodingError.dataCorrupted(
-                DecodingError.Context(
-                    codingPath: [AlertMessage.CodingKeys.schema],
-                    debugDescription: "alert schema version \(alert.schema) is not supported (this build reads \(AlertMessage.schemaVersion))"))
-        }
-        return alert
+        try WireFormat.decode(AlertMessage.self, from: bytes)
     }
 }

@@ -7,9 +7,9 @@ import Foundation
 /// at-least-once: after a crash, messages already sent may be sent again, byte for byte.
 /// Every field derives from the topics' contents, so any aggregator that applied the same
 /// messages publishes the same bytes.
-public struct JobStatusMessage: Codable, Sendable, Equatable {
-    /// The schema version this build writes and reads.
+public struct JobStatusMessage: VersionedMessage, Sendable, Equatable {
     public static let schemaVersion = 1
+    public static let messageName = "status"
 
     public var schema: Int
     public var jobID: JobID
@@ -85,18 +85,11 @@ public struct JobStatusMessage: Codable, Sendable, Equatable {
 /// Encodes and decodes status messages.
 public enum JobStatusCodec {
     public static func encode(_ status: JobStatusMessage) throws -> Data {
-        try WireFormat.encoder().encode(status)
+        try WireFormat.encode(status)
     }
 
     /// - Throws: `DecodingError` for bytes that are not a status message of this schema version.
     public static func decode(_ bytes: Data) throws -> JobStatusMessage {
-        let status = try WireFormat.decoder().decode(JobStatusMessage.self, from: bytes)
-        guard status.schema == JobStatusMessage.schemaVersion else {
-            throw DecodingError.dataCorrupted(
-                DecodingError.Context(
-                    codingPath: [JobStatusMessage.CodingKeys.schema],
-                    debugDescription: "status schema version \(status.schema) is not supported (this build reads \(JobStatusMessage.schemaVersion))"))
-        }
-        return status
+        try WireFormat.decode(JobStatusMessage.self, from: bytes)
     }
 }

@@ -45,3 +45,40 @@ public enum WireFormat {
         return Date(timeIntervalSince1970: (parsed.timeIntervalSince1970 * 1000).rounded() / 1000)
     }
 }
+
+/// A topic message whose envelope carries a `schema` version.
+public protocol VersionedMessage: Codable {
+    /// The schema version this build writes and reads.
+    static var schemaVersion: Int { get }
+    /// How errors name the message ("status", "alert").
+    static var messageName: String { get }
+    var schema: Int { get }
+}
+
+/// The schema key of a versioned envelope, for errors about it.
+private struct SchemaKey: CodingKey {
+    var stringValue = "schema"
+    var intValue: Int? { nil }
+    init() {}
+    init?(stringValue: String) { nil }
+    init?(intValue: Int) { nil }
+}
+
+extension WireFormat {
+    public static func encode<Message: VersionedMessage>(_ message: Message) throws -> Data {
+        try encoder().encode(message)
+    }
+
+    /// - Throws: `DecodingError` for bytes that are not a `Message` of this build's schema version.
+    public static func decode<Message: VersionedMessage>(_ type: Message.Type, from bytes: Data) throws -> Message {
+        let message = try decoder().decode(Message.self, from: bytes)
+        guard message.schema == Message.schemaVersion else {
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: [SchemaKey()],
+                    debugDescription:
+                        "\(Message.messageName) schema version \(message.schema) is not supported (this build reads \(Message.schemaVersion))"))
+        }
+        return message
+    }
+}
