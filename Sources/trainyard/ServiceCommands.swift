@@ -116,10 +116,7 @@ struct RunAggregator: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.logger("trainyard.aggregator")
-        let alertConfiguration =
-            try (alertsConfig ?? ProcessInfo.processInfo.environment["TRAINYARD_ALERTS_CONFIG"]).map {
-                try ConfigFile.load(AlertConfiguration.self, path: $0)
-            } ?? AlertConfiguration()
+        let alertConfiguration = try loadAlertConfiguration()
         try options.prepareDirectory(for: options.databasePath)
         let store = try JobStore(path: options.databasePath)
         let registry = MetricsRegistry()
@@ -172,6 +169,24 @@ extension RunAggregator {
         } catch {
             throw ValidationError("\(error)")
         }
+    }
+
+    /// The alert rules: the file, else the defaults; the webhook URL (a credential) may come from
+    /// TRAINYARD_ALERTS_WEBHOOK_URL, e.g. a Kubernetes Secret, instead of the file.
+    private func loadAlertConfiguration() throws -> AlertConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        var configuration =
+            try (alertsConfig ?? environment["TRAINYARD_ALERTS_CONFIG"]).map { try ConfigFile.load(AlertConfiguration.self, path: $0) }
+            ?? AlertConfiguration()
+        if let url = environment["TRAINYARD_ALERTS_WEBHOOK_URL"], !url.isEmpty {
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+                throw ValidationError("TRAINYARD_ALERTS_WEBHOOK_URL must be an http:// or https:// URL")
+            }
+            var webhook = configuration.webhook ?? AlertConfiguration.WebhookSettings(url: url)
+            webhook.url = url
+            configuration.webhook = webhook
+        }
+        return configuration
     }
 }
 

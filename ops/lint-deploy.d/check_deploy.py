@@ -36,7 +36,7 @@ DASHBOARD = ROOT / "ops/grafana/trainyard.json"
 DEPLOYMENT_DOC = ROOT / "docs/deployment.md"
 
 WORKER_GROUP = "trainyard-workers"
-ALLOWED_SECRETS = {"trainyard-kafka-credentials", "trainyard-api-keys"}
+ALLOWED_SECRETS = {"trainyard-kafka-credentials", "trainyard-api-keys", "trainyard-alerts-webhook"}
 # The Kubernetes backend's needs, and nothing more (README / DESIGN: create, watch, delete Jobs;
 # read pod statuses and logs).
 EXPECTED_RBAC = {
