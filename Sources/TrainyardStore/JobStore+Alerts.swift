@@ -6,7 +6,7 @@ public struct AlertSubject: Sendable, Equatable {
     public var record: JobRecord
     /// From the job's spec (absent until the submit command was read).
     public var maxRuntimeSeconds: Int?
-    /// The latest worker observation of the current attempt, heartbeats included.
+    /// The latest worker observation of the job (any attempt), heartbeats included.
     public var lastObservedAt: Date?
 
     public init(record: JobRecord, maxRuntimeSeconds: Int? = nil, lastObservedAt: Date? = nil) {

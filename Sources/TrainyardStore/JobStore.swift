@@ -213,10 +213,11 @@ public final class JobStore: Sendable {
                 claimedAt.map { .real($0.timeIntervalSince1970) } ?? .null,
                 .real(event.occurredAt.timeIntervalSince1970), .text(event.jobID.rawValue),
             ])
-        // Every event comes from a worker that observed the attempt then.
+        // Every event comes from a worker that observed the job then; a plain maximum, so the
+        // result does not depend on the order events are applied in.
         try connection.query(
-            "UPDATE jobs SET last_observed_at = max(coalesce(last_observed_at, 0), ?) WHERE job_id = ? AND attempt = ?",
-            [.real((event.observedAt ?? event.occurredAt).timeIntervalSince1970), .text(event.jobID.rawValue), .integer(Int64(event.attempt))])
+            "UPDATE jobs SET last_observed_at = max(coalesce(last_observed_at, 0), ?) WHERE job_id = ?",
+            [.real((event.observedAt ?? event.occurredAt).timeIntervalSince1970), .text(event.jobID.rawValue)])
         return try job(event.jobID, &connection)
     }
 

@@ -88,7 +88,7 @@ enum StoreMigrations {
             3,
             // Alerts: what fires now (so a restart does not page again) and the notifications not
             // yet delivered (the alerts topic's outbox). `last_observed_at`: the latest worker
-            // observation of the job's current attempt (heartbeats included), for the unobserved rule.
+            // observation of the job (any attempt, heartbeats included), for the unobserved rule.
             """
             ALTER TABLE jobs ADD COLUMN last_observed_at REAL;
             CREATE INDEX jobs_by_finished ON jobs(finished_at);
