@@ -1,0 +1,109 @@
+import Foundation
+import Synchronization
+import TrainyardKubernetes
+
+/// The Jobs and pods of one namespace as the watches and relists last saw them, plus what this
+/// process decided about them (stop requests, since when a container keeps failing to start).
+final class KubernetesStateCache: Sendable {
+    private struct State {
+        var jobs: [String: KubernetesJob] = [:]
+        /// Job name → pod name → pod.
+        var pods: [String: [String: KubernetesPod]] = [:]
+        var deleted: Set<String> = []
+        var stopReasons: [String: String] = [:]
+        var waitingFailureSince: [String: Date] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// The label the Job controller puts on its pods (older clusters: `job-name`).
+    static func jobName(of pod: KubernetesPod) -> String? {
+        pod.metadata.labels?["batch.kubernetes.io/job-name"] ?? pod.metadata.labels?["job-name"]
+    }
+
+    func snapshot(_ name: String) -> KubernetesAttemptSnapshot {
+        state.withLock { state in
+            KubernetesAttemptSnapshot(
+                job: state.jobs[name], pods: state.pods[name].map { Array($0.values) } ?? [], jobDeleted: state.deleted.contains(name),
+                stopReason: state.stopReasons[name], waitingFailureSince: state.waitingFailureSince[name])
+        }
+    }
+
+    /// True when the Job is in the cache or known to be deleted.
+    func knows(_ name: String) -> Bool {
+        state.withLock { $0.jobs[name] != nil || $0.deleted.contains(name) }
+    }
+
+    func upsert(job: KubernetesJob) {
+        guard let name = job.metadata.name else { return }
+        state.withLock { state in
+            state.jobs[name] = job
+            state.deleted.remove(name)
+        }
+    }
+
+    /// Adds a Job read outside the watch unless the watch already has one (which is at least as new).
+    func insertIfAbsent(job: KubernetesJob, pods: [KubernetesPod]) {
+        guard let name = job.metadata.name else { return }
+        state.withLock { state in
+            guard state.jobs[name] == nil, !state.deleted.contains(name) else { return }
+            state.jobs[name] = job
+            for pod in pods where state.pods[name]?[pod.metadata.name ?? ""] == nil {
+                state.pods[name, default: [:]][pod.metadata.name ?? ""] = pod
+            }
+        }
+    }
+
+    func remove(job: KubernetesJob) {
+        guard let name = job.metadata.name else { return }
+        state.withLock { state in
+            state.jobs[name] = nil
+            state.deleted.insert(name)
+        }
+    }
+
+    /// A full list: Jobs that were known and are missing now were deleted meanwhile.
+    func replaceJobs(_ jobs: [KubernetesJob]) {
+        state.withLock { state in
+            let listed = Dictionary(jobs.compactMap { job in job.metadata.name.map { ($0, job) } }, uniquingKeysWith: { $1 })
+            for name in state.jobs.keys where listed[name] == nil { state.deleted.insert(name) }
+            state.jobs = listed
+            for name in listed.keys { state.deleted.remove(name) }
+        }
+    }
+
+    func upsert(pod: KubernetesPod) {
+        guard let job = Self.jobName(of: pod), let name = pod.metadata.name else { return }
+        state.withLock { $0.pods[job, default: [:]][name] = pod }
+    }
+
+    func remove(pod: KubernetesPod) {
+        guard let job = Self.jobName(of: pod), let name = pod.metadata.name else { return }
+        state.withLock { $0.pods[job]?[name] = nil }
+    }
+
+    func replacePods(_ pods: [KubernetesPod]) {
+        state.withLock { state in
+            state.pods = [:]
+            for pod in pods {
+                guard let job = Self.jobName(of: pod), let name = pod.metadata.name else { continue }
+                state.pods[job, default: [:]][name] = pod
+            }
+        }
+    }
+
+    func recordStop(_ name: String, reason: String) {
+        state.withLock { $0.stopReasons[name] = $0.stopReasons[name] ?? reason }
+    }
+
+    /// Remembers the first time a failing wait was seen; clears it when the container moved on.
+    func noteWaitingFailure(_ name: String, failing: Bool, now: Date) {
+        state.withLock { state in
+            if failing {
+                state.waitingFailureSince[name] = state.waitingFailureSince[name] ?? now
+            } else {
+                state.waitingFailureSince[name] = nil
+            }
+        }
+    }
+}
