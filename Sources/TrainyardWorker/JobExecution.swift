@@ -92,6 +92,7 @@ struct JobExecution {
     private func trackAttempt(_ identity: BackendIdentity) async throws -> BackendOutcome? {
         var observation = try await observeRetrying(identity)
         var published: Set<JobState> = []
+        var pendingReason: String?
         var launchedAt: ContinuousClock.Instant?
         var stopRequested = false
 
@@ -126,9 +127,11 @@ struct JobExecution {
                     }
                 }
             case .pending(let reason):
-                if !published.contains(.pending) {
+                // A new reason before the job runs is news (e.g. "Unschedulable: …" after "pod created").
+                if !published.contains(.pending) || (reason != pendingReason && !published.contains(.running)) {
                     try await publish(identity, .pending, source: .backend, reason: reason)
                     published.insert(.pending)
+                    pendingReason = reason
                 }
             case .running(let since):
                 if !published.contains(.running) {
