@@ -31,6 +31,15 @@ public enum TestEnvironment {
         return url
     }
 
+    /// The Python interpreter with the test peers' packages (`TRAINYARD_TEST_PYTHON`, set by `./ops/test`).
+    public static func python() throws -> URL {
+        guard let path = ProcessInfo.processInfo.environment["TRAINYARD_TEST_PYTHON"], !path.isEmpty else {
+            throw Missing(description: "TRAINYARD_TEST_PYTHON is not set: run the tests with ./ops/test, which builds the test-peer venv")
+        }
+        guard FileManager.default.isExecutableFile(atPath: path) else { throw Missing(description: "TRAINYARD_TEST_PYTHON=\(path) is not executable") }
+        return URL(fileURLWithPath: path)
+    }
+
     /// A logger for tests: warnings and worse, to stderr.
     public static func logger(_ label: String) -> Logger {
         var logger = Logger(label: label)
