@@ -47,19 +47,24 @@ public final class KubernetesBackend: ComputeBackend {
 
     public func observe(_ identity: BackendIdentity) async throws(BackendError) -> BackendObservation {
         let name = identity.resourceName
+        if let outcome = cache.abandonedOutcome(name) { return .finished(outcome) }
         if !cache.knows(name) { try await fetch(name) }
         let now = Date()
-        var snapshot = cache.snapshot(name)
-        let pod = KubernetesOutcomeClassifier.representativePod(snapshot.pods, mainContainer: configuration.mainContainerName)
+        let seen = cache.snapshot(name)
+        let pod = KubernetesOutcomeClassifier.representativePod(seen.pods, mainContainer: configuration.mainContainerName)
         let waitReason = pod?.containerStatus(configuration.mainContainerName)?.state?.waiting?.reason
-        cache.noteWaitingFailure(name, failing: waitReason.map(KubernetesOutcomeClassifier.failingWaitReasons.contains) ?? false, now: now)
-        snapshot.waitingFailureSince = cache.snapshot(name).waitingFailureSince
+        let jobFinished = ["Complete", "Failed", "FailureTarget", "SuccessCriteriaMet"].contains { seen.job?.condition($0) != nil }
+        cache.noteProgress(
+            name, waitingFailure: waitReason.map(KubernetesOutcomeClassifier.failingWaitReasons.contains) ?? false, jobFinished: jobFinished,
+            now: now)
         let verdict = KubernetesOutcomeClassifier.classify(
-            snapshot, mainContainer: configuration.mainContainerName, waitingFailureGrace: configuration.waitingFailureGraceSeconds, now: now)
-        if verdict.abandonJob {
+            cache.snapshot(name), mainContainer: configuration.mainContainerName,
+            waitingFailureGrace: configuration.waitingFailureGraceSeconds, podStatusGrace: configuration.podStatusGraceSeconds, now: now)
+        if verdict.abandonJob, case .finished(let outcome) = verdict.observation {
             logger.warning("giving up on a Job that cannot start; deleting it", metadata: ["name": "\(name)"])
-            cache.recordStop(name, reason: "abandoned")
             do { try await client.deleteJob(name, namespace: configuration.namespace) } catch { throw Self.backendError(error) }
+            // Its deletion must not read as a cancel or a deletion by someone else later.
+            cache.recordAbandoned(name, outcome: outcome)
         }
         return verdict.observation
     }

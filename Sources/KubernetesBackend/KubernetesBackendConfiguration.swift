@@ -14,6 +14,9 @@ public struct KubernetesBackendConfiguration: Sendable {
     public var ttlSecondsAfterFinished: Int
     /// How long an image pull (or a missing secret) may keep failing before the attempt fails.
     public var waitingFailureGraceSeconds: Double
+    /// How long a finished Job waits for its pod's final status (separate watches) before the
+    /// Job's own condition decides the outcome.
+    public var podStatusGraceSeconds: Double
     /// A full list replaces the watched state this often (reconciliation).
     public var relistIntervalSeconds: Double
     /// Asked of the server for each watch request; it closes the stream after about this long.
@@ -23,7 +26,8 @@ public struct KubernetesBackendConfiguration: Sendable {
 
     public init(
         namespace: String, nodeSelector: [String: String] = [:], tolerations: [KubernetesToleration] = [], serviceAccountName: String? = nil,
-        ttlSecondsAfterFinished: Int = 86_400, waitingFailureGraceSeconds: Double = 120, relistIntervalSeconds: Double = 300,
+        ttlSecondsAfterFinished: Int = 86_400, waitingFailureGraceSeconds: Double = 120, podStatusGraceSeconds: Double = 10,
+        relistIntervalSeconds: Double = 300,
         watchTimeoutSeconds: Int = 240, mainContainerName: String = "main"
     ) {
         self.namespace = namespace
@@ -32,6 +36,7 @@ public struct KubernetesBackendConfiguration: Sendable {
         self.serviceAccountName = serviceAccountName
         self.ttlSecondsAfterFinished = ttlSecondsAfterFinished
         self.waitingFailureGraceSeconds = waitingFailureGraceSeconds
+        self.podStatusGraceSeconds = podStatusGraceSeconds
         self.relistIntervalSeconds = relistIntervalSeconds
         self.watchTimeoutSeconds = watchTimeoutSeconds
         self.mainContainerName = mainContainerName

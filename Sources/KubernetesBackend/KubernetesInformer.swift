@@ -29,7 +29,8 @@ struct KubernetesInformer<Object: Codable & Sendable>: Sendable {
         var failures = 0
         while !Task.isCancelled {
             do throws(KubernetesError) {
-                if cursor.value == nil || lastList.map({ ContinuousClock.now - $0 >= relistInterval }) ?? true {
+                let listedNow = cursor.value == nil || lastList.map({ ContinuousClock.now - $0 >= relistInterval }) ?? true
+                if listedNow {
                     let listed = try await list()
                     replaceAll(listed.items)
                     cursor.value = listed.metadata.resourceVersion
@@ -37,8 +38,11 @@ struct KubernetesInformer<Object: Codable & Sendable>: Sendable {
                     onRelist()
                 }
                 guard let from = cursor.value else { throw KubernetesError(.transient, "the \(kind) list had no resourceVersion") }
-                let expired = try await consume(try await watch(from), cursor: cursor)
-                if expired {
+                if try await consume(try await watch(from), cursor: cursor) {
+                    // Expired right after a fresh list: something is wrong; back off before relisting.
+                    guard cursor.value != from || !listedNow else {
+                        throw KubernetesError(.gone, "the \(kind) watch expired at once from a fresh list (\(from))")
+                    }
                     logger.info("\(kind) watch expired (410), relisting")
                     cursor.value = nil
                 }
@@ -48,7 +52,7 @@ struct KubernetesInformer<Object: Codable & Sendable>: Sendable {
                 if error.kind == .gone { cursor.value = nil }
                 failures += 1
                 let ceiling = min(30, 0.25 * pow(2, Double(min(failures, 8))))
-                logger.warning("\(kind) watch failed, retrying: \(error)", metadata: ["attempt": "\(failures)"])
+                logger.warning("\(kind) watch failed, retrying: \(error)", metadata: ["failures": "\(failures)"])
                 try? await Task.sleep(for: .seconds(Double.random(in: ceiling / 2...ceiling)))
             }
         }

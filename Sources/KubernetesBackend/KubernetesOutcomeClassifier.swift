@@ -15,15 +15,19 @@ public struct KubernetesAttemptSnapshot: Sendable {
     /// Since when the main container has been waiting for a reason that may never clear (image
     /// pull, missing secret).
     public var waitingFailureSince: Date?
+    /// Since when the Job has had a `Complete` or `Failed` condition (seen by this process).
+    public var jobFinishedSince: Date?
 
     public init(
-        job: KubernetesJob?, pods: [KubernetesPod] = [], jobDeleted: Bool = false, stopReason: String? = nil, waitingFailureSince: Date? = nil
+        job: KubernetesJob?, pods: [KubernetesPod] = [], jobDeleted: Bool = false, stopReason: String? = nil, waitingFailureSince: Date? = nil,
+        jobFinishedSince: Date? = nil
     ) {
         self.job = job
         self.pods = pods
         self.jobDeleted = jobDeleted
         self.stopReason = stopReason
         self.waitingFailureSince = waitingFailureSince
+        self.jobFinishedSince = jobFinishedSince
     }
 }
 
@@ -44,7 +48,9 @@ public struct KubernetesClassification: Sendable, Equatable {
 /// The main container's terminated state is the authority: exit 0 is SUCCEEDED even when the
 /// Job was marked Failed (a sidecar died). Disruptions (eviction, preemption, node loss) and
 /// pods that never start are infrastructure failures; a non-zero exit or OOM kill of the main
-/// container is the job's own; the Job's `DeadlineExceeded` is TIMED_OUT.
+/// container is the job's own; the Job's `DeadlineExceeded` is TIMED_OUT. Jobs and pods arrive on
+/// separate watches: a finished Job whose pod still looks unfinished waits up to
+/// `podStatusGrace` for the pod's final status before the Job's condition decides.
 public enum KubernetesOutcomeClassifier {
     /// Waiting reasons that only end when someone fixes the image or the secret.
     public static let failingWaitReasons: Set<String> = [
@@ -58,7 +64,7 @@ public enum KubernetesOutcomeClassifier {
     ]
 
     public static func classify(
-        _ snapshot: KubernetesAttemptSnapshot, mainContainer: String, waitingFailureGrace: Double, now: Date
+        _ snapshot: KubernetesAttemptSnapshot, mainContainer: String, waitingFailureGrace: Double, podStatusGrace: Double = 10, now: Date
     ) -> KubernetesClassification {
         let job = snapshot.job
         let failed = job?.condition("Failed") ?? job?.condition("FailureTarget")
@@ -96,10 +102,15 @@ public enum KubernetesOutcomeClassifier {
                 return KubernetesClassification(.finished(userFailure(terminated, finishedAt: finishedAt, startedAt: startedAt)))
             }
         }
-        if let failed {
-            if failed.reason == "DeadlineExceeded" {
-                return KubernetesClassification(.finished(timedOut(failed, job: job, exitCode: nil, startedAt: startedAt, now: now)))
-            }
+        if let failed, failed.reason == "DeadlineExceeded" {
+            return KubernetesClassification(.finished(timedOut(failed, job: job, exitCode: nil, startedAt: startedAt, now: now)))
+        }
+        // The pod's final status may still be on its way (or its pods are gone: then the Job decides).
+        let podLags =
+            pod.map { $0.status?.phase != "Failed" && $0.status?.phase != "Succeeded" }
+            ?? ((job?.status?.failed ?? 0) + (job?.status?.succeeded ?? 0) > 0)
+        let settling = podLags && now.timeIntervalSince(snapshot.jobFinishedSince ?? now) < podStatusGrace
+        if let failed, !settling {
             let why = pod.flatMap { disruption($0, failed: failed) } ?? "the Job failed before its main container finished (\(describe(failed)))"
             return KubernetesClassification(
                 .finished(
@@ -107,7 +118,7 @@ public enum KubernetesOutcomeClassifier {
                         state: .failed, failureClass: .infrastructure, reason: why, finishedAt: conditionTime(failed, job: job) ?? now,
                         startedAt: startedAt, source: .orchestrator)))
         }
-        if let complete {
+        if let complete, !settling {
             return KubernetesClassification(
                 .finished(
                     BackendOutcome(

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TrainyardBackends
 import TrainyardKubernetes
 
 /// The Jobs and pods of one namespace as the watches and relists last saw them, plus what this
@@ -12,6 +13,9 @@ final class KubernetesStateCache: Sendable {
         var deleted: Set<String> = []
         var stopReasons: [String: String] = [:]
         var waitingFailureSince: [String: Date] = [:]
+        var jobFinishedSince: [String: Date] = [:]
+        /// Outcomes this process decided for Jobs it gave up on (and deleted).
+        var abandoned: [String: BackendOutcome] = [:]
     }
 
     private let state = Mutex(State())
@@ -25,7 +29,8 @@ final class KubernetesStateCache: Sendable {
         state.withLock { state in
             KubernetesAttemptSnapshot(
                 job: state.jobs[name], pods: state.pods[name].map { Array($0.values) } ?? [], jobDeleted: state.deleted.contains(name),
-                stopReason: state.stopReasons[name], waitingFailureSince: state.waitingFailureSince[name])
+                stopReason: state.stopReasons[name], waitingFailureSince: state.waitingFailureSince[name],
+                jobFinishedSince: state.jobFinishedSince[name])
         }
     }
 
@@ -92,18 +97,24 @@ final class KubernetesStateCache: Sendable {
         }
     }
 
+    func recordAbandoned(_ name: String, outcome: BackendOutcome) {
+        state.withLock { $0.abandoned[name] = $0.abandoned[name] ?? outcome }
+    }
+
+    func abandonedOutcome(_ name: String) -> BackendOutcome? {
+        state.withLock { $0.abandoned[name] }
+    }
+
     func recordStop(_ name: String, reason: String) {
         state.withLock { $0.stopReasons[name] = $0.stopReasons[name] ?? reason }
     }
 
-    /// Remembers the first time a failing wait was seen; clears it when the container moved on.
-    func noteWaitingFailure(_ name: String, failing: Bool, now: Date) {
+    /// Remembers when this process first saw a failing wait and a finished Job; a wait that
+    /// cleared forgets its time.
+    func noteProgress(_ name: String, waitingFailure: Bool, jobFinished: Bool, now: Date) {
         state.withLock { state in
-            if failing {
-                state.waitingFailureSince[name] = state.waitingFailureSince[name] ?? now
-            } else {
-                state.waitingFailureSince[name] = nil
-            }
+            state.waitingFailureSince[name] = waitingFailure ? state.waitingFailureSince[name] ?? now : nil
+            if jobFinished { state.jobFinishedSince[name] = state.jobFinishedSince[name] ?? now }
         }
     }
 }

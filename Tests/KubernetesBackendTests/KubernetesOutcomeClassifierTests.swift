@@ -68,6 +68,26 @@ struct KubernetesOutcomeClassifierTests {
         #expect(result.finishedAt == KubernetesTime.parse("2027-01-15T08:05:00Z"))
     }
 
+    @Test("a Failed Job seen before its pod's final status waits for the pod (separate watches), then the Job decides")
+    func jobBeforePod() throws {
+        var failedJob = job([.init(type: "Failed", reason: "BackoffLimitExceeded")])
+        failedJob.status?.failed = 1
+        let stale = [pod(["main": running])]
+        // Within the grace: still running, not FAILED — the pod's exit 0 may be on its way.
+        #expect(
+            classify(.init(job: failedJob, pods: stale, jobFinishedSince: now.addingTimeInterval(-2))).observation
+                == .running(since: KubernetesTime.parse("2027-01-15T08:00:05Z")!))
+        // The pod's final status arrives: main exited 0, SUCCEEDED.
+        let arrived = try #require(
+            outcome(classify(.init(job: failedJob, pods: [pod(phase: "Failed", ["main": terminated(0)])], jobFinishedSince: now))))
+        #expect(arrived.state == .succeeded)
+        // It never arrives: the Job's condition decides, as the orchestrator's word.
+        let late = try #require(outcome(classify(.init(job: failedJob, pods: stale, jobFinishedSince: now.addingTimeInterval(-11)))))
+        #expect(late.state == .failed && late.source == .orchestrator)
+        // No pod known yet although the Job counted one: wait as well.
+        #expect(outcome(classify(.init(job: failedJob, jobFinishedSince: now))) == nil)
+    }
+
     @Test("plain success: main exit 0 and Complete, no note")
     func success() throws {
         let result = try #require(

@@ -83,7 +83,8 @@ struct KubernetesStandInTests {
         }
         #expect(running)
         try await standIn.dropWatches()
-        try await Task.sleep(for: .milliseconds(300))
+        // Both watches are back (reconnect backoff ≤ 0.5 s) when the versions expire under them.
+        try await Task.sleep(for: .seconds(1))
         try await standIn.expireResourceVersions()
         try await standIn.dropWatches()
         let outcome = try #require(try await outcome(backend, attempt))

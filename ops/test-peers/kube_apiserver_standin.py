@@ -24,8 +24,8 @@ What it implements, following the documented API behaviour:
   KUBE_STANDIN_CREATE_DELAY makes the create answer that long after storing the Job (to kill a
   client mid-request).
 - Test controls (no auth): POST /_standin/drop-watches (cut every open watch connection without
-  ending the chunked body), POST /_standin/expire (compact: every resourceVersion seen so far
-  becomes too old; open watches get the 410 ERROR event), GET /_standin/created-jobs (every Job
+  ending the chunked body), POST /_standin/expire (compact at the current version: every older
+  resourceVersion becomes too old and open watches get the 410 ERROR event), GET /_standin/created-jobs (every Job
   body a successful create received), GET /_standin/stats (creates/conflicts per name, requests
   per method and path).
 
@@ -90,6 +90,7 @@ class Store:
         self.conflicts = {}
         self.requests = {}
         self.drop_generation = 0
+        self.expire_generation = 0
 
     def _emit(self, kind, event_type, obj):
         self.rv += 1
@@ -276,9 +277,10 @@ class Lifecycle(threading.Thread):
             self.terminate(self.main, 137, "OOMKilled", phase="Failed")
             self.finish_job(False)
         elif self.scenario == "sidecar-fails":
-            self.terminate(self.main, 0, "Completed")
-            self.sleep(0.2)
-            self.terminate("log-shipper", 1, "Error", phase="Failed")
+            # The injected sidecar crashes; the main container still finishes its work.
+            self.terminate("log-shipper", 1, "Error")
+            self.sleep(0.5)
+            self.terminate(self.main, 0, "Completed", phase="Failed")
             self.finish_job(False)
         elif self.scenario == "evicted":
             def evict(status):
@@ -413,6 +415,7 @@ class Handler(BaseHTTPRequestHandler):
         last_bookmark = time.monotonic()
         with STORE.cv:
             generation = STORE.drop_generation
+            expire_generation = STORE.expire_generation
         try:
             while time.monotonic() < end:
                 with STORE.cv:
@@ -420,7 +423,7 @@ class Handler(BaseHTTPRequestHandler):
                         self.connection.shutdown(socket.SHUT_RDWR)
                         self.close_connection = True
                         return
-                    if since < STORE.compacted:
+                    if since < STORE.compacted or STORE.expire_generation != expire_generation:
                         expired = status(410, "Expired", f"too old resource version: {since} ({STORE.compacted})")
                         pending, since = [("ERROR", expired)], None
                     else:
@@ -451,7 +454,10 @@ class Handler(BaseHTTPRequestHandler):
                 STORE.cv.notify_all()
                 return self.send_json(200, {"dropped": True})
             if method == "POST" and action == "expire":
-                STORE.compacted = STORE.rv + 1
+                # Like an etcd compaction at the current revision: older versions are gone, a fresh
+                # list's version is watchable, and open watches end with 410.
+                STORE.compacted = STORE.rv
+                STORE.expire_generation += 1
                 STORE.cv.notify_all()
                 return self.send_json(200, {"compacted": STORE.compacted})
             if method == "GET" and action == "created-jobs":
