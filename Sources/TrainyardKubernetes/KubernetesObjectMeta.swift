@@ -65,9 +65,4 @@ public enum KubernetesTime {
         if let date = try? Date(text, strategy: .iso8601) { return date }
         return try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
-
-    /// `2025-01-02T03:04:05Z`.
-    public static func format(_ date: Date) -> String {
-        date.formatted(.iso8601)
-    }
 }

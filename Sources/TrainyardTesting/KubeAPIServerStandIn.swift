@@ -126,11 +126,6 @@ public final class KubeAPIServerStandIn: @unchecked Sendable {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    /// The stand-in's log (its stderr).
-    public var log: String {
-        (try? String(contentsOf: directory.appendingPathComponent("standin.log"), encoding: .utf8)) ?? ""
-    }
-
     public func stop() {
         if process.isRunning {
             // SIGKILL: nothing to flush, and a blocked SIGTERM must not hang the test.

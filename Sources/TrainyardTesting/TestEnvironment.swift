@@ -36,7 +36,9 @@ public enum TestEnvironment {
         guard let path = ProcessInfo.processInfo.environment["TRAINYARD_TEST_PYTHON"], !path.isEmpty else {
             throw Missing(description: "TRAINYARD_TEST_PYTHON is not set: run the tests with ./ops/test, which builds the test-peer venv")
         }
-        guard FileManager.default.isExecutableFile(atPath: path) else { throw Missing(description: "TRAINYARD_TEST_PYTHON=\(path) is not executable") }
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw Missing(description: "TRAINYARD_TEST_PYTHON=\(path) is not executable")
+        }
         return URL(fileURLWithPath: path)
     }
 
