@@ -96,16 +96,16 @@ public final class KubernetesBackend: ComputeBackend {
         let jobs = KubernetesInformer<KubernetesJob>(
             kind: "jobs", relistInterval: interval, watchTimeoutSeconds: timeout,
             list: { () async throws(KubernetesError) in try await client.listJobs(namespace: namespace, labelSelector: selector) },
-            watch: { (version) async throws(KubernetesError) in
-                try await client.watchJobs(namespace: namespace, labelSelector: selector, resourceVersion: version, timeoutSeconds: timeout)
+            watch: { (version, seconds) async throws(KubernetesError) in
+                try await client.watchJobs(namespace: namespace, labelSelector: selector, resourceVersion: version, timeoutSeconds: seconds)
             },
             replaceAll: cache.replaceJobs, upsert: { cache.upsert(job: $0) }, remove: { cache.remove(job: $0) },
             resourceVersion: { $0.metadata.resourceVersion }, logger: logger, onRelist: { [self] in relists.add(1, ordering: .relaxed) })
         let pods = KubernetesInformer<KubernetesPod>(
             kind: "pods", relistInterval: interval, watchTimeoutSeconds: timeout,
             list: { () async throws(KubernetesError) in try await client.listPods(namespace: namespace, labelSelector: selector) },
-            watch: { (version) async throws(KubernetesError) in
-                try await client.watchPods(namespace: namespace, labelSelector: selector, resourceVersion: version, timeoutSeconds: timeout)
+            watch: { (version, seconds) async throws(KubernetesError) in
+                try await client.watchPods(namespace: namespace, labelSelector: selector, resourceVersion: version, timeoutSeconds: seconds)
             },
             replaceAll: cache.replacePods, upsert: { cache.upsert(pod: $0) }, remove: { cache.remove(pod: $0) },
             resourceVersion: { $0.metadata.resourceVersion }, logger: logger, onRelist: { [self] in relists.add(1, ordering: .relaxed) })

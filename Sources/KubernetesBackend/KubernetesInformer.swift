@@ -6,14 +6,15 @@ import TrainyardKubernetes
 /// Keeps a cache in step with one kind of object in one namespace: list, then watch from the
 /// list's resource version with bookmarks; on `410 Gone` relist; on a dropped connection resume
 /// from the last version seen after a backoff with jitter; relist in full every
-/// `relistInterval` to reconcile anything a watch could have missed.
+/// `relistInterval` (each watch asks the server to end by then) to reconcile anything a watch
+/// could have missed.
 struct KubernetesInformer<Object: Codable & Sendable>: Sendable {
     /// Names the informer in logs (`jobs`, `pods`).
     let kind: String
     let relistInterval: Duration
     let watchTimeoutSeconds: Int
     let list: @Sendable () async throws(KubernetesError) -> KubernetesList<Object>
-    let watch: @Sendable (_ resourceVersion: String) async throws(KubernetesError) -> KubernetesWatchStream<Object>
+    let watch: @Sendable (_ resourceVersion: String, _ timeoutSeconds: Int) async throws(KubernetesError) -> KubernetesWatchStream<Object>
     let replaceAll: @Sendable ([Object]) -> Void
     let upsert: @Sendable (Object) -> Void
     let remove: @Sendable (Object) -> Void
@@ -38,7 +39,10 @@ struct KubernetesInformer<Object: Codable & Sendable>: Sendable {
                     onRelist()
                 }
                 guard let from = cursor.value else { throw KubernetesError(.transient, "the \(kind) list had no resourceVersion") }
-                if try await consume(try await watch(from), cursor: cursor) {
+                // The server ends the watch when the next relist is due (or after watchTimeoutSeconds).
+                let untilRelist = lastList.map { relistInterval - (ContinuousClock.now - $0) } ?? relistInterval
+                let timeout = max(1, min(watchTimeoutSeconds, Int(untilRelist.components.seconds)))
+                if try await consume(try await watch(from, timeout), timeoutSeconds: timeout, cursor: cursor) {
                     // Expired right after a fresh list: something is wrong; back off before relisting.
                     guard cursor.value != from || !listedNow else {
                         throw KubernetesError(.gone, "the \(kind) watch expired at once from a fresh list (\(from))")
@@ -60,8 +64,8 @@ struct KubernetesInformer<Object: Codable & Sendable>: Sendable {
 
     /// Applies a stream's events until it ends; true when the server said the version expired.
     /// A stream silent past the server's own timeout is treated as a dropped connection.
-    private func consume(_ stream: KubernetesWatchStream<Object>, cursor: Cursor) async throws(KubernetesError) -> Bool {
-        let deadline = Duration.seconds(watchTimeoutSeconds + 30)
+    private func consume(_ stream: KubernetesWatchStream<Object>, timeoutSeconds: Int, cursor: Cursor) async throws(KubernetesError) -> Bool {
+        let deadline = Duration.seconds(timeoutSeconds + 30)
         let outcome = await withTaskGroup(of: Result<Bool, KubernetesError>?.self) { group in
             group.addTask { [self] in
                 do {

@@ -94,6 +94,19 @@ struct KubernetesStandInTests {
         try await client.shutdown()
     }
 
+    @Test("a full relist reconciles every relistIntervalSeconds, also while a watch is open")
+    func periodicRelist() async throws {
+        let standIn = try KubeAPIServerStandIn()
+        let (backend, client) = try backend(standIn, relist: 1)
+        let watching = Task { try await backend.run() }
+        defer { watching.cancel() }
+        // Two informers: 2 initial lists, then about 2 per second.
+        let relisted = try await eventually(timeout: .seconds(10)) { backend.relistCount >= 8 }
+        #expect(relisted, "relists: \(backend.relistCount)")
+        watching.cancel()
+        try await client.shutdown()
+    }
+
     @Test("cancel deletes the Job with background propagation; the attempt ends CANCELLED")
     func cancel() async throws {
         let standIn = try KubeAPIServerStandIn()
