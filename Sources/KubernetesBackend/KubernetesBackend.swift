@@ -99,7 +99,7 @@ public final class KubernetesBackend: ComputeBackend {
             watch: { (version, seconds) async throws(KubernetesError) in
                 try await client.watchJobs(namespace: namespace, labelSelector: selector, resourceVersion: version, timeoutSeconds: seconds)
             },
-            replaceAll: cache.replaceJobs, upsert: { cache.upsert(job: $0) }, remove: { cache.remove(job: $0) },
+            replaceAll: { cache.replaceJobs($0) }, upsert: { cache.upsert(job: $0) }, remove: { cache.remove(job: $0) },
             resourceVersion: { $0.metadata.resourceVersion }, logger: logger, onRelist: { [self] in relists.add(1, ordering: .relaxed) })
         let pods = KubernetesInformer<KubernetesPod>(
             kind: "pods", relistInterval: interval, watchTimeoutSeconds: timeout,

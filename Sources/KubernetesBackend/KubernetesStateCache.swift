@@ -10,7 +10,8 @@ final class KubernetesStateCache: Sendable {
         var jobs: [String: KubernetesJob] = [:]
         /// Job name → pod name → pod.
         var pods: [String: [String: KubernetesPod]] = [:]
-        var deleted: Set<String> = []
+        /// Job name → when it was seen deleted.
+        var deleted: [String: Date] = [:]
         var stopReasons: [String: String] = [:]
         var waitingFailureSince: [String: Date] = [:]
         var jobFinishedSince: [String: Date] = [:]
@@ -28,7 +29,7 @@ final class KubernetesStateCache: Sendable {
     func snapshot(_ name: String) -> KubernetesAttemptSnapshot {
         state.withLock { state in
             KubernetesAttemptSnapshot(
-                job: state.jobs[name], pods: state.pods[name].map { Array($0.values) } ?? [], jobDeleted: state.deleted.contains(name),
+                job: state.jobs[name], pods: state.pods[name].map { Array($0.values) } ?? [], jobDeleted: state.deleted[name] != nil,
                 stopReason: state.stopReasons[name], waitingFailureSince: state.waitingFailureSince[name],
                 jobFinishedSince: state.jobFinishedSince[name])
         }
@@ -36,14 +37,14 @@ final class KubernetesStateCache: Sendable {
 
     /// True when the Job is in the cache or known to be deleted.
     func knows(_ name: String) -> Bool {
-        state.withLock { $0.jobs[name] != nil || $0.deleted.contains(name) }
+        state.withLock { $0.jobs[name] != nil || $0.deleted[name] != nil }
     }
 
     func upsert(job: KubernetesJob) {
         guard let name = job.metadata.name else { return }
         state.withLock { state in
             state.jobs[name] = job
-            state.deleted.remove(name)
+            state.deleted[name] = nil
         }
     }
 
@@ -51,7 +52,7 @@ final class KubernetesStateCache: Sendable {
     func insertIfAbsent(job: KubernetesJob, pods: [KubernetesPod]) {
         guard let name = job.metadata.name else { return }
         state.withLock { state in
-            guard state.jobs[name] == nil, !state.deleted.contains(name) else { return }
+            guard state.jobs[name] == nil, state.deleted[name] == nil else { return }
             state.jobs[name] = job
             for pod in pods where state.pods[name]?[pod.metadata.name ?? ""] == nil {
                 state.pods[name, default: [:]][pod.metadata.name ?? ""] = pod
@@ -63,17 +64,26 @@ final class KubernetesStateCache: Sendable {
         guard let name = job.metadata.name else { return }
         state.withLock { state in
             state.jobs[name] = nil
-            state.deleted.insert(name)
+            state.deleted[name] = state.deleted[name] ?? Date()
         }
     }
 
-    /// A full list: Jobs that were known and are missing now were deleted meanwhile.
-    func replaceJobs(_ jobs: [KubernetesJob]) {
+    /// A full list: Jobs that were known and are missing now were deleted meanwhile. Everything
+    /// remembered about Jobs deleted longer than `forgetAfter` ago is dropped (nobody tracks them).
+    func replaceJobs(_ jobs: [KubernetesJob], now: Date = Date(), forgetAfter: TimeInterval = 3600) {
         state.withLock { state in
             let listed = Dictionary(jobs.compactMap { job in job.metadata.name.map { ($0, job) } }, uniquingKeysWith: { $1 })
-            for name in state.jobs.keys where listed[name] == nil { state.deleted.insert(name) }
+            for name in state.jobs.keys where listed[name] == nil { state.deleted[name] = state.deleted[name] ?? now }
             state.jobs = listed
-            for name in listed.keys { state.deleted.remove(name) }
+            for name in listed.keys { state.deleted[name] = nil }
+            for (name, since) in state.deleted where now.timeIntervalSince(since) > forgetAfter {
+                state.deleted[name] = nil
+                state.pods[name] = nil
+                state.stopReasons[name] = nil
+                state.waitingFailureSince[name] = nil
+                state.jobFinishedSince[name] = nil
+                state.abandoned[name] = nil
+            }
         }
     }
 
