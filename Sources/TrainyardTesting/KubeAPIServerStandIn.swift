@@ -98,6 +98,11 @@ public final class KubeAPIServerStandIn: @unchecked Sendable {
     /// Compacts history: every resourceVersion handed out so far becomes too old (410).
     public func expireResourceVersions() async throws { _ = try await control("POST", "expire") }
 
+    /// Answers the next API requests with these HTTP codes (e.g. 429, 503), in order.
+    public func failNext(_ codes: [Int]) async throws {
+        _ = try await control("POST", "fail-next", body: try JSONEncoder().encode(["codes": codes]))
+    }
+
     /// Creates and conflicts per Job name, and requests per "METHOD path".
     public struct Stats: Decodable, Sendable {
         public var creates: [String: Int]
@@ -135,9 +140,13 @@ public final class KubeAPIServerStandIn: @unchecked Sendable {
         if ProcessInfo.processInfo.environment["TRAINYARD_TEST_KEEP"] == nil { try? FileManager.default.removeItem(at: directory) }
     }
 
-    private func control(_ method: String, _ action: String) async throws -> Data {
+    private func control(_ method: String, _ action: String, body: Data? = nil) async throws -> Data {
         var request = URLRequest(url: url.appendingPathComponent("_standin/\(action)"))
         request.httpMethod = method
+        if let body {
+            request.httpBody = body
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
         let (data, _) = try await URLSession.shared.data(for: request)
         return data
     }

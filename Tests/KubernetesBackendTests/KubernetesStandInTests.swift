@@ -131,6 +131,22 @@ struct KubernetesStandInTests {
         try await client.shutdown()
     }
 
+    @Test("429 and 5xx are retried with backoff (create and list still succeed); too many failures surface as transient")
+    func retries() async throws {
+        let standIn = try KubeAPIServerStandIn()
+        let (backend, client) = try backend(standIn)
+        let attempt = identity()
+        try await standIn.failNext([429, 503, 500])
+        let observed = try await backend.ensure(attempt, spec: spec("succeed"))
+        #expect(observed != .absent)
+        let stats = try await standIn.stats()
+        #expect(stats.creates[attempt.resourceName] == 1 && stats.requests["POST /apis/batch/v1/namespaces/ml/jobs"] == 4)
+        try await standIn.failNext(Array(repeating: 503, count: 5))
+        let error = await #expect(throws: BackendError.self) { try await backend.existingAttempts(of: attempt.jobID) }
+        #expect(error?.kind == .transient)
+        try await client.shutdown()
+    }
+
     @Test("403 names the missing RBAC verb and is a configuration error, not a retry")
     func forbidden() async throws {
         let standIn = try KubeAPIServerStandIn(forbid: ["create:jobs"])

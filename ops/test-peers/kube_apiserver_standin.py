@@ -25,7 +25,9 @@ What it implements, following the documented API behaviour:
   client mid-request).
 - Test controls (no auth): POST /_standin/drop-watches (cut every open watch connection without
   ending the chunked body), POST /_standin/expire (compact at the current version: every older
-  resourceVersion becomes too old and open watches get the 410 ERROR event), GET /_standin/created-jobs (every Job
+  resourceVersion becomes too old and open watches get the 410 ERROR event), POST
+  /_standin/fail-next `{"codes": [429, 503]}` (answer the next API requests with these codes;
+  429 carries `Retry-After: 0`), GET /_standin/created-jobs (every Job
   body a successful create received), GET /_standin/stats (creates/conflicts per name, requests
   per method and path).
 
@@ -91,6 +93,7 @@ class Store:
         self.requests = {}
         self.drop_generation = 0
         self.expire_generation = 0
+        self.failures = []  # HTTP codes to answer the next API requests with, in order
 
     def _emit(self, kind, event_type, obj):
         self.rv += 1
@@ -329,6 +332,20 @@ class Handler(BaseHTTPRequestHandler):
             return self.control(method, parts[1] if len(parts) > 1 else "")
         if not self.authorized():
             return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+        with STORE.cv:
+            failure = STORE.failures.pop(0) if STORE.failures else None
+        if failure == 429:
+            data = json.dumps(status(429, "TooManyRequests", "the server has received too many requests")).encode()
+            self.send_response(429)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.read_body()
+            return self.wfile.write(data)
+        if failure:
+            self.read_body()
+            return self.send_json(failure, status(failure, "InternalError", "injected failure"))
         # /apis/batch/v1/namespaces/NS/jobs[/NAME] or /api/v1/namespaces/NS/pods
         if parts[:3] == ["apis", "batch", "v1"] and len(parts) >= 5 and parts[3] == "namespaces" and parts[5:6] == ["jobs"]:
             ns, name, kind, group = parts[4], (parts[6] if len(parts) > 6 else None), "jobs", "batch"
@@ -460,6 +477,9 @@ class Handler(BaseHTTPRequestHandler):
                 STORE.expire_generation += 1
                 STORE.cv.notify_all()
                 return self.send_json(200, {"compacted": STORE.compacted})
+            if method == "POST" and action == "fail-next":
+                STORE.failures.extend(int(code) for code in self.read_body().get("codes", []))
+                return self.send_json(200, {"failures": STORE.failures})
             if method == "GET" and action == "created-jobs":
                 return self.send_json(200, STORE.created_jobs)
             if method == "GET" and action == "stats":
