@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0", traits: []),
         // The HTTP client of the Kubernetes and SageMaker adapters (streaming bodies for watches, TLS client certificates).
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+        // TLS settings (CA bundles, client certificates) and byte buffers for the HTTP client; already resolved through it.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
         // HMAC-SHA256 for AWS SigV4.
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
@@ -57,6 +60,23 @@ let package = Package(
             dependencies: ["TrainyardCore", "TrainyardBackends", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
+            name: "TrainyardKubernetes",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "KubernetesBackend",
+            dependencies: [
+                "TrainyardCore", "TrainyardBackends", "TrainyardKubernetes", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "TrainyardWorker",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "TrainyardObservability",
@@ -82,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "trainyard",
             dependencies: [
-                "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "TrainyardWorker",
+                "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "TrainyardWorker",
                 "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardHTTP",
                 "TrainyardAPI", "TrainyardClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -103,6 +123,10 @@ let package = Package(
             name: "TrainyardAggregatorTests", dependencies: ["TrainyardAggregator", "TrainyardStore", "TrainyardCore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardAPITests", dependencies: ["TrainyardAPI", "TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
+        .testTarget(
+            name: "KubernetesBackendTests",
+            dependencies: ["KubernetesBackend", "TrainyardKubernetes", "TrainyardBackends", "TrainyardCore", "TrainyardTesting"]
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

@@ -31,15 +31,15 @@ public enum TestEnvironment {
         return url
     }
 
-    /// A logger for tests: warnings and worse, to stderr.
-    /// The Python of the test peers: TRAINYARD_TEST_PYTHON (ops/test sets it), else python3 on PATH.
+    /// The Python interpreter with the test peers' packages (`TRAINYARD_TEST_PYTHON`, set by `./ops/test`).
     public static func python() throws -> URL {
-        if let path = ProcessInfo.processInfo.environment["TRAINYARD_TEST_PYTHON"] { return URL(fileURLWithPath: path) }
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-            let candidate = URL(fileURLWithPath: String(directory)).appendingPathComponent("python3")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        guard let path = ProcessInfo.processInfo.environment["TRAINYARD_TEST_PYTHON"], !path.isEmpty else {
+            throw Missing(description: "TRAINYARD_TEST_PYTHON is not set: run the tests with ./ops/test, which builds the test-peer venv")
         }
-        throw Missing(description: "no Python for the test peers: run the tests through ops/test (TRAINYARD_TEST_PYTHON)")
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw Missing(description: "TRAINYARD_TEST_PYTHON=\(path) is not executable")
+        }
+        return URL(fileURLWithPath: path)
     }
 
     /// A file of this repository (test peers under ops/test-peers, examples…).
@@ -48,6 +48,7 @@ public enum TestEnvironment {
             .appendingPathComponent(relativePath)
     }
 
+    /// A logger for tests: warnings and worse, to stderr.
     public static func logger(_ label: String) -> Logger {
         var logger = Logger(label: label)
         logger.logLevel = ProcessInfo.processInfo.environment["TRAINYARD_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning

@@ -94,6 +94,7 @@ struct JobExecution {
     private func trackAttempt(_ identity: BackendIdentity) async throws -> BackendOutcome? {
         var observation = try await observeRetrying(identity)
         var published: Set<JobState> = []
+        var pendingReason: String?
         var launchedAt: ContinuousClock.Instant?
         var stopRequested = false
         // The latest report of this attempt, repeated as a heartbeat while nothing changes.
@@ -136,9 +137,11 @@ struct JobExecution {
                     }
                 }
             case .pending(let reason):
-                if !published.contains(.pending) {
+                // A new reason before the job runs is news (e.g. "Unschedulable: …" after "pod created").
+                if !published.contains(.pending) || (reason != pendingReason && !published.contains(.running)) {
                     try await report(event(identity, .pending, source: .backend, reason: reason))
                     published.insert(.pending)
+                    pendingReason = reason
                 }
             case .running(let since):
                 if !published.contains(.running) {

@@ -83,6 +83,8 @@ struct RunWorker: AsyncParsableCommand {
                 configuration: LocalBackendConfiguration(
                     stateDirectory: options.stateDirectory, secretsDirectory: secrets.map { URL(fileURLWithPath: $0) }),
                 logger: logger)
+        case .kubernetes(let kubernetes):
+            return try kubernetes.makeBackend(logger: logger)
         }
     }
 }

@@ -86,4 +86,30 @@ private struct NamedBackend: ComputeBackend {
                 policy: RoutingPolicy(rules: [RoutingRule(kinds: [.training], target: "sagemaker")], defaultTarget: "local"))
         }
     }
+
+    /// ops/examples/worker-hybrid.yaml (shown in the README) routes as it says. Only its target
+    /// names and types are read here; the executable's loader also reads each type's settings.
+    @Test func theHybridExampleFileRoutesAsDocumented() throws {
+        struct ExampleFile: Decodable {
+            struct Entry: Decodable {
+                var name: String
+                var type: String
+                var concurrency: Int?
+            }
+            var backends: [Entry]
+            var routing: RoutingPolicy
+        }
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("ops/examples/worker-hybrid.yaml")
+        let file = try YAMLDecoder().decode(ExampleFile.self, from: try String(contentsOf: url, encoding: .utf8))
+        let router = try BackendRouter(
+            targets: file.backends.map { BackendTarget(name: $0.name, backend: NamedBackend(name: $0.type), concurrencyLimit: $0.concurrency ?? 1) },
+            policy: file.routing)
+        func route(_ spec: JobSpec) -> String? { try? router.route(spec).get().name }
+        #expect(route(spec(kind: .training)) == "sagemaker" && route(spec(kind: .processing)) == "sagemaker")
+        #expect(route(spec(kind: .batch)) == "k8s" && route(spec(kind: .hpo)) == "k8s")
+        #expect(route(spec(kind: .batch, team: "search", labels: ["gpu": "true"])) == "k8s-search-gpu")
+        #expect(route(spec(kind: .training, backend: .local)) == "laptop")
+        #expect(route(spec(kind: .batch, backend: .sagemaker)) == nil)
+    }
 }

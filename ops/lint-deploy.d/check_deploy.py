@@ -37,12 +37,11 @@ DEPLOYMENT_DOC = ROOT / "docs/deployment.md"
 
 WORKER_GROUP = "trainyard-workers"
 ALLOWED_SECRETS = {"trainyard-kafka-credentials", "trainyard-api-keys", "trainyard-alerts-webhook"}
-# The Kubernetes backend's needs, and nothing more (README / DESIGN: create, watch, delete Jobs;
-# read pod statuses and logs).
+# The Kubernetes backend's needs, and nothing more (README "The Kubernetes backend": create, watch,
+# delete Jobs; read pod statuses).
 EXPECTED_RBAC = {
     ("batch", "jobs"): {"create", "get", "list", "watch", "delete"},
     ("", "pods"): {"get", "list", "watch"},
-    ("", "pods/log"): {"get"},
 }
 MIN_WORKER_GRACE_SECONDS = 90
 

@@ -1,0 +1,152 @@
+import Foundation
+import Glibc
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// A running `ops/test-peers/kube_apiserver_standin.py`: the documented kube-apiserver
+/// behaviour Trainyard depends on, with scripted pod lifecycles (not a real API server).
+public final class KubeAPIServerStandIn: @unchecked Sendable {
+    /// `http://127.0.0.1:PORT` (or `https://` with TLS).
+    public let url: URL
+    public let token: String
+    private let process: Process
+    private let directory: URL
+
+    /// TLS material for `--tls-cert/--tls-key/--client-ca` (PEM file paths).
+    public struct TLS: Sendable {
+        public var certificate: String
+        public var key: String
+        public var clientCA: String?
+
+        public init(certificate: String, key: String, clientCA: String? = nil) {
+            self.certificate = certificate
+            self.key = key
+            self.clientCA = clientCA
+        }
+    }
+
+    /// Starts the stand-in with TRAINYARD_TEST_PYTHON and waits for its port.
+    public init(tls: TLS? = nil, forbid: [String] = []) throws {
+        let python = try TestEnvironment.python()
+        directory = try TestEnvironment.temporaryDirectory("kube-standin")
+        token = UUID().uuidString
+        var arguments = [Self.script.path, "--token", token]
+        if let tls {
+            arguments += ["--tls-cert", tls.certificate, "--tls-key", tls.key]
+            if let ca = tls.clientCA { arguments += ["--client-ca", ca] }
+        }
+        for rule in forbid { arguments += ["--forbid", rule] }
+        process = Process()
+        process.executableURL = python
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        let log = directory.appendingPathComponent("standin.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { throw TestEnvironment.Missing(description: "the kube-apiserver stand-in exited before printing its port") }
+            line.append(chunk)
+        }
+        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5)) else {
+            throw TestEnvironment.Missing(description: "unexpected stand-in output: \(text)")
+        }
+        url = URL(string: "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)")!
+    }
+
+    deinit { stop() }
+
+    /// The script beside the repository's other test peers.
+    public static var script: URL {
+        TestEnvironment.repositoryFile("ops/test-peers/kube_apiserver_standin.py")
+    }
+
+    /// A kubeconfig that reaches the stand-in with its bearer token; returns its path.
+    public func writeKubeconfig(namespace: String, certificateAuthority: String? = nil) throws -> String {
+        let path = directory.appendingPathComponent("kubeconfig").path
+        let ca = certificateAuthority.map { "\n    certificate-authority: \($0)" } ?? ""
+        let text = """
+            apiVersion: v1
+            kind: Config
+            current-context: standin
+            clusters:
+            - name: standin
+              cluster:
+                server: \(url.absoluteString)\(ca)
+            users:
+            - name: tester
+              user:
+                token: \(token)
+            contexts:
+            - name: standin
+              context: {cluster: standin, user: tester, namespace: \(namespace)}
+            """
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Cuts every open watch connection mid-stream.
+    public func dropWatches() async throws { _ = try await control("POST", "drop-watches") }
+
+    /// Compacts history: every resourceVersion handed out so far becomes too old (410).
+    public func expireResourceVersions() async throws { _ = try await control("POST", "expire") }
+
+    /// Answers the next API requests with these HTTP codes (e.g. 429, 503), in order.
+    public func failNext(_ codes: [Int]) async throws {
+        _ = try await control("POST", "fail-next", body: try JSONEncoder().encode(["codes": codes]))
+    }
+
+    /// Creates and conflicts per Job name, and requests per "METHOD path".
+    public struct Stats: Decodable, Sendable {
+        public var creates: [String: Int]
+        public var conflicts: [String: Int]
+        public var requests: [String: Int]
+    }
+
+    public func stats() async throws -> Stats {
+        try JSONDecoder().decode(Stats.self, from: try await control("GET", "stats"))
+    }
+
+    /// Runs `validate_kubernetes_objects.py` on every Job the stand-in received; returns its
+    /// exit status and output.
+    public func validateCreatedJobs() throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = try TestEnvironment.python()
+        process.arguments = [
+            Self.script.deletingLastPathComponent().appendingPathComponent("validate_kubernetes_objects.py").path, url.absoluteString,
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    public func stop() {
+        if process.isRunning {
+            // SIGKILL: nothing to flush, and a blocked SIGTERM must not hang the test.
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        if ProcessInfo.processInfo.environment["TRAINYARD_TEST_KEEP"] == nil { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    private func control(_ method: String, _ action: String, body: Data? = nil) async throws -> Data {
+        var request = URLRequest(url: url.appendingPathComponent("_standin/\(action)"))
+        request.httpMethod = method
+        if let body {
+            request.httpBody = body
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, _) = try await URLSession.shared.data(for: request)
+        return data
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import KubernetesBackend
+import Logging
+import TrainyardKubernetes
+
+/// `type: kubernetes`: one namespace of one cluster.
+///
+/// ```yaml
+/// - name: k8s-search-gpu
+///   type: kubernetes
+///   namespace: search-ml
+///   kubeconfig: /etc/trainyard/kubeconfig   # absent: in-cluster service account, else $KUBECONFIG
+///   nodeSelector: {nvidia.com/gpu.product: A100}
+///   tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+/// ```
+struct KubernetesTargetSettings: Decodable {
+    /// Default: the kubeconfig context's or the service account's namespace, else `default`.
+    var namespace: String?
+    /// A kubeconfig file; absent: in-cluster when running in a pod, else `KUBECONFIG` / `~/.kube/config`.
+    var kubeconfig: String?
+    /// A kubeconfig context other than `current-context`.
+    var context: String?
+    var nodeSelector: [String: String]?
+    var tolerations: [KubernetesToleration]?
+    var serviceAccountName: String?
+    var ttlSecondsAfterFinished: Int?
+    /// How long an image pull or a missing secret may keep a pod from starting before the attempt fails.
+    var startFailureGraceSeconds: Double?
+    var relistIntervalSeconds: Double?
+    var watchTimeoutSeconds: Int?
+
+    func makeBackend(logger: Logger) throws -> KubernetesBackend {
+        let connection = try KubernetesConnectionLoader.automatic(kubeconfigPath: kubeconfig, context: context)
+        let defaults = KubernetesBackendConfiguration(namespace: "")
+        let configuration = KubernetesBackendConfiguration(
+            namespace: namespace ?? connection.defaultNamespace ?? "default", nodeSelector: nodeSelector ?? [:], tolerations: tolerations ?? [],
+            serviceAccountName: serviceAccountName, ttlSecondsAfterFinished: ttlSecondsAfterFinished ?? defaults.ttlSecondsAfterFinished,
+            waitingFailureGraceSeconds: startFailureGraceSeconds ?? defaults.waitingFailureGraceSeconds,
+            relistIntervalSeconds: relistIntervalSeconds ?? defaults.relistIntervalSeconds,
+            watchTimeoutSeconds: watchTimeoutSeconds ?? defaults.watchTimeoutSeconds)
+        return KubernetesBackend(configuration: configuration, client: try KubernetesClient(connection: connection, logger: logger), logger: logger)
+    }
+}
