@@ -45,6 +45,20 @@ let package = Package(
             dependencies: ["TrainyardCore", "TrainyardBackends", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
+            name: "TrainyardAWS",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SageMakerBackend",
+            dependencies: [
+                "TrainyardCore", "TrainyardBackends", "TrainyardAWS", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "TrainyardWorker",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "TrainyardObservability",
@@ -69,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "trainyard",
             dependencies: [
-                "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "TrainyardWorker",
+                "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "SageMakerBackend", "TrainyardWorker",
                 "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
@@ -84,12 +98,15 @@ let package = Package(
         .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(
             name: "TrainyardWorkerTests", dependencies: ["TrainyardWorker", "TrainyardBackends", "TrainyardCore", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "TrainyardAWSTests", dependencies: ["TrainyardAWS", "TrainyardTesting"]),
+        .testTarget(
+            name: "SageMakerBackendTests", dependencies: ["SageMakerBackend", "TrainyardAWS", "TrainyardBackends", "TrainyardCore"]),
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardTesting",
-                "LocalBackend",
+                "LocalBackend", "TrainyardAWS",
             ]
         ),
     ]
