@@ -75,6 +75,8 @@ struct RunWorker: AsyncParsableCommand {
                 configuration: LocalBackendConfiguration(
                     stateDirectory: options.stateDirectory, secretsDirectory: secrets.map { URL(fileURLWithPath: $0) }),
                 logger: logger)
+        case .sagemaker(let sagemaker):
+            return try sagemaker.makeBackend(logger: logger)
         }
     }
 }

@@ -68,9 +68,10 @@ struct BackendEntry: Decodable {
         let type = try container.decode(String.self, forKey: .type)
         switch type {
         case "local": settings = .local(try LocalTargetSettings(from: decoder))
+        case "sagemaker": settings = .sagemaker(try SageMakerTargetSettings(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(
-                forKey: .type, in: container, debugDescription: "unknown backend type \"\(type)\" (known: local)")
+                forKey: .type, in: container, debugDescription: "unknown backend type \"\(type)\" (known: local, sagemaker)")
         }
     }
 }
@@ -78,6 +79,7 @@ struct BackendEntry: Decodable {
 /// Settings per backend type, read from the same mapping as the entry's name and type.
 enum BackendSettings {
     case local(LocalTargetSettings)
+    case sagemaker(SageMakerTargetSettings)
 }
 
 /// `type: local`
