@@ -106,7 +106,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardTesting",
-                "LocalBackend", "TrainyardAWS",
+                "LocalBackend", "TrainyardAWS", "SageMakerBackend", "TrainyardBackends",
             ]
         ),
     ]
