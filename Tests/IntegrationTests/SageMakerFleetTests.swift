@@ -26,7 +26,15 @@ struct SageMakerFleetTests {
             labels: ["emulator.outcome": outcome, "emulator.seconds": String(seconds), "emulator.events": events])
     }
 
-    /// Writes the worker's configuration: training goes to SageMaker, everything else stays local.
+    /// A processing spec (a SageMaker processing job: no hyperparameters), lifecycle by labels.
+    func processing(_ name: String, outcome: String = "completed", seconds: Int = 2) -> JobSpec {
+        var spec = training(name, outcome: outcome, seconds: seconds)
+        spec.kind = .processing
+        spec.hyperparameters = [:]
+        return spec
+    }
+
+    /// Writes the worker's configuration: training and processing go to SageMaker, everything else stays local.
     func workerConfig(_ fleet: Fleet, _ emulator: SageMakerEmulator, reconcileSeconds: Double) throws -> String {
         let path = fleet.home.appendingPathComponent("worker.yaml").path
         try """
@@ -46,7 +54,7 @@ struct SageMakerFleetTests {
         routing:
           default: laptop
           rules:
-            - {kinds: [training], backend: sm}
+            - {kinds: [training, processing], backend: sm}
         """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -74,7 +82,9 @@ struct SageMakerFleetTests {
         emulator.audit().filter { $0["result"] == "created" }.compactMap { $0["name"] }
     }
 
-    @Test("success, failure with reason, cancel and max runtime, from SageMaker events (reconciliation slower than the test)")
+    @Test(
+        "success, failure with reason, cancel and max runtime (training and processing jobs), from SageMaker events (reconciliation slower than the test)"
+    )
     func lifecycles() async throws {
         try await withFleet("sm-lifecycles", reconcileSeconds: 600) { fleet, emulator, startWorker in
             try startWorker("worker-1", 0)
@@ -83,11 +93,17 @@ struct SageMakerFleetTests {
             let ids = try await fleet.submit([
                 training("succeeds"), training("fails", outcome: "failed-algorithm"), training("cancelled", outcome: "hang"),
                 training("too-long", outcome: "hang", maxRuntimeSeconds: 3), local,
+                processing("processes"), processing("processing-fails", outcome: "failed-algorithm"),
+                processing("processing-cancelled", outcome: "hang"),
             ])
             let (succeeds, fails, cancelled, tooLong, batch) = (ids[0], ids[1], ids[2], ids[3], ids[4])
-            let running = try await eventually(timeout: .seconds(90)) { try fleet.records([cancelled])[cancelled]?.state == .running }
-            try #require(running, "the job to cancel never ran:\n\(fleet.logTail("worker-1"))")
+            let (processes, processingFails, processingCancelled) = (ids[5], ids[6], ids[7])
+            let running = try await eventually(timeout: .seconds(90)) {
+                try fleet.records([cancelled, processingCancelled]).values.filter { $0.state == .running }.count == 2
+            }
+            try #require(running, "the jobs to cancel never ran:\n\(fleet.logTail("worker-1"))")
             try await fleet.cancel(cancelled, reason: "test cancel")
+            try await fleet.cancel(processingCancelled, reason: "test cancel")
 
             let records = try await fleet.waitForTerminal(ids, timeout: .seconds(90))
             #expect(records[succeeds]?.state == .succeeded && records[succeeds]?.backend == "sagemaker")
@@ -96,11 +112,19 @@ struct SageMakerFleetTests {
             #expect(records[cancelled]?.state == .cancelled)
             #expect(records[tooLong]?.state == .timedOut)
             #expect(records[batch]?.state == .succeeded && records[batch]?.backend == "local", "routing keeps other kinds local")
+            #expect(records[processes]?.state == .succeeded && records[processes]?.backend == "sagemaker")
+            #expect(records[processingFails]?.state == .failed && records[processingFails]?.reason?.hasPrefix("AlgorithmError:") == true)
+            #expect(records[processingCancelled]?.state == .cancelled)
             #expect(records.values.allSatisfy { $0.attempt == 1 })
-            for id in [succeeds, fails, cancelled, tooLong] {
+            let sagemakerJobs = [succeeds, fails, cancelled, tooLong, processes, processingFails, processingCancelled]
+            for id in sagemakerJobs {
                 #expect(records[id]?.stateSource == .backend, "SageMaker's own state decided \(id)")
             }
-            #expect(created(emulator).sorted() == [succeeds, fails, cancelled, tooLong].map { "ty-\($0.rawValue)-a1" }.sorted())
+            #expect(created(emulator).sorted() == sagemakerJobs.map { "ty-\($0.rawValue)-a1" }.sorted())
+            let processingCreates = emulator.audit().filter { $0["action"] == "CreateProcessingJob" && $0["result"] == "created" }
+            #expect(
+                Set(processingCreates.compactMap { $0["name"] })
+                    == Set([processes, processingFails, processingCancelled].map { "ty-\($0.rawValue)-a1" }))
         }
     }
 

@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
 """A test-support extension of moto that behaves like SageMaker where Trainyard depends on it.
 
-moto 5.2.1 marks training jobs Completed at once, has no StopTrainingJob, silently replaces a job
-created twice under one name and emits no EventBridge events. This script patches moto in-process
+moto 5.2.1 marks training and processing jobs Completed at once, has no StopTrainingJob /
+StopProcessingJob, silently replaces a job created twice under one name and emits no EventBridge
+events. This script patches moto in-process
 and serves it (SageMaker, SQS, EventBridge, IAM on one port) with:
 
-- lifecycles: a job is InProgress/Starting, then InProgress/Training (TrainingStartTime set), then
-  ends as its labels (tags) choose: `emulator.outcome` = completed (default) | failed-algorithm |
-  failed-capacity | hang (runs until stopped or out of time); `emulator.seconds` (default 3) is
-  its run time; past StoppingCondition.MaxRuntimeInSeconds it is Stopped/MaxRuntimeExceeded;
-- StopTrainingJob (Stopping, then Stopped one second later; ValidationException when not running);
-- ResourceInUse on a duplicate CreateTrainingJob name, as AWS answers;
-- `--capacity N`: CreateTrainingJob answers ResourceLimitExceeded while N jobs are in progress;
+- lifecycles, for training and processing jobs: a job is InProgress/Starting, then
+  InProgress/Training (its start time set), then ends as its labels (tags) choose:
+  `emulator.outcome` = completed (default) | failed-algorithm | failed-capacity | hang (runs until stopped or out of time); `emulator.seconds` (default 3) is
+  its run time; past StoppingCondition.MaxRuntimeInSeconds it is Stopped/MaxRuntimeExceeded
+  (processing jobs have no SecondaryStatus, so only the status shows);
+- StopTrainingJob / StopProcessingJob (Stopping, then Stopped one second later;
+  ValidationException when not running);
+- ResourceInUse on a duplicate job name, as AWS answers;
+- `--capacity N`: creating a job answers ResourceLimitExceeded while N jobs are in progress;
 - `--throttle-first N`: the first N SageMaker calls answer 400 ThrottlingException;
 - every status change published through EventBridge PutEvents ("SageMaker Training Job State
-  Change", source aws.sagemaker, detail = the Describe fields, times in epoch milliseconds),
+  Change" / "SageMaker Processing Job State Change", source aws.sagemaker, detail = the
+  Describe fields, times in epoch milliseconds),
   which a rule delivers to an SQS queue; per job `emulator.events` = normal | duplicate (each
   event twice, and a stale InProgress event after the final one) | drop (no events at all);
 - signatures checked: moto runs with INITIAL_NO_AUTH_ACTION_COUNT=3, the three calls that create
@@ -22,7 +26,7 @@ and serves it (SageMaker, SQS, EventBridge, IAM on one port) with:
   signature with that key (a wrong one gets 403 SignatureDoesNotMatch).
 
 Prints one JSON line on stdout when ready: endpoint, region, accessKeyId, secretAccessKey,
-queueUrl. Writes every CreateTrainingJob outcome to `--audit` (JSON lines). Runs until stdin
+queueUrl. Writes every create's outcome to `--audit` (JSON lines). Runs until stdin
 closes or SIGTERM.
 """
 
@@ -47,7 +51,29 @@ from werkzeug.serving import make_server  # noqa: E402
 REGION = "us-east-1"
 LOCK = threading.RLock()
 PLANS = {}  # job name -> lifecycle plan
-EVENTS = []  # (job name, detail) waiting to be published
+EVENTS = []  # (family, detail) waiting to be published
+
+
+class Family:
+    """The attribute vocabulary of one SageMaker job family in moto's models."""
+
+    def __init__(self, noun, store, prefix, secondary, detail_type):
+        self.noun, self.store, self.prefix, self.secondary, self.detail_type = noun, store, prefix, secondary, detail_type
+
+    def status(self, job):
+        return getattr(job, f"{self.prefix}_job_status")
+
+    def set(self, job, status, secondary=None):
+        setattr(job, f"{self.prefix}_job_status", status)
+        if self.secondary:
+            job.secondary_status = secondary or status
+        job.last_modified_time = now()
+        if status in ("Completed", "Failed", "Stopped"):
+            setattr(job, f"{self.prefix}_end_time", job.last_modified_time)
+
+
+TRAINING = Family("TrainingJob", "training_jobs", "training", True, "SageMaker Training Job State Change")
+PROCESSING = Family("ProcessingJob", "processing_jobs", "processing", False, "SageMaker Processing Job State Change")
 
 
 class ResourceLimitExceeded(SagemakerClientError):
@@ -70,91 +96,98 @@ def snapshot(job):
     return json.loads(json.dumps(detail, default=str))
 
 
-def emit(job):
-    mode = PLANS.get(job.training_job_name, {}).get("events", "normal")
+def emit(family, name, job):
+    mode = PLANS.get(name, {}).get("events", "normal")
     if mode == "drop":
         return
     detail = snapshot(job)
-    EVENTS.append((job.training_job_name, detail))
+    EVENTS.append((family, detail))
     if mode == "duplicate":
-        EVENTS.append((job.training_job_name, detail))
+        EVENTS.append((family, detail))
 
 
 def install_patches(args, audit):
     backend_class = sm_models.SageMakerModelBackend
-    original_create = backend_class.create_training_job
+    for family in (TRAINING, PROCESSING):
+        install_family(backend_class, family, args, audit)
 
-    def create_training_job(self, training_job_name, **kwargs):
+
+def install_family(backend_class, family, args, audit):
+    create_name = f"create_{family.prefix}_job"
+    original_create = getattr(backend_class, create_name)
+    action = f"Create{family.noun}"
+
+    def create(self, **kwargs):
+        name = kwargs[f"{family.prefix}_job_name"]
         with LOCK:
-            if training_job_name in self.training_jobs:
-                audit({"action": "CreateTrainingJob", "name": training_job_name, "result": "ResourceInUse"})
-                raise ResourceInUseException(f"Training job names must be unique within an AWS account and region, "
-                                             f"and a training job with this name already exists ({training_job_name})")
-            running = sum(1 for j in self.training_jobs.values() if j.training_job_status in ("InProgress", "Stopping"))
+            if name in getattr(self, family.store):
+                audit({"action": action, "name": name, "result": "ResourceInUse"})
+                raise ResourceInUseException(f"{family.noun} names must be unique within an AWS account and region, "
+                                             f"and a job with this name already exists ({name})")
+            running = sum(1 for fam in (TRAINING, PROCESSING) for j in getattr(self, fam.store).values()
+                          if fam.status(j) in ("InProgress", "Stopping"))
             if args.capacity is not None and running >= args.capacity:
-                audit({"action": "CreateTrainingJob", "name": training_job_name, "result": "ResourceLimitExceeded"})
-                raise ResourceLimitExceeded(f"The account-level service limit 'ml.m5.large for training job usage' is "
+                audit({"action": action, "name": name, "result": "ResourceLimitExceeded"})
+                raise ResourceLimitExceeded(f"The account-level service limit 'ml.m5.large for {family.prefix} job usage' is "
                                             f"{args.capacity} Instances, with current utilization of {running} Instances")
-            job = original_create(self, training_job_name, **kwargs)
-            job.training_job_status, job.secondary_status = "InProgress", "Starting"
-            job.training_start_time = job.training_end_time = None
-            job.last_modified_time = now()
+            job = original_create(self, **kwargs)
+            setattr(job, f"{family.prefix}_start_time", None)
+            setattr(job, f"{family.prefix}_end_time", None)
+            family.set(job, "InProgress", "Starting")
             tags = tag_map(job)
-            PLANS[training_job_name] = {
+            PLANS[name] = {
                 "created": time.monotonic(), "started": None,
                 "outcome": tags.get("emulator.outcome", "completed"),
                 "seconds": float(tags.get("emulator.seconds", "3")),
                 "events": tags.get("emulator.events", "normal"),
                 "max_runtime": float((job.stopping_condition or {}).get("MaxRuntimeInSeconds", 86400)),
-                "stop_at": None, "job": job,
+                "stop_at": None, "job": job, "family": family,
             }
-            audit({"action": "CreateTrainingJob", "name": training_job_name, "result": "created"})
-            emit(job)
+            audit({"action": action, "name": name, "result": "created"})
+            emit(family, name, job)
             return job
 
-    backend_class.create_training_job = create_training_job
+    setattr(backend_class, create_name, create)
 
-    def stop_training_job(self):
-        name = self._get_param("TrainingJobName")
+    def stop(self):
+        name = self._get_param(f"{family.noun}Name")
         with LOCK:
-            job = self.sagemaker_backend.training_jobs.get(name)
+            job = getattr(self.sagemaker_backend, family.store).get(name)
             if job is None:
-                raise ValidationError(message=f"Requested resource not found: training job {name}")
-            if job.training_job_status != "InProgress":
-                raise ValidationError(message=f"The training job {name} is not in progress (status {job.training_job_status})")
-            job.training_job_status, job.secondary_status = "Stopping", "Stopping"
-            job.last_modified_time = now()
+                raise ValidationError(message=f"Requested resource not found: {family.noun} {name}")
+            if family.status(job) != "InProgress":
+                raise ValidationError(message=f"The job {name} is not in progress (status {family.status(job)})")
+            family.set(job, "Stopping")
             PLANS[name]["stop_at"] = time.monotonic() + 1
-            emit(job)
+            emit(family, name, job)
         return ActionResult({})
 
-    SageMakerResponse.stop_training_job = stop_training_job
+    setattr(SageMakerResponse, f"stop_{family.prefix}_job", stop)
 
 
 def advance(job, plan):
     """Moves one job along its planned lifecycle; returns True when it changed."""
-    t = time.monotonic()
-    if job.training_job_status == "Stopping" and plan["stop_at"] and t >= plan["stop_at"]:
-        job.training_job_status, job.secondary_status = "Stopped", "Stopped"
-    elif job.training_job_status != "InProgress":
+    family, t = plan["family"], time.monotonic()
+    status = family.status(job)
+    if status == "Stopping" and plan["stop_at"] and t >= plan["stop_at"]:
+        family.set(job, "Stopped")
+    elif status != "InProgress":
         return False
     elif plan["started"] is None and t - plan["created"] >= 1:
         plan["started"] = t
-        job.secondary_status, job.training_start_time = "Training", now()
+        setattr(job, f"{family.prefix}_start_time", now())
+        family.set(job, "InProgress", "Training")
     elif plan["started"] is not None and t - plan["started"] >= plan["max_runtime"]:
-        job.training_job_status, job.secondary_status = "Stopped", "MaxRuntimeExceeded"
+        family.set(job, "Stopped", "MaxRuntimeExceeded")
     elif plan["started"] is not None and t - plan["started"] >= plan["seconds"] and plan["outcome"] != "hang":
         if plan["outcome"] == "completed":
-            job.training_job_status, job.secondary_status = "Completed", "Completed"
+            family.set(job, "Completed")
         else:
             category = "CapacityError" if plan["outcome"] == "failed-capacity" else "AlgorithmError"
-            job.training_job_status, job.secondary_status = "Failed", "Failed"
             job.failure_reason = f"{category}: the emulated job failed as its emulator.outcome label asked"
+            family.set(job, "Failed")
     else:
         return False
-    job.last_modified_time = now()
-    if job.training_job_status in ("Completed", "Failed", "Stopped"):
-        job.training_end_time = job.last_modified_time
     return True
 
 
@@ -163,20 +196,19 @@ def lifecycle_loop(events_client):
         time.sleep(0.2)
         with LOCK:
             for name, plan in list(PLANS.items()):
-                job = plan["job"]
+                job, family = plan["job"], plan["family"]
                 if advance(job, plan):
-                    emit(job)
-                    if job.training_job_status in ("Completed", "Failed", "Stopped") and plan["events"] == "duplicate":
+                    emit(family, name, job)
+                    if family.status(job) in ("Completed", "Failed", "Stopped") and plan["events"] == "duplicate":
                         stale = snapshot(job)
-                        stale.update({"TrainingJobStatus": "InProgress", "SecondaryStatus": "Training"})
-                        EVENTS.append((name, stale))
+                        stale[f"{family.noun}Status"] = "InProgress"
+                        EVENTS.append((family, stale))
             pending = EVENTS[:]
             del EVENTS[:]
-        for name, detail in pending:
-            arn = detail.get("TrainingJobArn", name)
+        for family, detail in pending:
             events_client.put_events(Entries=[{
-                "Source": "aws.sagemaker", "DetailType": "SageMaker Training Job State Change",
-                "Resources": [arn], "Detail": json.dumps(detail),
+                "Source": "aws.sagemaker", "DetailType": family.detail_type,
+                "Resources": [detail.get(f"{family.noun}Arn", "")], "Detail": json.dumps(detail),
             }])
 
 
