@@ -9,9 +9,9 @@ import TrainyardAWS
 /// AWS documents that EventBridge may deliver an event more than once and out of order; the
 /// cache's forward-only merge makes that harmless. A message is deleted only when the state it
 /// carried has been returned to the worker (see `SageMakerStateCache`); messages about jobs no
-/// worker tracks here become visible again for the other workers of the fleet, and are deleted
-/// after `maxReceives` receptions (Describe reconciliation is the authority anyway). Messages
-/// that are not Trainyard SageMaker events are deleted at once.
+/// worker tracks here become visible again for the other workers of the fleet. Any message is
+/// deleted at its `maxReceives`-th reception (Describe reconciliation is the authority anyway),
+/// and messages that are not Trainyard SageMaker events at once.
 struct SageMakerEventQueue: Sendable {
     let sqs: AWSJSONClient
     let queueURL: URL
@@ -49,11 +49,13 @@ struct SageMakerEventQueue: Sendable {
                 continue
             }
             let receives = message["Attributes"]?["ApproximateReceiveCount"]?.string.flatMap { Int($0) } ?? 1
-            if await cache.isTracked(event.name) {
+            if receives >= maxReceives {
+                await cache.record(event.name, event.status)
+                drop.append(receipt)
+            } else if await cache.isTracked(event.name) {
                 await cache.record(event.name, event.status, receipt: receipt)
             } else {
                 await cache.record(event.name, event.status)
-                if receives >= maxReceives { drop.append(receipt) }
             }
             logger.debug(
                 "SageMaker event",

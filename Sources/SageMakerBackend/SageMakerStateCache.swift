@@ -7,7 +7,8 @@ import Foundation
 /// reordered event never undoes a newer state. Each entry also holds the SQS receipts of the
 /// events that changed it; a receipt is handed back for deletion only once the state it carried
 /// was returned by `observe` and a later `observe` followed (the worker publishes between the
-/// two), or once it has been shown for `receiptGrace` (a job whose tracking ended).
+/// two), or once it has been shown for `receiptGrace`, or once nobody has observed the job for
+/// `receiptGrace` (its tracking ended: e.g. a duplicate that arrived after the final state).
 actor SageMakerStateCache {
     struct Entry {
         var kind: SageMakerJobKind?
@@ -19,6 +20,8 @@ actor SageMakerStateCache {
         var newReceipts: [String] = []
         var shownReceipts: [String] = []
         var shownAt: ContinuousClock.Instant?
+        /// The last `observe` of the job here.
+        var observedAt: ContinuousClock.Instant?
     }
 
     private var entries: [String: Entry] = [:]
@@ -61,6 +64,7 @@ actor SageMakerStateCache {
     func observe(_ name: String) -> (status: SageMakerJobStatus?, receiptsToDelete: [String]) {
         guard var entry = entries[name] else { return (nil, []) }
         entry.tracked = true
+        entry.observedAt = .now
         let done = entry.shownReceipts
         entry.shownReceipts = entry.newReceipts
         entry.newReceipts = []
@@ -82,8 +86,9 @@ actor SageMakerStateCache {
             .map { (name: $0.key, kind: $0.value.kind) }
     }
 
-    /// Receipts shown longer than the grace period ago (their job's tracking ended), removed
-    /// from the cache; and terminal entries untouched for an hour are dropped.
+    /// Receipts shown longer than the grace period ago, and receipts of jobs nobody observed
+    /// for that long (their tracking ended), removed from the cache; terminal entries untouched
+    /// for an hour are dropped.
     func expiredReceipts() -> [String] {
         let now = ContinuousClock.now
         var expired: [String] = []
@@ -92,6 +97,10 @@ actor SageMakerStateCache {
                 expired += entry.shownReceipts
                 entries[name]?.shownReceipts = []
                 entries[name]?.shownAt = nil
+            }
+            if entry.tracked, !entry.newReceipts.isEmpty, now - (entry.observedAt ?? entry.refreshedAt) >= receiptGrace {
+                expired += entry.newReceipts
+                entries[name]?.newReceipts = []
             }
             if entry.status?.isTerminal ?? false, now - entry.refreshedAt > .seconds(3600), entry.newReceipts.isEmpty, entry.shownReceipts.isEmpty {
                 entries[name] = nil

@@ -73,3 +73,18 @@ import TrainyardCore
         #expect(await cache.due(olderThan: .zero).isEmpty, "finished jobs need no reconciliation")
     }
 }
+
+@Suite struct SageMakerReceiptExpiryTests {
+    @Test func receiptsOfJobsNobodyObservesAnyMoreExpire() async throws {
+        let cache = SageMakerStateCache(receiptGrace: .milliseconds(200))
+        let completed = SageMakerJobStatus(kind: .training, status: "Completed")
+        await cache.track("ty-x-a1", kind: .training)
+        await cache.record("ty-x-a1", completed, receipt: "final")
+        _ = await cache.observe("ty-x-a1")  // the worker got the final state and stops observing
+        await cache.record("ty-x-a1", completed, receipt: "late-duplicate")
+        #expect(await cache.expiredReceipts().isEmpty, "nothing expires within the grace period")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(Set(await cache.expiredReceipts()) == ["final", "late-duplicate"])
+        #expect(await cache.expiredReceipts().isEmpty)
+    }
+}
