@@ -77,6 +77,20 @@ let package = Package(
             ]
         ),
         .target(
+            name: "TrainyardAWS",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SageMakerBackend",
+            dependencies: [
+                "TrainyardCore", "TrainyardBackends", "TrainyardAWS", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "TrainyardWorker",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "TrainyardObservability",
@@ -102,7 +116,8 @@ let package = Package(
         .executableTarget(
             name: "trainyard",
             dependencies: [
-                "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "TrainyardWorker",
+                "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "SageMakerBackend",
+                "TrainyardWorker",
                 "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardHTTP",
                 "TrainyardAPI", "TrainyardClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -122,6 +137,9 @@ let package = Package(
         .testTarget(
             name: "TrainyardAggregatorTests", dependencies: ["TrainyardAggregator", "TrainyardStore", "TrainyardCore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardAPITests", dependencies: ["TrainyardAPI", "TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
+        .testTarget(name: "TrainyardAWSTests", dependencies: ["TrainyardAWS", "TrainyardTesting"]),
+        .testTarget(
+            name: "SageMakerBackendTests", dependencies: ["SageMakerBackend", "TrainyardAWS", "TrainyardBackends", "TrainyardCore"]),
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
         .testTarget(
             name: "KubernetesBackendTests",
@@ -131,7 +149,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardTesting",
-                "LocalBackend", "TrainyardAPI",
+                "LocalBackend", "TrainyardAPI", "TrainyardAWS", "SageMakerBackend", "TrainyardBackends",
             ]
         ),
     ]

@@ -29,13 +29,7 @@ public struct BackendRouter: Sendable {
 
     /// Fails when a rule or the default names a target that is not configured.
     public init(targets: [BackendTarget], policy: RoutingPolicy) throws(BackendError) {
-        let names = Set(targets.map(\.name))
-        guard names.count == targets.count else { throw BackendError(.invalidRequest, "backend target names must be unique") }
-        for name in [policy.defaultTarget] + policy.rules.map(\.target) where !names.contains(name) {
-            throw BackendError(
-                .invalidRequest,
-                "routing names backend target \"\(name)\", which is not configured (configured: \(names.sorted().joined(separator: ", ")))")
-        }
+        try policy.validate(targetNames: targets.map(\.name))
         self.targets = targets
         self.policy = policy
     }
@@ -84,6 +78,31 @@ public struct RoutingPolicy: Sendable, Equatable, Decodable {
     }
 
     public static let allBackends = Set(BackendChoice.allCases.filter { $0 != .auto })
+
+    /// Fails when target names repeat, or a rule or the default names a target not in `targetNames`.
+    public func validate(targetNames: [String]) throws(BackendError) {
+        let names = Set(targetNames)
+        guard names.count == targetNames.count else { throw BackendError(.invalidRequest, "backend target names must be unique") }
+        for name in [defaultTarget] + rules.map(\.target) where !names.contains(name) {
+            throw BackendError(
+                .invalidRequest,
+                "routing names backend target \"\(name)\", which is not configured (configured: \(names.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    /// One line per rule, then the default, for `worker --check-config`.
+    public var summary: [String] {
+        rules.map { rule in
+            let conditions =
+                [
+                    rule.kinds.map { "kinds " + $0.map(\.rawValue).sorted().joined(separator: ", ") },
+                    rule.teams.map { "teams " + $0.sorted().joined(separator: ", ") },
+                    rule.labels.isEmpty
+                        ? nil : "labels " + rule.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "),
+                ].compactMap { $0 }
+            return "\(conditions.isEmpty ? "any job" : conditions.joined(separator: "; ")) -> \(rule.target)"
+        } + ["otherwise -> \(defaultTarget)", "explicit backends allowed: \(explicitBackends.map(\.rawValue).sorted().joined(separator: ", "))"]
+    }
 
     enum CodingKeys: String, CodingKey {
         case rules

@@ -22,6 +22,9 @@ struct JobExecution {
     /// Attempts the backend was found to have just before this execution (an adopted job); empty
     /// for a job that waited for a slot, whose attempts are listed afresh.
     let knownAttempts: [Int]
+    /// Told `true` while ensure keeps failing for lack of capacity (the worker then stops
+    /// claiming work), `false` once it succeeds or the attempt is given up.
+    let capacityBlocked: @Sendable (Bool) async -> Void
 
     private var spec: JobSpec { command.spec }
 
@@ -105,6 +108,7 @@ struct JobExecution {
             lastReport = event
             lastReportedAt = .now
         }
+        var blocked = false
 
         if observation == .absent {
             if let reason = tracker.cancelReason {
@@ -118,8 +122,19 @@ struct JobExecution {
             if tracker.handedOver { return nil }
             switch observation {
             case .absent:
+                if let reason = tracker.cancelReason, launchedAt == nil {
+                    // Cancelled before the backend accepted it (e.g. while out of capacity): nothing to stop.
+                    return BackendOutcome(state: .cancelled, reason: reason, finishedAt: Date(), source: .worker)
+                }
                 if launchedAt.map({ ContinuousClock.now - $0 > launchTimeout }) ?? true {
-                    switch await ensure(identity) {
+                    let result = await ensure(identity)
+                    var outOfCapacity = false
+                    if case .failure(let error) = result, error.kind == .capacity { outOfCapacity = true }
+                    if outOfCapacity != blocked {
+                        blocked = outOfCapacity
+                        await capacityBlocked(blocked)
+                    }
+                    switch result {
                     case .success(let ensured):
                         observation = ensured
                         launchedAt = .now

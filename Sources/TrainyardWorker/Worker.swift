@@ -26,6 +26,8 @@ public actor Worker {
     private var trackers: [JobID: JobTracker] = [:]
     private var limiters: [String: ConcurrencyLimiter] = [:]
     private var waitingForSlot = 0
+    /// Jobs whose ensure is failing with a capacity (quota) error, per target.
+    private var capacityBlocked: [String: Set<ObjectIdentifier>] = [:]
     private var paused = false
     private var stopping = false
 
@@ -148,11 +150,12 @@ public actor Worker {
         let execution = JobExecution(
             command: command, backend: backend, tracker: tracker, publisher: publisher, workerID: configuration.workerID,
             observeInterval: configuration.observeInterval, heartbeatInterval: configuration.heartbeatInterval,
-            launchTimeout: configuration.launchTimeout, metrics: metrics, logger: logger,
-            knownAttempts: existing)
+            launchTimeout: configuration.launchTimeout, metrics: metrics, logger: logger, knownAttempts: existing,
+            capacityBlocked: { blocked in await self.setCapacityBlocked(target.name, ObjectIdentifier(tracker), blocked) })
         let inFlight = metrics.inFlight.labels(backend.name)
         inFlight.add(1)
         let finished = await execution.run()
+        setCapacityBlocked(target.name, ObjectIdentifier(tracker), false)
         inFlight.add(-1)
         await limiter.release()
         if finished, !tracker.handedOver {
@@ -173,15 +176,23 @@ public actor Worker {
         return limiter
     }
 
-    /// Pauses the assigned partitions while jobs wait for a slot, resumes when none wait.
+    /// Backpressure for quota errors: while any job of a target cannot be created for lack of
+    /// capacity, the worker claims no new work (partitions carry every target's jobs, so all pause).
+    private func setCapacityBlocked(_ target: String, _ job: ObjectIdentifier, _ blocked: Bool) {
+        if blocked { capacityBlocked[target, default: []].insert(job) } else { capacityBlocked[target]?.remove(job) }
+        updatePause()
+    }
+
+    /// Pauses the assigned partitions while jobs wait for a slot or a target reports capacity
+    /// errors; resumes when neither holds.
     private func updatePause() {
-        let shouldPause = waitingForSlot > 0
+        let shouldPause = waitingForSlot > 0 || capacityBlocked.values.contains { !$0.isEmpty }
         guard shouldPause != paused else { return }
         paused = shouldPause
         let partitions = Array(consumer.assignment)
         if shouldPause { consumer.pause(partitions) } else { consumer.resume(partitions) }
         metrics.paused.labels().set(shouldPause ? 1 : 0)
-        logger.debug(shouldPause ? "concurrency limit reached: partitions paused" : "partitions resumed")
+        logger.debug(shouldPause ? "concurrency limit or capacity error: partitions paused" : "partitions resumed")
     }
 
     /// Stops tracking the jobs of `partitions`; their new owner takes over.

@@ -20,7 +20,8 @@ public struct WorkerMetrics: Sendable {
             "trainyard_worker_requests_rejected_total", help: "Requests sent to the dead-letter topic, by error code.", labels: ["code"])
         partitionsAssigned = registry.gauge("trainyard_worker_partitions_assigned", help: "Requests partitions assigned to this worker.")
         consumerLag = registry.gauge("trainyard_worker_consumer_lag", help: "Requests not yet read on this worker's partitions.")
-        paused = registry.gauge("trainyard_worker_paused", help: "1 while the concurrency limit keeps consumption paused.")
+        paused = registry.gauge(
+            "trainyard_worker_paused", help: "1 while the concurrency limit or a backend's capacity errors keep consumption paused.")
     }
 
     /// Refreshes the consumer gauges before each scrape.

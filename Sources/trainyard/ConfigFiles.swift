@@ -21,9 +21,15 @@ struct WorkerConfigFile: Decodable {
     /// Absent: every job goes to the first target.
     var routing: RoutingPolicy?
 
+    /// Reads and checks the file: types and required keys, and that routing names only configured targets.
     static func load(path: String) throws -> WorkerConfigFile {
         let file = try ConfigFile.load(WorkerConfigFile.self, path: path)
         guard !file.backends.isEmpty else { throw ConfigFileError(path: path, message: "`backends` lists no target") }
+        do {
+            try file.policy.validate(targetNames: file.backends.map(\.name))
+        } catch {
+            throw ConfigFileError(path: path, message: error.message)
+        }
         return file
     }
 
@@ -57,9 +63,10 @@ struct BackendEntry: Decodable {
         switch type {
         case "local": settings = .local(try LocalTargetSettings(from: decoder))
         case "kubernetes": settings = .kubernetes(try KubernetesTargetSettings(from: decoder))
+        case "sagemaker": settings = .sagemaker(try SageMakerTargetSettings(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(
-                forKey: .type, in: container, debugDescription: "unknown backend type \"\(type)\" (known: local, kubernetes)")
+                forKey: .type, in: container, debugDescription: "unknown backend type \"\(type)\" (known: local, kubernetes, sagemaker)")
         }
     }
 }
@@ -68,6 +75,16 @@ struct BackendEntry: Decodable {
 enum BackendSettings {
     case local(LocalTargetSettings)
     case kubernetes(KubernetesTargetSettings)
+    case sagemaker(SageMakerTargetSettings)
+
+    /// The `type` key's value.
+    var typeName: String {
+        switch self {
+        case .local: "local"
+        case .kubernetes: "kubernetes"
+        case .sagemaker: "sagemaker"
+        }
+    }
 }
 
 /// `type: local`
@@ -85,6 +102,10 @@ enum ConfigFile {
         }
         do {
             return try YAMLDecoder().decode(Value.self, from: text)
+        } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
+            // Our own checks (unknown type, a limit) explain themselves.
+            let field = JobSpecParser.violation(for: .dataCorrupted(context)).field
+            throw ConfigFileError(path: path, message: "\(field): \(context.debugDescription)")
         } catch let error as DecodingError {
             throw ConfigFileError(path: path, message: JobSpecParser.violation(for: error).description)
         } catch {

@@ -41,9 +41,29 @@ struct RunWorker: AsyncParsableCommand {
     @Option(help: "Worker configuration file: backend targets and routing policy (env TRAINYARD_WORKER_CONFIG; default: one local target).")
     var config: String?
 
+    @Flag(help: "Read the configuration file, print its targets and routing, and exit (status 0 when it is valid).")
+    var checkConfig = false
+
     func run() async throws {
         let logger = options.logger("trainyard.worker")
         let environment = ProcessInfo.processInfo.environment
+        if checkConfig {
+            guard let path = config ?? environment["TRAINYARD_WORKER_CONFIG"] else {
+                throw ValidationError("--check-config needs --config FILE (or TRAINYARD_WORKER_CONFIG)")
+            }
+            do {
+                let file = try WorkerConfigFile.load(path: path)
+                print("\(path): valid")
+                for entry in file.backends {
+                    print("target \(entry.name): \(entry.settings.typeName), concurrency \(entry.concurrency.map(String.init) ?? "default")")
+                }
+                for line in file.policy.summary { print("route \(line)") }
+                return
+            } catch let error as ConfigFileError {
+                printError("\(error)")
+                throw ExitCode(2)
+            }
+        }
         guard let strategy = KafkaAssignmentStrategy(rawValue: assignmentStrategy) else {
             throw ValidationError("unknown assignment strategy \(assignmentStrategy)")
         }
@@ -85,6 +105,8 @@ struct RunWorker: AsyncParsableCommand {
                 logger: logger)
         case .kubernetes(let kubernetes):
             return try kubernetes.makeBackend(logger: logger)
+        case .sagemaker(let sagemaker):
+            return try sagemaker.makeBackend(logger: logger)
         }
     }
 }

@@ -1,0 +1,72 @@
+import Foundation
+import Glibc
+
+/// The SageMaker test peer (`ops/test-peers/sagemaker_emulator.py`: moto with realistic job
+/// lifecycles, StopTrainingJob, ResourceInUse, EventBridge → SQS events and checked
+/// signatures), started for one test and stopped by `stop()`.
+public final class SageMakerEmulator: @unchecked Sendable {
+    /// What the peer printed when ready.
+    public struct Info: Decodable, Sendable {
+        public var endpoint: String
+        public var region: String
+        public var accessKeyId: String
+        public var secretAccessKey: String
+        public var queueUrl: String
+    }
+
+    public let info: Info
+    /// JSON lines: every CreateTrainingJob outcome and every injected throttle.
+    public let auditFile: URL
+    private let process: Process
+    private let stdin: Pipe
+
+    /// `throttleFirst`: SageMaker calls answered ThrottlingException first; `capacity`: jobs in
+    /// progress before CreateTrainingJob answers ResourceLimitExceeded.
+    public init(directory: URL, throttleFirst: Int = 0, capacity: Int? = nil) throws {
+        auditFile = directory.appendingPathComponent("sagemaker-audit.jsonl")
+        process = Process()
+        process.executableURL = try TestPython.interpreter()
+        process.arguments =
+            [TestPython.peerScript("sagemaker_emulator.py").path, "--audit", auditFile.path, "--throttle-first", String(throttleFirst)]
+            + (capacity.map { ["--capacity", String($0)] } ?? [])
+        stdin = Pipe()
+        let stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        let log = directory.appendingPathComponent("sagemaker-emulator.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        var line = Data()
+        while true {
+            let byte = stdout.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data("\n".utf8) { break }
+            line.append(byte)
+        }
+        guard let info = try? JSONDecoder().decode(Info.self, from: line) else {
+            kill(process.processIdentifier, SIGKILL)
+            throw TestEnvironment.Missing(description: "the SageMaker emulator did not start; see \(log.path)")
+        }
+        self.info = info
+    }
+
+    /// Environment for a worker that should reach the emulator with the emulator's credentials.
+    public var credentialEnvironment: [String: String] {
+        ["AWS_ACCESS_KEY_ID": info.accessKeyId, "AWS_SECRET_ACCESS_KEY": info.secretAccessKey, "AWS_REGION": info.region]
+    }
+
+    /// The audit records (`action`, `name`, `result`).
+    public func audit() -> [[String: String]] {
+        guard let text = try? String(contentsOf: auditFile, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+    }
+
+    public func stop() {
+        try? stdin.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning, Date() < deadline { usleep(50_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}

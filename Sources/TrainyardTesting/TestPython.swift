@@ -1,0 +1,37 @@
+import Foundation
+
+/// The Python test peers of `ops/test-peers`, run with the interpreter `./ops/test` provides.
+public enum TestPython {
+    /// `TRAINYARD_TEST_PYTHON`: a venv with `ops/requirements-test.txt`. Tests fail without it.
+    public static func interpreter() throws -> URL { try TestEnvironment.python() }
+
+    /// `ops/test-peers/<name>` in this checkout.
+    public static func peerScript(_ name: String) -> URL { TestEnvironment.repositoryFile("ops/test-peers/\(name)") }
+
+    /// Runs a peer script to completion with `input` on stdin; returns its stdout, throws on a non-zero exit.
+    public static func run(_ script: String, arguments: [String] = [], input: Data) throws -> Data {
+        let process = Process()
+        process.executableURL = try interpreter()
+        process.arguments = [peerScript(script).path] + arguments
+        let stdin = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        // Write and read concurrently so a large output cannot block the child.
+        let writer = Thread {
+            stdin.fileHandleForWriting.write(input)
+            try? stdin.fileHandleForWriting.close()
+        }
+        writer.start()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestEnvironment.Missing(description: "\(script) exited \(process.terminationStatus): \(String(decoding: errors, as: UTF8.self))")
+        }
+        return output
+    }
+}
