@@ -42,40 +42,10 @@ public final class Fleet: @unchecked Sendable {
     /// Starts `trainyard <arguments>` as a named service; its output goes to `<home>/<name>.log`.
     @discardableResult
     public func start(_ name: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> Process {
-        try launch(name, executable, arguments, environment: environment.merging(extra) { _, new in new })
-    }
-
-    /// Runs `trainyard <arguments>` to completion (a CLI call); returns its exit status and output.
-    public func run(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> (status: Int32, output: String, errors: String)
-    {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         process.environment = environment.merging(extra) { _, new in new }
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Read before waiting: a full pipe would block the child.
-        async let out = output.fileHandleForReading.readToEnd()
-        async let err = errors.fileHandleForReading.readToEnd()
-        let (outData, errData) = try await (out, err)
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData ?? Data(), as: UTF8.self), String(decoding: errData ?? Data(), as: UTF8.self))
-    }
-
-    /// Starts a Python test peer (ops/test-peers) with the test venv's interpreter as a named service.
-    @discardableResult
-    public func startPython(_ name: String, script: URL, arguments: [String]) throws -> Process {
-        try launch(name, try TestEnvironment.python(), [script.path] + arguments, environment: ProcessInfo.processInfo.environment)
-    }
-
-    private func launch(_ name: String, _ executable: URL, _ arguments: [String], environment: [String: String]) throws -> Process {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = environment
         let log = home.appendingPathComponent("\(name).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
@@ -85,6 +55,11 @@ public final class Fleet: @unchecked Sendable {
         try process.run()
         lock.withLock { processes[name] = process }
         return process
+    }
+
+    /// Runs `trainyard <arguments>` to completion (a CLI call); returns its exit status and output.
+    public func run(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> TestEnvironment.Completed {
+        try await TestEnvironment.run(executable, arguments, environment: environment.merging(extra) { _, new in new })
     }
 
     /// The fleet's consumer groups are its own, so fleets of concurrent tests never rebalance each other.

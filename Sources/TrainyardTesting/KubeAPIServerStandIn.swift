@@ -29,31 +29,18 @@ public final class KubeAPIServerStandIn: @unchecked Sendable {
 
     /// Starts the stand-in with TRAINYARD_TEST_PYTHON and waits for its port.
     public init(tls: TLS? = nil, forbid: [String] = []) throws {
-        let python = try TestEnvironment.python()
         directory = try TestEnvironment.temporaryDirectory("kube-standin")
         token = UUID().uuidString
-        var arguments = [Self.script.path, "--token", token]
+        var arguments = ["--token", token]
         if let tls {
             arguments += ["--tls-cert", tls.certificate, "--tls-key", tls.key]
             if let ca = tls.clientCA { arguments += ["--client-ca", ca] }
         }
         for rule in forbid { arguments += ["--forbid", rule] }
-        process = Process()
-        process.executableURL = python
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        let log = directory.appendingPathComponent("standin.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { throw TestEnvironment.Missing(description: "the kube-apiserver stand-in exited before printing its port") }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let started = try TestPython.startPeer(
+            "kube_apiserver_standin.py", arguments: arguments, log: directory.appendingPathComponent("standin.log"))
+        process = started.process
+        let text = started.firstLine.trimmingCharacters(in: .whitespacesAndNewlines)
         guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5)) else {
             throw TestEnvironment.Missing(description: "unexpected stand-in output: \(text)")
         }
@@ -61,11 +48,6 @@ public final class KubeAPIServerStandIn: @unchecked Sendable {
     }
 
     deinit { stop() }
-
-    /// The script beside the repository's other test peers.
-    public static var script: URL {
-        TestEnvironment.repositoryFile("ops/test-peers/kube_apiserver_standin.py")
-    }
 
     /// A kubeconfig that reaches the stand-in with its bearer token; returns its path.
     public func writeKubeconfig(namespace: String, certificateAuthority: String? = nil) throws -> String {
@@ -119,7 +101,7 @@ public final class KubeAPIServerStandIn: @unchecked Sendable {
         let process = Process()
         process.executableURL = try TestEnvironment.python()
         process.arguments = [
-            Self.script.deletingLastPathComponent().appendingPathComponent("validate_kubernetes_objects.py").path, url.absoluteString,
+            TestPython.peerScript("validate_kubernetes_objects.py").path, url.absoluteString,
         ]
         let output = Pipe()
         process.standardOutput = output

@@ -24,26 +24,14 @@ public final class SageMakerEmulator: @unchecked Sendable {
     /// progress before CreateTrainingJob answers ResourceLimitExceeded.
     public init(directory: URL, throttleFirst: Int = 0, capacity: Int? = nil) throws {
         auditFile = directory.appendingPathComponent("sagemaker-audit.jsonl")
-        process = Process()
-        process.executableURL = try TestPython.interpreter()
-        process.arguments =
-            [TestPython.peerScript("sagemaker_emulator.py").path, "--audit", auditFile.path, "--throttle-first", String(throttleFirst)]
-            + (capacity.map { ["--capacity", String($0)] } ?? [])
         stdin = Pipe()
-        let stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
         let log = directory.appendingPathComponent("sagemaker-emulator.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
-        var line = Data()
-        while true {
-            let byte = stdout.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty || byte == Data("\n".utf8) { break }
-            line.append(byte)
-        }
-        guard let info = try? JSONDecoder().decode(Info.self, from: line) else {
+        let started = try TestPython.startPeer(
+            "sagemaker_emulator.py",
+            arguments: ["--audit", auditFile.path, "--throttle-first", String(throttleFirst)] + (capacity.map { ["--capacity", String($0)] } ?? []),
+            log: log, stdin: stdin)
+        process = started.process
+        guard let info = try? JSONDecoder().decode(Info.self, from: Data(started.firstLine.utf8)) else {
             kill(process.processIdentifier, SIGKILL)
             throw TestEnvironment.Missing(description: "the SageMaker emulator did not start; see \(log.path)")
         }

@@ -48,6 +48,37 @@ public enum TestEnvironment {
             .appendingPathComponent(relativePath)
     }
 
+    /// A finished child process: its exit status and what it printed.
+    public struct Completed: Sendable, CustomStringConvertible {
+        public var status: Int32
+        public var output: String
+        public var errors: String
+        public var description: String { "exit \(status)\nstdout:\n\(output)\nstderr:\n\(errors)" }
+    }
+
+    /// Runs `executable` to completion, reading its stdout and stderr as it goes.
+    public static func run(
+        _ executable: URL, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> Completed {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = environment
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        // Read before waiting: a full pipe would block the child.
+        async let out = output.fileHandleForReading.readToEnd()
+        async let err = errors.fileHandleForReading.readToEnd()
+        let (outData, errData) = try await (out, err)
+        process.waitUntilExit()
+        return Completed(
+            status: process.terminationStatus, output: String(decoding: outData ?? Data(), as: UTF8.self),
+            errors: String(decoding: errData ?? Data(), as: UTF8.self))
+    }
+
     /// A logger for tests: warnings and worse, to stderr.
     public static func logger(_ label: String) -> Logger {
         var logger = Logger(label: label)

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// The Python test peers of `ops/test-peers`, run with the interpreter `./ops/test` provides.
 public enum TestPython {
@@ -7,6 +8,33 @@ public enum TestPython {
 
     /// `ops/test-peers/<name>` in this checkout.
     public static func peerScript(_ name: String) -> URL { TestEnvironment.repositoryFile("ops/test-peers/\(name)") }
+
+    /// Starts `ops/test-peers/<script>` in the background, stderr to `log`, and returns it with
+    /// the first line it prints on stdout (peers print where they listen, then serve).
+    public static func startPeer(_ script: String, arguments: [String], log: URL, stdin: Pipe? = nil) throws -> (
+        process: Process, firstLine: String
+    ) {
+        let process = Process()
+        process.executableURL = try interpreter()
+        process.arguments = [peerScript(script).path] + arguments
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        if let stdin { process.standardInput = stdin }
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        var line = Data()
+        while true {
+            let byte = stdout.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data("\n".utf8) { break }
+            line.append(byte)
+        }
+        guard !line.isEmpty else {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            throw TestEnvironment.Missing(description: "\(script) exited before it printed where it listens; see \(log.path)")
+        }
+        return (process, String(decoding: line, as: UTF8.self))
+    }
 
     /// Runs a peer script to completion with `input` on stdin; returns its stdout, throws on a non-zero exit.
     public static func run(_ script: String, arguments: [String] = [], input: Data) throws -> Data {

@@ -297,7 +297,7 @@ struct APITests {
                 "fails.yaml",
                 "apiVersion: trainyard/v1\nname: cli-fails\nteam: alpha\ncommand: [/bin/sh, -c, \"exit 3\"]\nretry: {maxAttempts: 1}\n")
             let invalid = try write("invalid.json", Self.spec("cli-invalid", team: "alpha", extra: #","resources":{"cpu":-1}"#))
-            func submit(_ file: String, key: String) async throws -> (status: Int32, output: String, errors: String) {
+            func submit(_ file: String, key: String) async throws -> TestEnvironment.Completed {
                 try await api.fleet.run(
                     ["submit", "--api", "http://127.0.0.1:\(api.port)", "--wait", "--timeout", "120", file],
                     environment: ["TRAINYARD_API_KEY": key])
@@ -319,22 +319,13 @@ struct APITests {
     @Test("the Airflow operator example (ops/airflow, pytest) against the real API")
     func airflowOperator() async throws {
         try await Self.withDeployment("api-airflow") { api in
-            let process = Process()
-            process.executableURL = try TestEnvironment.python()
-            process.arguments = ["-m", "pytest", "-q", "-p", "no:cacheprovider", TestEnvironment.repositoryFile("ops/airflow").path]
-            process.currentDirectoryURL = TestEnvironment.repositoryFile("ops/airflow")
             var environment = ProcessInfo.processInfo.environment
             environment["TRAINYARD_API_URL"] = "http://127.0.0.1:\(api.port)"
             environment["TRAINYARD_API_KEY"] = api.alpha
-            process.environment = environment
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: try output.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "pytest:\n\(text)")
-            #expect(text.contains("5 passed"), "pytest:\n\(text)")
+            let pytest = try await TestEnvironment.run(
+                try TestEnvironment.python(), ["-m", "pytest", "-q", "-p", "no:cacheprovider", TestEnvironment.repositoryFile("ops/airflow").path],
+                environment: environment)
+            #expect(pytest.status == 0 && pytest.output.contains("5 passed"), "pytest: \(pytest)")
         }
     }
 }

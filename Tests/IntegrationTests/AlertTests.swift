@@ -35,13 +35,10 @@ struct AlertTests {
     func alertsFireOnceAndResolveOnce() async throws {
         try await Fleet.with(name: "alerts") { fleet in
             let webhookLog = fleet.home.appendingPathComponent("webhook.jsonl")
-            let portFile = fleet.home.appendingPathComponent("webhook.port")
-            let receiver = try fleet.startPython(
-                "webhook", script: TestEnvironment.repositoryFile("ops/test-peers/webhook_receiver.py"),
-                arguments: [portFile.path, webhookLog.path, "2"])
-            let listening = try await eventually(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: portFile.path) }
-            try #require(listening && receiver.isRunning, "the webhook receiver did not start:\n\(fleet.logTail("webhook"))")
-            let webhookPort = try String(contentsOf: portFile, encoding: .utf8)
+            let receiver = try TestPython.startPeer(
+                "webhook_receiver.py", arguments: [webhookLog.path, "2"], log: fleet.home.appendingPathComponent("webhook.log"))
+            defer { receiver.process.terminate() }
+            let webhookPort = receiver.firstLine.replacingOccurrences(of: "PORT ", with: "")
             let config = fleet.home.appendingPathComponent("alerts.yaml")
             try """
             evaluationIntervalSeconds: 0.3

@@ -1,19 +1,18 @@
 #!/usr/bin/env python3
 """A webhook endpoint for tests: records every POST body as one JSON line.
 
-Usage: webhook_receiver.py PORT_FILE LOG_FILE [FAIL_FIRST]
-Binds 127.0.0.1 on a free port (written to PORT_FILE once listening), appends each request's
+Usage: webhook_receiver.py LOG_FILE [FAIL_FIRST]
+Binds 127.0.0.1 on a free port (printed as "PORT <n>" once listening), appends each request's
 JSON body to LOG_FILE, and answers HTTP 500 to the first FAIL_FIRST requests (default 0), 200
 afterwards, so a test sees the sender's retries.
 """
 import http.server
 import json
-import os
 import sys
 import threading
 
-port_file, log_file = sys.argv[1], sys.argv[2]
-fail_first = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+log_file = sys.argv[1]
+fail_first = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 lock = threading.Lock()
 received = 0
 
@@ -37,7 +36,5 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-with open(port_file + ".tmp", "w", encoding="utf-8") as out:
-    out.write(str(server.server_address[1]))
-os.rename(port_file + ".tmp", port_file)
+print(f"PORT {server.server_address[1]}", flush=True)
 server.serve_forever()
