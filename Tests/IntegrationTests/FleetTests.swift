@@ -101,7 +101,7 @@ struct FleetTests {
             let replayHome = try TestEnvironment.temporaryDirectory("replay")
             defer { try? FileManager.default.removeItem(at: replayHome) }
             try fleet.start(
-                "replay", ["aggregator", "--group", TestEnvironment.uniqueName("replay"), "--no-status-topic"],
+                "replay", ["aggregator", "--group", TestEnvironment.uniqueName("replay"), "--no-status-topic", "--no-alerts"],
                 environment: ["TRAINYARD_HOME": replayHome.path])
             let replayPath = replayHome.appendingPathComponent("trainyard.db").path
             var restarted = ""
