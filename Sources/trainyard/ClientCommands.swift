@@ -66,8 +66,11 @@ struct SubmitJobs: AsyncParsableCommand {
     private func submitToTopic(_ documents: [(file: String, data: Data)]) async throws -> [(id: JobID, name: String)] {
         var commands: [SubmitCommand] = []
         for document in documents {
-            do {
-                commands.append(SubmitCommand(spec: try JobSpecParser.parse(document.data)))
+            do throws(InvalidSpecError) {
+                let spec = try JobSpecParser.parse(document.data)
+                let unknown = JobSpecParser.unknownFields(in: document.data, spec: spec)
+                guard unknown.isEmpty else { throw InvalidSpecError(unknown) }
+                commands.append(SubmitCommand(spec: spec))
             } catch {
                 for violation in error.violations { printError("\(document.file): \(violation)") }
             }
