@@ -31,4 +31,39 @@ import TrainyardTesting
         for entry in outbox { try store.deleteAlertNotification(entry.sequence) }
         #expect(try store.pendingAlertNotifications(limit: 10).isEmpty)
     }
+
+    @Test("alert subjects: jobs in flight and jobs finished in the window, with max runtime and the last observation (heartbeats count, not history)")
+    func subjectsAndHeartbeats() throws {
+        let path = try TestEnvironment.temporaryDirectory("subjects").appendingPathComponent("store.db").path
+        let store = try JobStore(path: path)
+        let start = Date(timeIntervalSince1970: 1_790_000_000)
+        let (running, recent, old) = (JobID.generate(), JobID.generate(), JobID.generate())
+        func submit(_ id: JobID, _ maxRuntime: Int) -> IngestRecord {
+            .submitted(
+                SubmitCommand(
+                    jobID: id, spec: JobSpec(name: "j", team: "t", command: ["true"], maxRuntimeSeconds: maxRuntime), submittedAt: start))
+        }
+        func event(_ id: JobID, _ state: JobState, _ seconds: Double, observed: Double? = nil) -> IngestRecord {
+            .event(
+                LifecycleEvent(
+                    jobID: id, attempt: 1, state: state, source: .backend, occurredAt: start.addingTimeInterval(seconds), team: "t",
+                    observedAt: observed.map { start.addingTimeInterval($0) }))
+        }
+        let records: [IngestRecord] = [
+            submit(running, 120), event(running, .running, 5), event(running, .running, 5, observed: 65), event(running, .running, 5, observed: 125),
+            submit(recent, 60), event(recent, .succeeded, 900), submit(old, 60), event(old, .failed, 100),
+        ]
+        try store.apply(
+            records.enumerated().map {
+                IngestMessage(position: MessagePosition(topic: "e", partition: 0, offset: Int64($0.offset)), record: $0.element)
+            })
+        let subjects = Dictionary(
+            uniqueKeysWithValues: try store.alertSubjects(finishedSince: start.addingTimeInterval(500)).map { ($0.record.jobID, $0) })
+        #expect(Set(subjects.keys) == [running, recent])
+        #expect(subjects[running]?.maxRuntimeSeconds == 120)
+        #expect(subjects[running]?.lastObservedAt == start.addingTimeInterval(125))
+        #expect(subjects[recent]?.lastObservedAt == start.addingTimeInterval(900))
+        // The submit's QUEUED and the RUNNING report; the two heartbeats left no trace in the history.
+        #expect(try store.events(of: running).map { $0.event.state } == [.queued, .running])
+    }
 }
