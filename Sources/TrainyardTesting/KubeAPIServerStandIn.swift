@@ -113,11 +113,7 @@ public final class KubeAPIServerStandIn: @unchecked Sendable {
     }
 
     public func stop() {
-        if process.isRunning {
-            // SIGKILL: nothing to flush, and a blocked SIGTERM must not hang the test.
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        TestPython.stop(process)
         if ProcessInfo.processInfo.environment["TRAINYARD_TEST_KEEP"] == nil { try? FileManager.default.removeItem(at: directory) }
     }
 

@@ -53,7 +53,7 @@ public final class SageMakerEmulator: @unchecked Sendable {
         try? stdin.fileHandleForWriting.close()
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning, Date() < deadline { usleep(50_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        TestPython.stop(process)
     }
 
     deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }

@@ -36,6 +36,14 @@ public enum TestPython {
         return (process, String(decoding: line, as: UTF8.self))
     }
 
+    /// Stops a peer started by `startPeer`. SIGKILL: children of the test process inherit its
+    /// blocked signal mask, so a SIGTERM may never arrive; a peer has nothing to flush.
+    public static func stop(_ process: Process) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
     /// Runs a peer script to completion with `input` on stdin; returns its stdout, throws on a non-zero exit.
     public static func run(_ script: String, arguments: [String] = [], input: Data) throws -> Data {
         let process = Process()

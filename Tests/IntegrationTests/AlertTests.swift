@@ -37,7 +37,7 @@ struct AlertTests {
             let webhookLog = fleet.home.appendingPathComponent("webhook.jsonl")
             let receiver = try TestPython.startPeer(
                 "webhook_receiver.py", arguments: [webhookLog.path, "2"], log: fleet.home.appendingPathComponent("webhook.log"))
-            defer { receiver.process.terminate() }
+            defer { TestPython.stop(receiver.process) }
             let webhookPort = receiver.firstLine.replacingOccurrences(of: "PORT ", with: "")
             let config = fleet.home.appendingPathComponent("alerts.yaml")
             try """
