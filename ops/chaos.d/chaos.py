@@ -26,21 +26,20 @@ from collections import Counter, defaultdict
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from harness import (  # noqa: E402  (after the path is set)
     T0,
+    TERMINAL,
     HarnessError,
     ServiceProcess,
     Interrupted,
-    all_pids,
+    kill_local_runs,
+    kill_marked,
     log,
     on_signal,
-    proc_alive,
     proc_cmdline,
-    proc_environ_has,
     set_name,
+    supervisor_pids,
 )
 
 set_name("chaos")
-
-TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "REJECTED"}
 
 # ---------------------------------------------------------------------------------------------
 # The plan: every random choice, from the seed.
@@ -608,14 +607,6 @@ class Chaos:
 
     # -- settle ---------------------------------------------------------------------------
 
-    def supervisor_pids(self) -> list[int]:
-        pids = []
-        for pid in all_pids():
-            argv = proc_cmdline(pid)
-            if len(argv) >= 3 and argv[1] == "local-supervise" and argv[2].startswith(self.runs + "/") and proc_alive(pid):
-                pids.append(pid)
-        return pids
-
     def wait_caught_up(self, db: str, what: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while True:
@@ -657,9 +648,9 @@ class Chaos:
                 self.retired.append(worker)
         self.workers = [None] * len(self.workers)
         deadline = time.monotonic() + 20
-        while self.supervisor_pids() and time.monotonic() < deadline:
+        while supervisor_pids(self.runs) and time.monotonic() < deadline:
             time.sleep(0.5)
-        left = self.supervisor_pids()
+        left = supervisor_pids(self.runs)
         if left:
             self.notes.append(f"{len(left)} local supervisors still ran 20 s after the workers stopped: "
                               + ", ".join(proc_cmdline(pid)[2] for pid in left[:5]))
@@ -987,30 +978,10 @@ class Chaos:
             if service.alive():
                 service.process.kill()
                 service.process.wait()
-        # Anything else carrying our marker (services whose Popen we lost, jobs and their children).
-        for pid in all_pids():
-            if pid != os.getpid() and (proc_environ_has(pid, self.marker) or proc_environ_has(pid, self.job_marker)):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        if os.path.isdir(self.runs):
-            for name in os.listdir(self.runs):
-                try:
-                    with open(os.path.join(self.runs, name, "process.json")) as handle:
-                        pid = int(json.load(handle)["pid"])
-                except (OSError, ValueError, KeyError):
-                    continue
-                if proc_alive(pid) and proc_environ_has(pid, self.job_marker):
-                    try:
-                        os.killpg(pid, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
-        for pid in self.supervisor_pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        # Anything else carrying our markers (services whose Popen we lost, jobs and their children).
+        kill_marked(self.marker)
+        kill_marked(self.job_marker)
+        kill_local_runs(self.runs, self.job_marker)
         if self.broker_started:
             subprocess.run([os.path.join(self.root, "ops", "broker"), "--dir", self.broker_dir, "stop"],
                            capture_output=True, stdin=subprocess.DEVNULL)

@@ -4,6 +4,8 @@ Import it after putting ops/lib on sys.path; call `set_name("chaos")` once for t
 """
 
 import ctypes
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -67,9 +69,53 @@ def proc_alive(pid: int) -> bool:
 
 
 def all_pids() -> list[int]:
-    import os
-
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+# Job states after which nothing changes.
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "REJECTED"}
+
+
+def supervisor_pids(runs: str) -> list[int]:
+    """Live `trainyard local-supervise` processes of the run directories under `runs`."""
+    pids = []
+    for pid in all_pids():
+        argv = proc_cmdline(pid)
+        if len(argv) >= 3 and argv[1] == "local-supervise" and argv[2].startswith(runs + "/") and proc_alive(pid):
+            pids.append(pid)
+    return pids
+
+
+def kill_marked(marker: bytes) -> None:
+    """SIGKILL every other process with `marker` in its environment (services, jobs)."""
+    for pid in all_pids():
+        if pid != os.getpid() and proc_environ_has(pid, marker):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def kill_local_runs(runs: str, job_marker: bytes) -> None:
+    """SIGKILL the process groups of the local jobs under `runs` (those carrying `job_marker`) and
+    their supervisors: nothing a harness started may outlive it."""
+    if os.path.isdir(runs):
+        for name in os.listdir(runs):
+            try:
+                with open(os.path.join(runs, name, "process.json")) as handle:
+                    pid = int(json.load(handle)["pid"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if proc_alive(pid) and proc_environ_has(pid, job_marker):
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+    for pid in supervisor_pids(runs):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class ServiceProcess:

@@ -25,21 +25,19 @@ from collections import Counter, defaultdict
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from harness import (  # noqa: E402  (after the path is set)
+    TERMINAL,
     HarnessError,
     ServiceProcess,
     Interrupted,
-    all_pids,
+    kill_local_runs,
+    kill_marked,
     log,
     on_signal,
-    proc_alive,
-    proc_cmdline,
-    proc_environ_has,
     set_name,
+    supervisor_pids,
 )
 
 set_name("scale")
-
-TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "REJECTED"}
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers
@@ -346,9 +344,9 @@ class Run:
             if not worker.stop(20):
                 self.note(f"{worker.name} (pid {worker.pid}) ignored SIGTERM for 20 s")
         deadline = time.monotonic() + 15
-        while self.supervisor_pids() and time.monotonic() < deadline:
+        while supervisor_pids(self.runs) and time.monotonic() < deadline:
             time.sleep(0.5)
-        left = self.supervisor_pids()
+        left = supervisor_pids(self.runs)
         if left:
             self.note(f"{len(left)} local supervisors still ran 15 s after the workers stopped (killed)")
         # Let the aggregator take in the last events (everything terminal is in already when complete).
@@ -393,14 +391,6 @@ class Run:
         pids = [s.pid for s in [self.aggregator, *self.workers] if s]
         broker = self.broker_pid()
         return sum(proc_cpu_ticks(pid) for pid in pids + ([broker] if broker else []))
-
-    def supervisor_pids(self) -> list[int]:
-        pids = []
-        for pid in all_pids():
-            argv = proc_cmdline(pid)
-            if len(argv) >= 3 and argv[1] == "local-supervise" and argv[2].startswith(self.runs + "/") and proc_alive(pid):
-                pids.append(pid)
-        return pids
 
     # -- figures --------------------------------------------------------------------------
 
@@ -635,23 +625,7 @@ class Run:
             if service:
                 service.kill()
         kill_marked(self.driver.marker)
-        if os.path.isdir(self.runs):
-            for name in os.listdir(self.runs):
-                try:
-                    with open(os.path.join(self.runs, name, "process.json")) as handle:
-                        pid = int(json.load(handle)["pid"])
-                except (OSError, ValueError, KeyError, TypeError):
-                    continue
-                if proc_alive(pid) and proc_environ_has(pid, self.driver.marker):
-                    try:
-                        os.killpg(pid, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
-        for pid in self.supervisor_pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_local_runs(self.runs, self.driver.marker)
         if self.broker_started:
             subprocess.run([os.path.join(self.driver.root, "ops", "broker"), "--dir", self.broker_dir, "stop"],
                            capture_output=True, stdin=subprocess.DEVNULL)
@@ -671,16 +645,6 @@ def burst_interval(times: list[float], gap: float = 0.05) -> float | None:
 
 def ms(value: float | None) -> float | None:
     return None if value is None else value * 1000
-
-
-def kill_marked(marker: bytes):
-    """Every process with our marker in its environment (services, jobs)."""
-    for pid in all_pids():
-        if pid != os.getpid() and proc_environ_has(pid, marker):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 # ---------------------------------------------------------------------------------------------
