@@ -19,8 +19,14 @@ struct JobWaiter {
 
     /// Reads job states from the aggregator's store (the embedded default).
     static func store(databasePath: String, timeout: Double) -> JobWaiter {
-        JobWaiter(timeout: timeout) { id in
-            guard let record = try? JobStore(readingAt: databasePath).job(id) else { return nil }
+        /// Opened once, as soon as the aggregator has created the file, then reused for every read.
+        final class OpenedStore {
+            var store: JobStore?
+        }
+        let opened = OpenedStore()
+        return JobWaiter(timeout: timeout) { id in
+            if opened.store == nil { opened.store = try? JobStore(readingAt: databasePath) }
+            guard let record = try? opened.store?.job(id) else { return nil }
             return JobProgressLine(state: record.state, detail: detail(reason: record.reason, exitCode: record.exitCode))
         }
     }

@@ -203,8 +203,8 @@ extension RunAggregator {
             try (alertsConfig ?? environment["TRAINYARD_ALERTS_CONFIG"]).map { try ConfigFile.load(AlertConfiguration.self, path: $0) }
             ?? AlertConfiguration()
         if let url = environment["TRAINYARD_ALERTS_WEBHOOK_URL"], !url.isEmpty {
-            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
-                throw ValidationError("TRAINYARD_ALERTS_WEBHOOK_URL must be an http:// or https:// URL")
+            guard AlertConfiguration.WebhookSettings.isWebhookURL(url) else {
+                throw ValidationError("TRAINYARD_ALERTS_WEBHOOK_URL \(AlertConfiguration.WebhookSettings.urlRequirement)")
             }
             var webhook = configuration.webhook ?? AlertConfiguration.WebhookSettings(url: url)
             webhook.url = url

@@ -59,6 +59,11 @@ public struct AlertConfiguration: Sendable, Equatable, Decodable {
         /// Tries per notification before it is given up (it is on the alerts topic regardless).
         public var maxAttempts: Int = 5
         public init(url: String) { self.url = url }
+
+        /// What a webhook URL must be, for error messages.
+        public static let urlRequirement = "must be an http:// or https:// URL"
+
+        public static func isWebhookURL(_ text: String) -> Bool { text.hasPrefix("http://") || text.hasPrefix("https://") }
     }
 }
 
@@ -135,8 +140,8 @@ extension AlertConfiguration.WebhookSettings {
         self.init(url: try container.decode(String.self, forKey: .url))
         timeoutSeconds = try container.decodeIfPresent(Double.self, forKey: .timeoutSeconds) ?? timeoutSeconds
         maxAttempts = try container.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? maxAttempts
-        guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
-            throw DecodingError.dataCorruptedError(forKey: .url, in: container, debugDescription: "must be an http:// or https:// URL")
+        guard Self.isWebhookURL(url) else {
+            throw DecodingError.dataCorruptedError(forKey: .url, in: container, debugDescription: Self.urlRequirement)
         }
     }
 }

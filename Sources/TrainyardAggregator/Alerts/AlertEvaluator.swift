@@ -38,7 +38,8 @@ public struct AlertEvaluator: Sendable {
             else { return nil }
             let reason = job.reason.map { ": \($0)" } ?? ""
             return AlertMessage(
-                alertID: "job-failed:\(job.jobID)", rule: .jobFailed, severity: .warning, team: job.team, backend: job.backend, jobID: job.jobID,
+                alertID: "\(AlertRule.jobFailed.alertIDPrefix):\(job.jobID)", rule: .jobFailed, severity: .warning, team: job.team,
+                backend: job.backend, jobID: job.jobID,
                 summary:
                     "job \(job.name ?? job.jobID.rawValue) (\(job.jobID)) of team \(job.team) ended \(job.state.rawValue) after \(job.attempt) attempt\(job.attempt == 1 ? "" : "s")\(reason)",
                 value: Double(job.attempt), firedAt: now)
@@ -110,7 +111,8 @@ public struct AlertEvaluator: Sendable {
             let rate = Double(count.failed) / Double(count.finished)
             guard count.finished >= rule.minimumFinished, rate >= rule.threshold else { return nil }
             return AlertMessage(
-                alertID: "failure-rate:\(group.team):\(group.backend ?? "none")", rule: .failureRate, severity: .critical, team: group.team,
+                alertID: "\(AlertRule.failureRate.alertIDPrefix):\(group.team):\(group.backend ?? "none")", rule: .failureRate, severity: .critical,
+                team: group.team,
                 backend: group.backend,
                 summary:
                     "\(count.failed) of \(count.finished) jobs of team \(group.team) on \(group.backend ?? "none") failed in the last \(duration(rule.windowSeconds)) (\(Int((rate * 100).rounded())) %, threshold \(Int((rule.threshold * 100).rounded())) %)",
