@@ -40,9 +40,8 @@ public final class KubeAPIServerStandIn: @unchecked Sendable {
         let started = try TestPython.startPeer(
             "kube_apiserver_standin.py", arguments: arguments, log: directory.appendingPathComponent("standin.log"))
         process = started.process
-        let text = started.firstLine.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5)) else {
-            throw TestEnvironment.Missing(description: "unexpected stand-in output: \(text)")
+        guard let port = TestPython.port(announcedIn: started.firstLine) else {
+            throw TestEnvironment.Missing(description: "unexpected stand-in output: \(started.firstLine)")
         }
         url = URL(string: "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)")!
     }

@@ -36,6 +36,12 @@ public enum TestPython {
         return (process, String(decoding: line, as: UTF8.self))
     }
 
+    /// The port in a peer's `PORT <n>` announcement line.
+    public static func port(announcedIn line: String) -> Int? {
+        let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.hasPrefix("PORT ") ? Int(text.dropFirst(5)) : nil
+    }
+
     /// Stops a peer started by `startPeer`. SIGKILL: children of the test process inherit its
     /// blocked signal mask, so a SIGTERM may never arrive; a peer has nothing to flush.
     public static func stop(_ process: Process) {

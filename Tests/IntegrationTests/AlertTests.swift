@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import TrainyardCore
 import TrainyardKafka
@@ -10,21 +9,14 @@ import TrainyardTesting
 /// once and resolves once, on the alerts topic and at a webhook that fails its first requests.
 @Suite("Alerts against the local broker", .serialized)
 struct AlertTests {
-    /// Every alert notification on the topic, in offset order.
-    final class AlertLog: Sendable {
-        let alerts = Mutex<[AlertMessage]>([])
+    /// The alert notifications on the topic so far.
+    func alerts(_ recording: TopicRecording) -> [AlertMessage] {
+        recording.messages.compactMap { try? AlertCodec.decode($0.value) }
+    }
 
-        func read(_ consumer: KafkaConsumer) async {
-            for await event in consumer.events {
-                guard case .message(let message) = event, let alert = try? AlertCodec.decode(message.value) else { continue }
-                alerts.withLock { $0.append(alert) }
-            }
-        }
-
-        /// "status" per alert id, in order.
-        var history: [String: [AlertStatus]] {
-            alerts.withLock { Dictionary(grouping: $0, by: \.alertID).mapValues { $0.map(\.status) } }
-        }
+    /// The statuses per alert id, in order.
+    func history(_ recording: TopicRecording) -> [String: [AlertStatus]] {
+        Dictionary(grouping: alerts(recording), by: \.alertID).mapValues { $0.map(\.status) }
     }
 
     func spec(_ name: String, team: String, _ command: [String]) -> JobSpec {
@@ -38,7 +30,7 @@ struct AlertTests {
             let receiver = try TestPython.startPeer(
                 "webhook_receiver.py", arguments: [webhookLog.path, "2"], log: fleet.home.appendingPathComponent("webhook.log"))
             defer { TestPython.stop(receiver.process) }
-            let webhookPort = receiver.firstLine.replacingOccurrences(of: "PORT ", with: "")
+            let webhookPort = try #require(TestPython.port(announcedIn: receiver.firstLine), "webhook receiver said: \(receiver.firstLine)")
             let config = fleet.home.appendingPathComponent("alerts.yaml")
             try """
             evaluationIntervalSeconds: 0.3
@@ -49,45 +41,39 @@ struct AlertTests {
             webhook: {url: "http://127.0.0.1:\(webhookPort)/hook", maxAttempts: 5, timeoutSeconds: 2}
             """.write(to: config, atomically: true, encoding: .utf8)
 
-            let consumer = try KafkaConsumer(
-                configuration: KafkaConsumerConfiguration(
-                    common: fleet.kafka, groupID: TestEnvironment.uniqueName("alert-reader"), topics: [fleet.topics.alerts]),
-                logger: TestEnvironment.logger("alert-reader"))
-            let log = AlertLog()
-            let reader = Task { await log.read(consumer) }
-            defer { reader.cancel() }
+            let recording = try TopicRecording(topic: fleet.topics.alerts, kafka: fleet.kafka)
 
             // 1. No worker yet: the long job waits in the queue past 2 s.
             try fleet.startAggregator(arguments: ["--alerts-config", config.path])
             let long = try await fleet.submit([spec("long", team: "alerts-a", ["sleep", "120"])])[0]
             let queueAlert = "queue-wait:alerts-a"
-            let queued = try await eventually(timeout: .seconds(60)) { log.history[queueAlert] == [.firing] }
-            try #require(queued, "no queue-wait alert: \(log.history)\n\(fleet.logTail("aggregator"))")
+            let queued = try await eventually(timeout: .seconds(60)) { history(recording)[queueAlert] == [.firing] }
+            try #require(queued, "no queue-wait alert: \(history(recording))\n\(fleet.logTail("aggregator"))")
 
             // 2. A worker claims it: the queue-wait alert resolves. Three failures of team b fire
             //    three job-failed alerts (resolved 8 s after they finished) and one failure-rate alert.
             try fleet.startWorker("worker-1", arguments: ["--heartbeat-interval", "0.5"])
-            let claimed = try await eventually(timeout: .seconds(60)) { log.history[queueAlert] == [.firing, .resolved] }
-            try #require(claimed, "the queue-wait alert did not resolve: \(log.history)\n\(fleet.logTail("worker-1"))")
+            let claimed = try await eventually(timeout: .seconds(60)) { history(recording)[queueAlert] == [.firing, .resolved] }
+            try #require(claimed, "the queue-wait alert did not resolve: \(history(recording))\n\(fleet.logTail("worker-1"))")
             let failing = try await fleet.submit((0..<3).map { spec("fails-\($0)", team: "alerts-b", ["/bin/sh", "-c", "exit 3"]) })
             let failedAlerts = failing.map { "job-failed:\($0)" }
             let firstRound = try await eventually(timeout: .seconds(90)) {
-                let history = log.history
+                let history = history(recording)
                 return history[queueAlert] == [.firing, .resolved] && history["failure-rate:alerts-b:local"] == [.firing]
                     && failedAlerts.allSatisfy { history[$0] == [.firing, .resolved] }
             }
-            try #require(firstRound, "alerts so far: \(log.history)\n\(fleet.logTail("aggregator"))\n\(fleet.logTail("worker-1"))")
+            try #require(firstRound, "alerts so far: \(history(recording))\n\(fleet.logTail("aggregator"))\n\(fleet.logTail("worker-1"))")
 
             // 3. The worker dies while the long job runs: no heartbeats, the job is unobserved. A
             //    new worker adopts it and its heartbeats resolve the alert.
             try #require(try fleet.records([long])[long]?.state == .running)
             fleet.crash("worker-1")
             let unobservedAlert = "job-unobserved:alerts-a:local"
-            let unobserved = try await eventually(timeout: .seconds(60)) { log.history[unobservedAlert] == [.firing] }
-            try #require(unobserved, "no unobserved alert: \(log.history)")
+            let unobserved = try await eventually(timeout: .seconds(60)) { history(recording)[unobservedAlert] == [.firing] }
+            try #require(unobserved, "no unobserved alert: \(history(recording))")
             try fleet.startWorker("worker-2", arguments: ["--heartbeat-interval", "0.5"])
-            let adopted = try await eventually(timeout: .seconds(90)) { log.history[unobservedAlert] == [.firing, .resolved] }
-            try #require(adopted, "unobserved alert never resolved: \(log.history)\n\(fleet.logTail("worker-2"))")
+            let adopted = try await eventually(timeout: .seconds(90)) { history(recording)[unobservedAlert] == [.firing, .resolved] }
+            try #require(adopted, "unobserved alert never resolved: \(history(recording))\n\(fleet.logTail("worker-2"))")
             try await fleet.cancel(long)
             _ = try await fleet.waitForTerminal([long])
 
@@ -97,13 +83,13 @@ struct AlertTests {
                 queueAlert: [.firing, .resolved], "failure-rate:alerts-b:local": [.firing], unobservedAlert: [.firing, .resolved],
             ]
             for id in failedAlerts { expected[id] = [.firing, .resolved] }
-            #expect(log.history == expected)
-            let failed = try #require(log.alerts.withLock { $0.first { $0.alertID == failedAlerts[0] } })
+            #expect(history(recording) == expected)
+            let failed = try #require(alerts(recording).first { $0.alertID == failedAlerts[0] })
             #expect(failed.jobID == failing[0] && failed.team == "alerts-b" && failed.rule == .jobFailed && failed.summary.contains("ended FAILED"))
 
             // The webhook: two refused requests, then every notification exactly once, each alert's
             // firing before its resolution (the topic's partitions say nothing of order across alerts).
-            let onTopic = log.alerts.withLock { $0.map { "\($0.alertID) \($0.status.rawValue)" } }
+            let onTopic = alerts(recording).map { "\($0.alertID) \($0.status.rawValue)" }
             let delivered = try await eventually(timeout: .seconds(30)) {
                 (try? webhookRequests(webhookLog).filter { $0.status == 200 }.count) == onTopic.count
             }
@@ -114,7 +100,7 @@ struct AlertTests {
             #expect(accepted.map { "\($0.alertID) \($0.status.rawValue)" }.sorted() == onTopic.sorted())
             #expect(Dictionary(grouping: accepted, by: \.alertID).mapValues { $0.map(\.status) } == expected)
             #expect(requests.allSatisfy { $0.text.hasPrefix("[FIRING]") || $0.text.hasPrefix("[RESOLVED]") })
-            await consumer.close()
+            await recording.stop()
         }
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import TrainyardAggregator
 import TrainyardCore
@@ -13,19 +12,6 @@ import TrainyardTesting
 struct StatusTopicTests {
     func spec(_ name: String, _ command: [String]) -> JobSpec {
         JobSpec(name: name, team: "status-tests", command: command, maxRuntimeSeconds: 120, retry: RetryPolicy(maxAttempts: 1, backoffSeconds: 0))
-    }
-
-    /// Every status message read so far, per key, in offset order.
-    final class StatusLog: Sendable {
-        let messages = Mutex<[String: [Data]]>([:])
-
-        /// Reads `topic` from the beginning until `consumer` is closed.
-        func read(_ consumer: KafkaConsumer) async {
-            for await event in consumer.events {
-                guard case .message(let message) = event else { continue }
-                messages.withLock { $0[String(decoding: message.key ?? Data(), as: UTF8.self), default: []].append(message.value) }
-            }
-        }
     }
 
     @Test("each job's status changes reach the status topic in order, and the last one per key is its final record, across an aggregator kill -9")
@@ -67,19 +53,14 @@ struct StatusTopicTests {
             #expect(records[cancelled]?.state == .cancelled)
 
             // Another service's view: the status topic from the beginning.
-            let consumer = try KafkaConsumer(
-                configuration: KafkaConsumerConfiguration(
-                    common: fleet.kafka, groupID: TestEnvironment.uniqueName("status-reader"), topics: [fleet.topics.status]),
-                logger: TestEnvironment.logger("status-reader"))
-            let log = StatusLog()
-            let reader = Task { await log.read(consumer) }
+            let recording = try TopicRecording(topic: fleet.topics.status, kafka: fleet.kafka)
             let expected = try ids.map { ($0, try JobStatusCodec.encode(JobStatusMessage(try #require(records[$0])))) }
             let complete = try await eventually(timeout: .seconds(60), every: .milliseconds(250)) {
-                log.messages.withLock { messages in expected.allSatisfy { id, final in messages[id.rawValue]?.last == final } }
+                let messages = recording.valuesByKey
+                return expected.allSatisfy { id, final in messages[id.rawValue]?.last == final }
             }
-            await consumer.close()
-            await reader.value
-            let received = log.messages.withLock { $0 }
+            await recording.stop()
+            let received = recording.valuesByKey
             let missing = expected.filter { received[$0.0.rawValue]?.last != $0.1 }.map(\.0)
             #expect(complete, "no final status for \(missing.count) jobs, e.g. \(missing.prefix(3)); aggregator log:\n\(fleet.logTail("aggregator"))")
             #expect(Set(received.keys) == Set(ids.map(\.rawValue)), "statuses for jobs not submitted")
@@ -165,16 +146,11 @@ struct StatusTopicTests {
         await running.value
         await producer.close()
 
-        let consumer = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(common: kafka, groupID: TestEnvironment.uniqueName("status-reader"), topics: [topic]),
-            logger: logger)
-        let log = StatusLog()
-        let reader = Task { await log.read(consumer) }
+        let recording = try TopicRecording(topic: topic, kafka: kafka)
         let all = queued + later
-        _ = try await eventually(timeout: .seconds(30)) { log.messages.withLock { $0.values.map(\.count).reduce(0, +) } >= all.count }
-        await consumer.close()
-        await reader.value
-        let received = log.messages.withLock { $0 }
+        _ = try await eventually(timeout: .seconds(30)) { recording.messages.count >= all.count }
+        await recording.stop()
+        let received = recording.valuesByKey
         for id in ids {
             #expect(received[id.rawValue] == all.filter { $0.jobID == id }.map(\.payload), "\(id): sent once each, in order")
         }
