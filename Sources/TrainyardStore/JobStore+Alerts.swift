@@ -41,10 +41,12 @@ extension JobStore {
 
     /// The alerts firing now, by id.
     public func firingAlerts() throws -> [AlertMessage] {
-        try database.read { connection in
-            try connection.query("SELECT payload_json FROM alerts_firing ORDER BY alert_id").map { row in
-                try AlertCodec.decode(Data(row[0].string!.utf8))
-            }
+        try database.read { connection in try Self.firingAlerts(&connection) }
+    }
+
+    private static func firingAlerts(_ connection: inout SQLiteConnection) throws -> [AlertMessage] {
+        try connection.query("SELECT payload_json FROM alerts_firing ORDER BY alert_id").map { row in
+            try AlertCodec.decode(Data(row[0].string!.utf8))
         }
     }
 
@@ -54,11 +56,7 @@ extension JobStore {
     @discardableResult
     public func updateAlerts(active: [AlertMessage], now: Date) throws -> [AlertMessage] {
         try database.write { connection in
-            var firing: [String: AlertMessage] = [:]
-            for row in try connection.query("SELECT payload_json FROM alerts_firing") {
-                let alert = try AlertCodec.decode(Data(row[0].string!.utf8))
-                firing[alert.alertID] = alert
-            }
+            let firing = Dictionary(uniqueKeysWithValues: try Self.firingAlerts(&connection).map { ($0.alertID, $0) })
             var notifications: [AlertMessage] = []
             for alert in active where firing[alert.alertID] == nil {
                 let payload = String(decoding: try AlertCodec.encode(alert), as: UTF8.self)

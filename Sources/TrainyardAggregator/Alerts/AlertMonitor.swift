@@ -65,12 +65,14 @@ public final class AlertMonitor: Sendable {
     /// Brings the store's firing set up to date with the rules at `now`.
     public func evaluate(now: Date) throws {
         let subjects = try store.alertSubjects(finishedSince: now.addingTimeInterval(-evaluator.lookback))
-        let changes = try store.updateAlerts(active: evaluator.evaluate(subjects, now: now), now: now)
+        let active = evaluator.evaluate(subjects, now: now)
+        let changes = try store.updateAlerts(active: active, now: now)
         for change in changes {
             logger.notice(
                 "alert \(change.status.rawValue): \(change.summary)", metadata: ["alert": "\(change.alertID)", "team": "\(change.team)"])
         }
-        let byRule = Dictionary(grouping: try store.firingAlerts(), by: \.rule)
+        // After the update the store's firing set is exactly `active`: no second read needed.
+        let byRule = Dictionary(grouping: active, by: \.rule)
         for rule in AlertRule.allCases { firing.labels(rule.rawValue).set(Double(byRule[rule]?.count ?? 0)) }
     }
 
