@@ -15,7 +15,7 @@ enum SpecDocument {
         switch mediaType {
         case .some(let type) where jsonTypes.contains(type): isJSON = true
         case .some(let type) where yamlTypes.contains(type): isJSON = false
-        case .none: isJSON = body.first(where: { !Character(UnicodeScalar($0)).isWhitespace }) == UInt8(ascii: "{")
+        case .none: isJSON = JobSpecParser.isJSONObject(body)
         case .some(let type):
             throw APIError(
                 .unsupportedMediaType, "unsupported_media_type",
@@ -24,7 +24,7 @@ enum SpecDocument {
         guard !body.isEmpty else {
             throw APIError.invalid("the body is empty; send a job spec", fields: [SpecViolation(field: "", message: "is required")])
         }
-        if isJSON, body.first(where: { !Character(UnicodeScalar($0)).isWhitespace }) != UInt8(ascii: "{") {
+        if isJSON, !JobSpecParser.isJSONObject(body) {
             throw APIError.invalid(
                 "the body must be a JSON object (a job spec)", fields: [SpecViolation(field: "", message: "must be a JSON object")])
         }

@@ -14,7 +14,7 @@ public enum JobSpecParser {
         }
         let spec: JobSpec
         do {
-            if data.first(where: { !$0.isWhitespaceByte }) == UInt8(ascii: "{") {
+            if isJSONObject(data) {
                 spec = try JSONDecoder().decode(JobSpec.self, from: data)
             } else {
                 guard let text = String(data: data, encoding: .utf8) else {
@@ -32,6 +32,11 @@ public enum JobSpecParser {
         let violations = JobSpecValidator.violations(of: spec)
         guard violations.isEmpty else { throw InvalidSpecError(violations) }
         return spec
+    }
+
+    /// True when the document's first non-blank character is `{`: it is read as JSON, else as YAML.
+    public static func isJSONObject(_ data: Data) -> Bool {
+        data.first(where: { !$0.isWhitespaceByte }) == UInt8(ascii: "{")
     }
 
     /// Validates an already decoded spec.
@@ -87,5 +92,5 @@ public enum JobSpecParser {
 }
 
 extension UInt8 {
-    var isWhitespaceByte: Bool { self == 0x20 || self == 0x0A || self == 0x0D || self == 0x09 }
+    fileprivate var isWhitespaceByte: Bool { self == 0x20 || self == 0x0A || self == 0x0D || self == 0x09 }
 }

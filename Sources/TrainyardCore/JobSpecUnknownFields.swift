@@ -9,7 +9,7 @@ extension JobSpecParser {
     /// comparing the document with the decoded spec encoded back: what the spec kept is known.
     public static func unknownFields(in body: Data, spec: JobSpec) -> [SpecViolation] {
         let document: Any?
-        if body.first(where: { !$0.isWhitespaceByte }) == UInt8(ascii: "{") {
+        if isJSONObject(body) {
             document = try? JSONSerialization.jsonObject(with: body)
         } else {
             document = (try? Yams.load(yaml: String(decoding: body, as: UTF8.self))) ?? nil

@@ -100,9 +100,8 @@ struct SubmitJobs: AsyncParsableCommand {
     private func submitThroughAPI(_ documents: [(file: String, data: Data)], _ client: APIClient) async throws -> [(id: JobID, name: String)] {
         var jobs: [(id: JobID, name: String)] = []
         for document in documents {
-            let json = document.data.first { !(Character(UnicodeScalar($0)).isWhitespace) } == UInt8(ascii: "{")
             do {
-                let id = try await client.submit(spec: document.data, json: json)
+                let id = try await client.submit(spec: document.data, json: JobSpecParser.isJSONObject(document.data))
                 print(id)
                 jobs.append((id, (try? JobSpecParser.parse(document.data).name) ?? document.file))
             } catch let refusal as APIClient.Refusal where (400..<500).contains(refusal.status) && refusal.status != 401 {
