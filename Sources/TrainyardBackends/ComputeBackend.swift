@@ -75,6 +75,13 @@ public protocol ComputeBackend: Sendable {
     /// The backend's current view of the attempt (its own describe call: the authority).
     func observe(_ identity: BackendIdentity) async throws(BackendError) -> BackendObservation
 
+    /// Waits until the attempt's observation may differ from `current`, or until `timeout`
+    /// has passed, and returns the backend's view then. Backends that learn of changes (a
+    /// watch, an exit notification, a timer) return as soon as they do; the default waits out
+    /// `timeout` and observes, which is polling.
+    func nextObservation(_ identity: BackendIdentity, after current: BackendObservation, timeout: Duration)
+        async throws(BackendError) -> BackendObservation
+
     /// Stops the attempt; it ends CANCELLED. Stopping a finished or absent attempt does nothing.
     func stop(_ identity: BackendIdentity, reason: String) async throws(BackendError)
 
@@ -86,6 +93,13 @@ public protocol ComputeBackend: Sendable {
 }
 
 extension ComputeBackend {
+    public func nextObservation(_ identity: BackendIdentity, after current: BackendObservation, timeout: Duration)
+        async throws(BackendError) -> BackendObservation
+    {
+        do { try await Task.sleep(for: timeout) } catch { throw BackendError(.transient, "cancelled while waiting to observe") }
+        return try await observe(identity)
+    }
+
     /// Background work the backend needs for the worker's lifetime (watch streams, event
     /// queues); returns when its task is cancelled. Backends that only answer calls need none.
     public func run() async throws {}

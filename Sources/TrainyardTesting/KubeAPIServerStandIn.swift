@@ -83,11 +83,19 @@ public final class KubeAPIServerStandIn: @unchecked Sendable {
         _ = try await control("POST", "fail-next", body: try JSONEncoder().encode(["codes": codes]))
     }
 
-    /// Creates and conflicts per Job name, and requests per "METHOD path".
+    /// Ends the run time of the Job's pod now (its scenario then finishes as scripted), so a
+    /// test decides when a running attempt ends instead of racing the stand-in's clock.
+    public func release(job name: String, namespace: String = "ml") async throws {
+        _ = try await control("POST", "release", body: try JSONEncoder().encode(["job": name, "namespace": namespace]))
+    }
+
+    /// Creates and conflicts per Job name, requests per "METHOD path", and open watch
+    /// connections per kind (`jobs`, `pods`).
     public struct Stats: Decodable, Sendable {
         public var creates: [String: Int]
         public var conflicts: [String: Int]
         public var requests: [String: Int]
+        public var openWatches: [String: Int]
     }
 
     public func stats() async throws -> Stats {

@@ -181,8 +181,7 @@ struct JobExecution {
                 heartbeat.observedAt = Date()
                 try await report(heartbeat)
             }
-            try await sleep(observeInterval)
-            observation = try await observeRetrying(identity)
+            observation = try await nextObservation(identity, after: observation)
         }
     }
 
@@ -201,6 +200,20 @@ struct JobExecution {
 
     private func ensure(_ identity: BackendIdentity) async -> Result<BackendObservation, BackendError> {
         do { return .success(try await backend.ensure(identity, spec: spec)) } catch { return .failure(error) }
+    }
+
+    /// The attempt's next observation: pushed by the backend when it learns of a change, else
+    /// read after `observeInterval`.
+    private func nextObservation(_ identity: BackendIdentity, after current: BackendObservation) async throws -> BackendObservation {
+        do {
+            return try await backend.nextObservation(identity, after: current, timeout: observeInterval)
+        } catch {
+            try Task.checkCancellation()
+            logger.warning("observe failed, retrying: \(error)", metadata: ["job": "\(command.jobID)"])
+            try await sleep(.seconds(1))
+            if tracker.handedOver { throw CancellationError() }
+            return try await observeRetrying(identity)
+        }
     }
 
     private func observeRetrying(_ identity: BackendIdentity) async throws -> BackendObservation {

@@ -57,9 +57,12 @@ struct KubernetesFleetTests {
             let running = try await eventually(timeout: .seconds(60)) { try fleet.records(ids).values.contains { $0.state == .running } }
             try #require(running, "nothing ran:\n\(fleet.logTail("worker-1"))")
             try await standIn.dropWatches()
-            try await Task.sleep(for: .milliseconds(500))
+            // The expiry hits reconnected watches (a watch that is not back yet relists anyway).
+            _ = try await eventually(timeout: .seconds(60)) {
+                let open = try await standIn.stats().openWatches
+                return open["jobs", default: 0] >= 1 && open["pods", default: 0] >= 1
+            }
             try await standIn.expireResourceVersions()
-            try await Task.sleep(for: .milliseconds(500))
             try await standIn.dropWatches()
 
             let records = try await fleet.waitForTerminal(ids, timeout: .seconds(120))

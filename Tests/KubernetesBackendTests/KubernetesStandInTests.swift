@@ -33,7 +33,7 @@ struct KubernetesStandInTests {
     }
 
     /// Observes every 200 ms (as the worker does) until the attempt finishes.
-    func outcome(_ backend: KubernetesBackend, _ identity: BackendIdentity, timeout: Duration = .seconds(30)) async throws -> BackendOutcome? {
+    func outcome(_ backend: KubernetesBackend, _ identity: BackendIdentity, timeout: Duration = .seconds(90)) async throws -> BackendOutcome? {
         var result: BackendOutcome?
         _ = try await eventually(timeout: timeout, every: .milliseconds(200)) {
             if case .finished(let outcome) = try await backend.observe(identity) { result = outcome }
@@ -74,22 +74,29 @@ struct KubernetesStandInTests {
         let (backend, client) = try backend(standIn)
         let watching = Task { try await backend.run() }
         defer { watching.cancel() }
-        _ = try await eventually(timeout: .seconds(10)) { backend.relistCount >= 2 }
+        _ = try await eventually(timeout: .seconds(60)) { backend.relistCount >= 2 }
         let attempt = identity()
-        _ = try await backend.ensure(attempt, spec: spec("fail", seconds: 3))
-        let running = try await eventually(timeout: .seconds(10)) {
+        // Runs until released: the test, not the stand-in's clock, decides when the pod fails.
+        _ = try await backend.ensure(attempt, spec: spec("fail", seconds: 3600))
+        let running = try await eventually(timeout: .seconds(60)) {
             if case .running = try await backend.observe(attempt) { return true }
             return false
         }
         #expect(running)
         try await standIn.dropWatches()
-        // Both watches are back (reconnect backoff ≤ 0.5 s) when the versions expire under them.
-        try await Task.sleep(for: .seconds(1))
+        let bothWatching: @Sendable () async throws -> Bool = {
+            let open = try await standIn.stats().openWatches
+            return open["jobs"] == 1 && open["pods"] == 1
+        }
+        #expect(try await eventually(timeout: .seconds(60), bothWatching), "both watches reconnect after a cut")
+        let relistsBeforeExpiry = backend.relistCount
         try await standIn.expireResourceVersions()
+        try await standIn.release(job: attempt.resourceName)
         try await standIn.dropWatches()
-        let outcome = try #require(try await outcome(backend, attempt))
+        let outcome = try #require(try await outcome(backend, attempt, timeout: .seconds(60)))
         #expect(outcome.state == .failed && outcome.exitCode == 1 && outcome.failureClass == .userError)
-        #expect(backend.relistCount >= 4, "410 made both watches relist (relists: \(backend.relistCount))")
+        let relisted = try await eventually(timeout: .seconds(60)) { backend.relistCount >= relistsBeforeExpiry + 2 }
+        #expect(relisted, "410 made both watches relist (relists: \(relistsBeforeExpiry) before, \(backend.relistCount) after)")
         watching.cancel()
         try await client.shutdown()
     }
@@ -100,9 +107,11 @@ struct KubernetesStandInTests {
         let (backend, client) = try backend(standIn, relist: 1)
         let watching = Task { try await backend.run() }
         defer { watching.cancel() }
-        // Two informers: 2 initial lists, then about 2 per second.
-        let relisted = try await eventually(timeout: .seconds(10)) { backend.relistCount >= 8 }
+        // Two informers: 2 initial lists, then one per informer per interval while the watches stay open.
+        let relisted = try await eventually(timeout: .seconds(120)) { backend.relistCount >= 8 }
         #expect(relisted, "relists: \(backend.relistCount)")
+        let open = try await standIn.stats().openWatches
+        #expect(open["jobs"] == 1 && open["pods"] == 1, "relists happen beside open watches: \(open)")
         watching.cancel()
         try await client.shutdown()
     }
@@ -115,7 +124,7 @@ struct KubernetesStandInTests {
         defer { watching.cancel() }
         let attempt = identity()
         _ = try await backend.ensure(attempt, spec: spec("run-forever"))
-        _ = try await eventually(timeout: .seconds(10)) {
+        _ = try await eventually(timeout: .seconds(60)) {
             if case .running = try await backend.observe(attempt) { return true }
             return false
         }
@@ -123,7 +132,7 @@ struct KubernetesStandInTests {
         let outcome = try #require(try await outcome(backend, attempt))
         #expect(outcome.state == .cancelled && outcome.reason == "user asked")
         #expect(try await client.listJobs(namespace: "ml", labelSelector: "trainyard.io/job-id=\(attempt.jobID.rawValue)").items.isEmpty)
-        let podsGone = try await eventually(timeout: .seconds(5)) {
+        let podsGone = try await eventually(timeout: .seconds(60)) {
             try await client.listPods(namespace: "ml", labelSelector: "job-name=\(attempt.resourceName)").items.isEmpty
         }
         #expect(podsGone)

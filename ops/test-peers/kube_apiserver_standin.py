@@ -27,9 +27,10 @@ What it implements, following the documented API behaviour:
   ending the chunked body), POST /_standin/expire (compact at the current version: every older
   resourceVersion becomes too old and open watches get the 410 ERROR event), POST
   /_standin/fail-next `{"codes": [429, 503]}` (answer the next API requests with these codes;
-  429 carries `Retry-After: 0`), GET /_standin/created-jobs (every Job
-  body a successful create received), GET /_standin/stats (creates/conflicts per name, requests
-  per method and path).
+  429 carries `Retry-After: 0`), POST /_standin/release `{"job": NAME}` (the Job's run time
+  ends now: tests decide when a running pod finishes instead of racing a clock), GET
+  /_standin/created-jobs (every Job body a successful create received), GET /_standin/stats
+  (creates/conflicts per name, requests per method and path, open watches per kind).
 
 Prints `PORT <n>` on stdout once listening on 127.0.0.1.
 """
@@ -94,6 +95,8 @@ class Store:
         self.drop_generation = 0
         self.expire_generation = 0
         self.failures = []  # HTTP codes to answer the next API requests with, in order
+        self.released = set()  # (ns, name) of Jobs whose run time was ended by /_standin/release
+        self.open_watches = {"jobs": 0, "pods": 0}
 
     def _emit(self, kind, event_type, obj):
         self.rv += 1
@@ -177,10 +180,15 @@ class Lifecycle(threading.Thread):
         mutate(pod["status"])
         STORE.put("pods", pod)
 
-    def sleep(self, seconds):
-        """Sleeps, enforcing activeDeadlineSeconds meanwhile."""
+    def sleep(self, seconds, releasable=False):
+        """Sleeps, enforcing activeDeadlineSeconds meanwhile; a releasable sleep also ends when
+        the test releases the Job."""
         end = time.monotonic() + seconds
         while time.monotonic() < end:
+            if releasable:
+                with STORE.cv:
+                    if (self.ns, self.name) in STORE.released:
+                        return
             self.job()
             if self.deadline is not None and time.monotonic() - self.started >= self.deadline:
                 self.fail_job("DeadlineExceeded", "Job was active longer than specified deadline", kill_pod=True)
@@ -269,7 +277,7 @@ class Lifecycle(threading.Thread):
             self.sleep(10**9)
         self.sleep(0.3)
         self.set_running()
-        self.sleep(self.seconds if self.scenario != "run-forever" else 10**9)
+        self.sleep(self.seconds if self.scenario != "run-forever" else 10**9, releasable=True)
         if self.scenario in ("succeed", "unschedulable"):
             self.terminate(self.main, 0, "Completed", phase="Succeeded")
             self.finish_job(True)
@@ -433,6 +441,7 @@ class Handler(BaseHTTPRequestHandler):
         with STORE.cv:
             generation = STORE.drop_generation
             expire_generation = STORE.expire_generation
+            STORE.open_watches[kind] += 1
         try:
             while time.monotonic() < end:
                 with STORE.cv:
@@ -463,6 +472,9 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
+        finally:
+            with STORE.cv:
+                STORE.open_watches[kind] -= 1
 
     def control(self, method, action):
         with STORE.cv:
@@ -480,10 +492,15 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and action == "fail-next":
                 STORE.failures.extend(int(code) for code in self.read_body().get("codes", []))
                 return self.send_json(200, {"failures": STORE.failures})
+            if method == "POST" and action == "release":
+                body = self.read_body()
+                STORE.released.add((body.get("namespace", "ml"), body["job"]))
+                return self.send_json(200, {"released": body["job"]})
             if method == "GET" and action == "created-jobs":
                 return self.send_json(200, STORE.created_jobs)
             if method == "GET" and action == "stats":
-                return self.send_json(200, {"creates": STORE.creates, "conflicts": STORE.conflicts, "requests": STORE.requests})
+                return self.send_json(200, {"creates": STORE.creates, "conflicts": STORE.conflicts, "requests": STORE.requests,
+                                            "openWatches": STORE.open_watches})
         self.send_json(404, {"error": f"unknown control {method} {action}"})
 
     def do_GET(self):
