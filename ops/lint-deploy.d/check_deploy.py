@@ -37,7 +37,7 @@ DEPLOYMENT_DOC = ROOT / "docs/deployment.md"
 
 WORKER_GROUP = "trainyard-workers"
 ALLOWED_SECRETS = {"trainyard-kafka-credentials", "trainyard-api-keys", "trainyard-alerts-webhook"}
-# The Kubernetes backend's needs, and nothing more (README "The Kubernetes backend": create, watch,
+# The Kubernetes backend's needs, and nothing more (docs/backends/kubernetes.md: create, watch,
 # delete Jobs; read pod statuses).
 EXPECTED_RBAC = {
     ("batch", "jobs"): {"create", "get", "list", "watch", "delete"},
