@@ -30,8 +30,8 @@ HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
-def prose_lines(text: str) -> list[tuple[int, str]]:
-    """The lines outside fenced code blocks, with their numbers and code spans blanked."""
+def prose_lines(text: str) -> list[tuple[int, str, str]]:
+    """The lines outside fenced code blocks: number, the line, the line with code spans blanked."""
     lines, fence = [], None
     for number, line in enumerate(text.splitlines(), start=1):
         match = FENCE.match(line)
@@ -42,7 +42,7 @@ def prose_lines(text: str) -> list[tuple[int, str]]:
                 fence = None
             continue
         if fence is None:
-            lines.append((number, CODE_SPAN.sub(lambda m: " " * len(m.group(0)), line)))
+            lines.append((number, line, CODE_SPAN.sub(lambda m: " " * len(m.group(0)), line)))
     return lines
 
 
@@ -66,8 +66,8 @@ def anchors(path: Path) -> set[str]:
         found: set[str] = set()
         seen: dict[str, int] = {}
         text = path.read_text(encoding="utf-8")
-        for _, line in prose_lines(text):
-            heading = HEADING.match(line)
+        for _, raw, line in prose_lines(text):
+            heading = HEADING.match(raw)
             if heading:
                 base = github_anchor(heading.group(2))
                 count = seen.get(base, 0)
@@ -104,7 +104,7 @@ def check_target(source: Path, number: int, target: str, problems: list[str]) ->
 
 def check_file(path: Path, problems: list[str]) -> int:
     links = 0
-    for number, line in prose_lines(path.read_text(encoding="utf-8")):
+    for number, _, line in prose_lines(path.read_text(encoding="utf-8")):
         targets = [m.group(1) for m in INLINE_LINK.finditer(line)]
         targets += [m.group(1) for m in HTML_LINK.finditer(line)]
         definition = REFERENCE_DEFINITION.match(line)
