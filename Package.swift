@@ -26,6 +26,8 @@ let package = Package(
         // TLS settings (CA bundles, client certificates) and byte buffers for the HTTP client; already resolved through it.
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
+        // One ServiceGroup runs each process's services (signals, shutdown order); already resolved through Hummingbird.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         // HMAC-SHA256 for AWS SigV4.
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
@@ -121,6 +123,7 @@ let package = Package(
                 "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardHTTP",
                 "TrainyardAPI", "TrainyardClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

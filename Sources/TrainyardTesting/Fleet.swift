@@ -75,14 +75,23 @@ public final class Fleet: @unchecked Sendable {
             name, ["worker", "--group", workerGroup, "--concurrency", String(concurrency), "--http-address", "127.0.0.1:\(httpPort)"] + arguments)
     }
 
-    /// SIGTERM, then wait for a graceful exit (SIGKILL after `timeout`).
-    public func stop(_ name: String, timeout: Duration = .seconds(30)) async {
-        guard let process = lock.withLock({ processes.removeValue(forKey: name) }) else { return }
+    /// SIGTERM, then wait for a graceful exit (SIGKILL after `timeout`). Returns the exit status
+    /// (nil when it had to be killed, or no such service runs).
+    @discardableResult
+    public func stop(_ name: String, timeout: Duration = .seconds(30)) async -> Int32? {
+        guard let process = lock.withLock({ processes.removeValue(forKey: name) }) else { return nil }
         process.terminate()
         let deadline = ContinuousClock.now + timeout
         while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        let killed = process.isRunning
+        if killed { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+        return killed || process.terminationReason != .exit ? nil : process.terminationStatus
+    }
+
+    /// The exit status of a service that ended by itself; nil while it runs.
+    public func exitStatus(_ name: String) -> Int32? {
+        lock.withLock { processes[name].flatMap { $0.isRunning ? nil : $0.terminationStatus } }
     }
 
     /// True while the named service's process runs.

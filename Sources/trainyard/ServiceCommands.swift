@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocalBackend
+import ServiceLifecycle
 import Logging
 import TrainyardAPI
 import TrainyardAggregator
@@ -85,13 +86,11 @@ struct RunWorker: AsyncParsableCommand {
         let worker = try Worker(configuration: configuration, producer: producer, router: router, metrics: registry, logger: logger)
         let http = ObservabilityServer.make(
             address: try parseAddress(httpAddress), registry: registry, ready: { await worker.isReady }, logger: logger)
-        TerminationSignals.install { await worker.shutdown() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await http.run() }
-            for target in targets { group.addTask { try await target.backend.run() } }
-            try await worker.run()
-            group.cancelAll()
-        }
+        // Shut down in reverse: the worker hands over first, then the backends' background work, then HTTP.
+        try await runServices(
+            [http] + targets.map { target in BackgroundService(description: "backend \(target.name)") { try await target.backend.run() } }
+                + [StoppableService(description: "worker", body: { try await worker.run() }, stop: { await worker.shutdown() })],
+            logger: logger)
         await producer.close()
     }
 
@@ -158,20 +157,20 @@ struct RunAggregator: AsyncParsableCommand {
         let http = ObservabilityServer.make(
             address: try parseAddress(httpAddress), registry: registry, ready: { aggregator.isReady && apiStore.isReachable() }, logger: logger,
             configure: api.install(on:))
-        TerminationSignals.install { await aggregator.shutdown() }
         let monitor = AlertMonitor(
             configuration: alertConfiguration, store: store, producer: producer, topic: options.topics.alerts,
             webhook: alertConfiguration.webhook.map { WebhookNotifier(settings: $0, logger: logger) }, isReady: { aggregator.isReady },
             metrics: registry, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await aggregator.commitPeriodically() }
-            if statusTopic { group.addTask { await publisher.run() } }
-            if alerts { group.addTask { await monitor.run() } }
-            group.addTask { try await http.run() }
-            try await aggregator.run()
-            group.cancelAll()
+        // Shut down in reverse: ingest stops (and commits) first, then the offset committer, the
+        // alert monitor, the status publisher (which drains its outbox), and HTTP last.
+        var services: [any Service] = [http]
+        if statusTopic {
+            services.append(BackgroundService(description: "status publisher", body: { await publisher.run() }, finish: { await publisher.drain() }))
         }
-        if statusTopic { await publisher.drain() }
+        if alerts { services.append(BackgroundService(description: "alert monitor") { await monitor.run() }) }
+        services.append(BackgroundService(description: "offset committer") { await aggregator.commitPeriodically() })
+        services.append(StoppableService(description: "aggregator", body: { try await aggregator.run() }, stop: { await aggregator.shutdown() }))
+        try await runServices(services, logger: logger)
         await producer.close()
     }
 }
