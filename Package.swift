@@ -108,7 +108,16 @@ let package = Package(
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardObservability",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Alert rules over the store, the alerts topic and the webhook (its own HTTP client).
+        .target(
+            name: "TrainyardAlerts",
+            dependencies: [
+                "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardObservability",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .target(
@@ -120,7 +129,7 @@ let package = Package(
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "SageMakerBackend",
                 "TrainyardWorker",
-                "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardHTTP",
+                "TrainyardStore", "TrainyardAggregator", "TrainyardAlerts", "TrainyardObservability", "TrainyardHTTP",
                 "TrainyardAPI", "TrainyardClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -138,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "TrainyardWorkerTests", dependencies: ["TrainyardWorker", "TrainyardBackends", "TrainyardCore", .product(name: "Yams", package: "Yams")]),
         .testTarget(
-            name: "TrainyardAggregatorTests", dependencies: ["TrainyardAggregator", "TrainyardStore", "TrainyardCore", "TrainyardTesting"]),
+            name: "TrainyardAlertsTests", dependencies: ["TrainyardAlerts", "TrainyardStore", "TrainyardCore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardAPITests", dependencies: ["TrainyardAPI", "TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardAWSTests", dependencies: ["TrainyardAWS", "TrainyardTesting"]),
         .testTarget(

@@ -5,6 +5,7 @@ import ServiceLifecycle
 import Logging
 import TrainyardAPI
 import TrainyardAggregator
+import TrainyardAlerts
 import TrainyardBackends
 import TrainyardClient
 import TrainyardCore

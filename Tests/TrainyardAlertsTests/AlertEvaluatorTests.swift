@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TrainyardAggregator
+import TrainyardAlerts
 import TrainyardCore
 import TrainyardStore
 
