@@ -195,7 +195,7 @@ struct WireContractTests {
             try lines.write(to: file, atomically: true, encoding: .utf8)
             let verdict = try await TestEnvironment.run(try TestPython.interpreter(), [Self.tool.path, "validate", file.path])
             #expect(verdict.status == 0 && verdict.output.contains("failures=0"), "\(verdict)")
-            print(verdict.output.split(separator: "\n").first ?? "")
+            print(String(verdict.output.prefix { $0 != "\n" }))
         }
     }
 }
