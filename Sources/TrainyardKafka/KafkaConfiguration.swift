@@ -42,8 +42,15 @@ public struct KafkaProducerConfiguration: Sendable, Equatable {
         self.messageTimeoutMilliseconds = messageTimeoutMilliseconds
     }
 
+    /// How a key picks its partition: murmur2, as Kafka's Java client does (librdkafka's
+    /// `murmur2_random`; keyless messages go to a random partition). Part of the wire contract
+    /// (docs/wire-format.md, "Partitioning"): every producer of a job's messages, in any
+    /// language, must hash the job id the same way so its commands and events share a partition.
+    public static let partitioner = "murmur2_random"
+
     var librdkafkaProperties: [String: String] {
         var properties = common.librdkafkaProperties
+        properties["partitioner"] = Self.partitioner
         properties["enable.idempotence"] = idempotence ? "true" : "false"
         properties["linger.ms"] = String(lingerMilliseconds)
         properties["message.timeout.ms"] = String(messageTimeoutMilliseconds)
