@@ -41,7 +41,7 @@ public final class KafkaConsumer: Sendable {
         self.client = client
         self.state = state
         self.logger = logger
-        let reader = RDKafkaMessageReader()
+        let reader = try RDKafkaMessageReader(client: client)
         poller = RDKafkaPollThread(name: "trainyard-kafka-consumer") {
             Self.pollOnce(client: client, state: state, reader: reader, capacity: capacity, logger: logger)
         }
@@ -147,13 +147,11 @@ public final class KafkaConsumer: Sendable {
             _ = state.drained.wait(timeout: .now() + .milliseconds(50))
             return
         }
-        var batch: [KafkaConsumerEvent] = []
-        batch.reserveCapacity(64)
-        client.pollMessages(into: &batch, maximum: 1000, timeoutMilliseconds: 100, reader: reader, logger: logger)
+        let read = reader.poll(maximum: 1000, timeoutMilliseconds: 100, logger: logger)
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             // A revoke inside this batch's polls: drop what was read from the revoked partitions.
-            state.append(batch, droppingRevoked: state.revocations != revocationsBefore)
-            let waiter = batch.isEmpty ? nil : state.takeWaiter()
+            state.append(&reader.batch, droppingRevoked: state.revocations != revocationsBefore)
+            let waiter = read == 0 ? nil : state.takeWaiter()
             let behind = state.buffer.count >= capacity && state.fullSince.map { now - $0 >= maximumStall } ?? false
             let caughtUp = state.buffer.count <= capacity / 2
             if !state.internallyPaused && behind || state.internallyPaused && caughtUp {
@@ -191,16 +189,23 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
                     index += 1
                     continue
                 }
-                let (more, wakePoller) = state.withLock { state in
-                    defer { state.pollerWaiting = false }
-                    return (state.drain(), state.pollerWaiting)
-                }
-                if wakePoller { state.drained.signal() }
-                if more.isEmpty { break }
-                batch = more
-                index = 0
+                refill()
+                if batch.isEmpty { break }
             }
             return events
+        }
+
+        /// Trades the read batch for everything buffered; returns whether the consumer is closed.
+        @discardableResult
+        private mutating func refill() -> Bool {
+            index = 0
+            let (closed, wakePoller) = state.withLock { state in
+                defer { state.pollerWaiting = false }
+                state.drain(into: &batch)
+                return (state.closed, state.pollerWaiting)
+            }
+            if wakePoller { state.drained.signal() }
+            return closed
         }
 
         public mutating func next() async -> KafkaConsumerEvent? {
@@ -214,13 +219,7 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
                     defer { index += 1 }
                     return batch[index]
                 }
-                let (events, closed, wakePoller) = state.withLock { state in
-                    defer { state.pollerWaiting = false }
-                    return (state.drain(), state.closed, state.pollerWaiting)
-                }
-                if wakePoller { state.drained.signal() }
-                batch = events
-                index = 0
+                let closed = refill()
                 if !batch.isEmpty { continue }
                 // The sequence ends for a cancelled task (the consumer itself goes on).
                 if closed || Task.isCancelled { return nil }

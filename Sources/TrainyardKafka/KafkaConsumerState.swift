@@ -90,17 +90,22 @@ struct ConsumerState {
         }.map { ($0.key, $0.value) }
     }
 
-    /// Appends a poll batch; with `droppingRevoked`, records of partitions no longer assigned are left out.
-    mutating func append(_ events: [KafkaConsumerEvent], droppingRevoked: Bool) {
-        guard droppingRevoked else {
-            buffer.append(contentsOf: events)
-            return
+    /// Moves a poll batch into the buffer, leaving `batch` empty (its storage is reused: the
+    /// arrays trade places instead of being copied when the buffer is empty). With
+    /// `droppingRevoked`, records of partitions no longer assigned are left out.
+    mutating func append(_ batch: inout [KafkaConsumerEvent], droppingRevoked: Bool) {
+        if droppingRevoked {
+            batch.removeAll { event in
+                if case .message(let message) = event { return !assigned.contains(message.topicPartition) }
+                return false
+            }
         }
-        buffer.append(
-            contentsOf: events.filter { event in
-                if case .message(let message) = event { return assigned.contains(message.topicPartition) }
-                return true
-            })
+        if buffer.isEmpty {
+            swap(&buffer, &batch)
+        } else {
+            buffer.append(contentsOf: batch)
+        }
+        batch.removeAll(keepingCapacity: true)
     }
 
     mutating func takeWaiter() -> CheckedContinuation<Void, Never>? {
@@ -108,9 +113,9 @@ struct ConsumerState {
         return waiter
     }
 
-    /// Everything buffered, in order; the buffer is left empty.
-    mutating func drain() -> [KafkaConsumerEvent] {
-        defer { buffer = [] }
-        return buffer
+    /// Trades everything buffered, in order, for `spare` (emptied first, its storage reused).
+    mutating func drain(into spare: inout [KafkaConsumerEvent]) {
+        spare.removeAll(keepingCapacity: true)
+        swap(&buffer, &spare)
     }
 }

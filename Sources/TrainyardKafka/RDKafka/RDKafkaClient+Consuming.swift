@@ -12,32 +12,6 @@ extension RDKafkaClient {
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw RDKafkaError.make(error) }
     }
 
-    /// Waits up to `timeoutMilliseconds` for a record, then takes what else is ready, up to
-    /// `maximum` records, appending them to `batch`. Rebalance callbacks run inside.
-    func pollMessages(
-        into batch: inout [KafkaConsumerEvent], maximum: Int, timeoutMilliseconds: Int32, reader: RDKafkaMessageReader, logger: Logger
-    ) {
-        var timeout = timeoutMilliseconds
-        while batch.count < maximum, let raw = rd_kafka_consumer_poll(handle, timeout) {
-            timeout = 0
-            defer { rd_kafka_message_destroy(raw) }
-            let error = raw.pointee.err
-            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                if error == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET {
-                    // Only with `offsetReset: .error`: the position is outside the partition.
-                    let partition = raw.pointee.rkt.map { "\(String(cString: rd_kafka_topic_name($0)))[\(raw.pointee.partition)]" } ?? "?"
-                    logger.critical(
-                        "\(partition): the position to resume at is outside the partition (\(RDKafkaError.make(error).message)); nothing is read from it until an operator acts (were the topics recreated?)"
-                    )
-                } else if error != RD_KAFKA_RESP_ERR__PARTITION_EOF {
-                    logger.warning("consume error: \(RDKafkaError.make(error))")
-                }
-                continue
-            }
-            batch.append(.message(reader.read(raw)))
-        }
-    }
-
     /// Commits `offsets` (next offset to read, per partition) and waits for the answer.
     func commit(_ offsets: [(KafkaTopicPartition, Int64)]) -> KafkaError? {
         RDKafkaTopicPartitionList.with(offsets) { list in

@@ -94,6 +94,21 @@ extension RDKafkaClient {
 extension KafkaError {
     /// librdkafka's local queue is full (the record was not queued).
     var isQueueFull: Bool { code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue }
+
+    /// The broker no longer accepts this producer's id or epoch (or librdkafka raised a fatal
+    /// error): every later record of the same handle would fail the same way, so the handle must
+    /// be replaced. Seen from the local broker after a pause longer than `message.timeout.ms`:
+    /// librdkafka bumps the idempotent producer's epoch and the broker answers PRODUCER_FENCED
+    /// to every produce from then on.
+    var invalidatesProducer: Bool {
+        switch rd_kafka_resp_err_t(rawValue: code) {
+        case RD_KAFKA_RESP_ERR_PRODUCER_FENCED, RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH, RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID,
+            RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, RD_KAFKA_RESP_ERR_INVALID_PRODUCER_ID_MAPPING, RD_KAFKA_RESP_ERR__FATAL:
+            true
+        default:
+            false
+        }
+    }
 }
 
 extension Optional where Wrapped == Data {
