@@ -6,7 +6,7 @@ broker is SIGSTOPped for --pause seconds, then continued. Passes when every job 
 
     pause-repro: try=N pause_s=P terminal=T/150 finished_after_return_s=S states={...}
 
-Usage: broker_pause_repro.py --binary PATH --root REPO [--tries N] [--pause SECONDS] [--timeout SECONDS] [--log-level L]
+Usage: broker_pause_repro.py --binary PATH --root REPO [--tries N] [--pause SECONDS] [--timeout SECONDS] [--log-level L] [--keep]
 Needs TANSU_BIN and our librdkafka on LD_LIBRARY_PATH (run it under ops/lib/common.sh's
 use_built_rdkafka, as ops/chaos does). Leaves the temp dir (logs/, trainyard.db) of a failed try.
 """
@@ -106,7 +106,7 @@ def one_try(args, number: int) -> bool:
                 service.wait()
         kill_local_runs(os.path.join(home, "state", "runs"), f"PAUSE_REPRO_RUN={directory}".encode())
         subprocess.run([*broker, "stop"], capture_output=True)
-        if ok:
+        if ok and not args.keep:
             shutil.rmtree(directory, ignore_errors=True)
         else:
             print(f"pause-repro: kept {directory}", file=sys.stderr)
@@ -120,6 +120,7 @@ def main() -> int:
     parser.add_argument("--tries", type=int, default=1)
     parser.add_argument("--pause", type=float, default=30.0)
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--keep", action="store_true", help="keep every try's temp dir, not only failed ones")
     parser.add_argument("--log-level", default="info", help="of the services (debug shows the workers' pause and resume)")
     args = parser.parse_args()
     passed = sum(one_try(args, number) for number in range(1, args.tries + 1))
