@@ -584,13 +584,15 @@ class Chaos:
                 continue
             # cancels (at most 4 `trainyard cancel` processes at once)
             while cancels and cancels[0][0] <= time.time() and len(self.children) < 4 and self.gate_open():
-                self.release_gate()  # a running cancel counts as busy: no fault starts until it ended
-                _, job = cancels.pop(0)
-                job.cancel_sent_at = time.time()
-                child = subprocess.Popen([self.bin, "cancel", job.job_id, "--reason", "chaos"], env=self.env(),
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                child.chaos_job = job  # type: ignore[attr-defined]
-                self.children.append(child)
+                try:
+                    _, job = cancels.pop(0)
+                    job.cancel_sent_at = time.time()
+                    child = subprocess.Popen([self.bin, "cancel", job.job_id, "--reason", "chaos"], env=self.env(),
+                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    child.chaos_job = job  # type: ignore[attr-defined]
+                    self.children.append(child)  # a running cancel counts as busy: no fault starts until it ended
+                finally:
+                    self.release_gate()
             # restarts due
             for entry in [r for r in restarts if r[0] <= now]:
                 restarts.remove(entry)
