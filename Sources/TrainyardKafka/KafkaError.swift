@@ -1,6 +1,6 @@
 /// An error from librdkafka or the broker, with librdkafka's code and name.
 public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// librdkafka's `rd_kafka_resp_err_t` value (negative: client-side, positive: broker).
+    /// librdkafka's response error code (negative: client-side, positive: broker).
     public var code: Int32
     /// librdkafka's name for the code, e.g. `UNKNOWN_TOPIC_OR_PART`.
     public var name: String

@@ -20,10 +20,12 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import broker_faults  # noqa: E402
 from harness import (  # noqa: E402  (after the path is set)
     T0,
     TERMINAL,
@@ -315,6 +317,11 @@ class Chaos:
         self.notes: list[str] = []
         self.hostname = socket.gethostname()
         self.role_options: dict[str, list[str]] = {}
+        # --broker-faults: Tansu behind a fault proxy, and the faults it went through.
+        self.tansu: subprocess.Popen | None = None
+        self.proxy: broker_faults.FaultProxy | None = None
+        self.faults: broker_faults.FaultInjector | None = None
+        self.fault_gate = threading.Lock()
 
     # -- environment ----------------------------------------------------------------------
 
@@ -346,7 +353,7 @@ class Chaos:
         for role in ("worker", "aggregator"):
             usage = subprocess.run([self.bin, role, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL).stdout
             self.role_options[role] = ["--http-address", "127.0.0.1:0"] if "--http-address" in usage else []
-        for attempt in range(3):
+        for attempt in range(3 if not self.args.broker_faults else 0):
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 port = probe.getsockname()[1]
@@ -356,6 +363,11 @@ class Chaos:
                 break
             if attempt == 2:
                 raise HarnessError(f"ops/broker start failed: {result.stderr.strip()[-1000:]}")
+        if self.args.broker_faults:
+            # The fleet (and this harness) reach the broker only through the fault proxy.
+            broker_port, port = broker_faults.free_port(), broker_faults.free_port()
+            self.tansu = broker_faults.start_proxied_tansu(os.environ["TANSU_BIN"], self.broker_dir, broker_port, port)
+            self.proxy = broker_faults.FaultProxy(port, ("127.0.0.1", broker_port))
         self.broker_started = True
         self.brokers = f"127.0.0.1:{port}"
         log(f"broker {self.brokers} (dir {self.broker_dir}), topic prefix {self.prefix}, temp dir {self.dir}")
@@ -454,6 +466,50 @@ class Chaos:
             self.first_submit = at
         log(f"submitted batch {batch + 1}: {len(jobs)} jobs in {time.time() - at:.1f} s")
 
+    # -- broker faults --------------------------------------------------------------------
+
+    def gate_open(self) -> bool:
+        """True (holding the gate) when no broker fault is under way, so a client command may start."""
+        if self.faults is None:
+            return True
+        self.fault_gate.acquire()
+        if self.faults.active is None:
+            return True
+        self.fault_gate.release()
+        return False
+
+    def release_gate(self):
+        if self.faults is not None:
+            self.fault_gate.release()
+
+    def start_faults(self):
+        tansu_pid = self.tansu.pid if self.tansu else 0
+        self.faults = broker_faults.FaultInjector(self.fault_plan, tansu_pid, self.proxy, log=log, gate=self.fault_gate,
+                                                  busy=lambda: bool(self.children))
+        self.faults.start()
+        log("broker faults planned: " + ", ".join(f"+{fault.at:.0f}s {fault.describe()}" for fault in self.fault_plan))
+
+    def recoveries(self, events) -> list[tuple[broker_faults.Fault, int, float | None]]:
+        """Per broker fault: the jobs in flight when it began (their last event before it was not
+        terminal) and the recovery: from the broker's return to the last of their next terminal
+        events (0 when all were terminal before it returned; None when one never was)."""
+        results = []
+        for fault in self.faults.done if self.faults else []:
+            last: dict[str, dict] = {}
+            for event in events:
+                if event["_ts"] >= fault.started:
+                    break
+                last[event.get("jobId")] = event
+            in_flight = {job_id for job_id, event in last.items() if job_id in self.by_id and event.get("state") not in TERMINAL}
+            finished: dict[str, float] = {}
+            for event in events:
+                job_id = event.get("jobId")
+                if event["_ts"] >= fault.started and job_id in in_flight and event.get("state") in TERMINAL:
+                    finished.setdefault(job_id, event["_ts"])
+            recovery = None if in_flight - set(finished) else max([0.0, *(at - fault.ended for at in finished.values())])
+            results.append((fault, len(in_flight), recovery))
+        return results
+
     def count_starts(self) -> int:
         try:
             with open(self.starts, "rb") as handle:
@@ -484,6 +540,12 @@ class Chaos:
         args = self.args
         batches = sorted({job.batch for job in self.jobs})
         batch_gaps = [self.rng.uniform(0.5, 2.0) for _ in batches]
+        if self.proxy is not None:
+            # Spread the submissions over the fault plan, so that faults meet jobs in flight.
+            self.fault_plan = broker_faults.plan_faults(self.seed, None, pauses=args.broker_pauses, max_pause=args.max_broker_pause)
+            span = self.fault_plan[-1].at + self.fault_plan[-1].seconds
+            batch_gaps = [span / len(batches) * self.rng.uniform(0.7, 1.3) for _ in batches]
+            args.deadline += span
         # one threshold in each of A equal slices of 10–90 % of the jobs started, so the kills are spread out
         slices = max(1, args.aggregator_kills)
         aggregator_thresholds = [(0.1 + 0.8 * (k + self.rng.random()) / slices) * len(self.jobs) for k in range(args.aggregator_kills)]
@@ -503,26 +565,34 @@ class Chaos:
             now = time.monotonic()
             self.poll_logs()
             self.reap_children()
-            # submissions
-            if next_batch < len(batches) and now >= next_batch_at:
-                self.submit_batch(batches[next_batch])
+            # submissions (never while a broker fault is under way; a fault waits for a submission)
+            if next_batch < len(batches) and now >= next_batch_at and self.gate_open():
+                try:
+                    self.submit_batch(batches[next_batch])
+                finally:
+                    self.release_gate()
                 for job in self.jobs:
                     if job.batch == batches[next_batch] and job.cancel_after is not None:
                         cancels.append((time.time() + job.cancel_after, job))
                 cancels.sort(key=lambda entry: entry[0])
                 next_batch_at = time.monotonic() + batch_gaps[next_batch]
                 next_batch += 1
+                if next_batch == 1 and self.proxy is not None:
+                    self.start_faults()
                 if next_batch == len(batches):
                     deadline = time.monotonic() + args.deadline - (time.time() - self.first_submit)
                 continue
             # cancels (at most 4 `trainyard cancel` processes at once)
-            while cancels and cancels[0][0] <= time.time() and len(self.children) < 4:
-                _, job = cancels.pop(0)
-                job.cancel_sent_at = time.time()
-                child = subprocess.Popen([self.bin, "cancel", job.job_id, "--reason", "chaos"], env=self.env(),
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                child.chaos_job = job  # type: ignore[attr-defined]
-                self.children.append(child)
+            while cancels and cancels[0][0] <= time.time() and len(self.children) < 4 and self.gate_open():
+                try:
+                    _, job = cancels.pop(0)
+                    job.cancel_sent_at = time.time()
+                    child = subprocess.Popen([self.bin, "cancel", job.job_id, "--reason", "chaos"], env=self.env(),
+                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    child.chaos_job = job  # type: ignore[attr-defined]
+                    self.children.append(child)  # a running cancel counts as busy: no fault starts until it ended
+                finally:
+                    self.release_gate()
             # restarts due
             for entry in [r for r in restarts if r[0] <= now]:
                 restarts.remove(entry)
@@ -573,16 +643,20 @@ class Chaos:
                     f"aggregator kills {len(self.aggregator_kills)}")
                 next_report = now + 5
             everything_sent = next_batch == len(batches) and not cancels and not self.children
-            if everything_sent and len(terminal) == len(self.jobs) and not restarts:
+            if everything_sent and len(terminal) == len(self.jobs) and not restarts and (self.faults is None or self.faults.finished):
                 reason = "all jobs terminal"
                 break
             if deadline is not None and now >= deadline:
                 reason = f"deadline ({args.deadline:.0f} s after the first submission)"
                 break
+            if self.faults is not None and self.faults.active is not None:
+                last_progress = now  # nothing can progress while the broker is away: a stall counts from its return
             if everything_sent and now - last_progress > args.stall_timeout and not restarts:
                 reason = f"no job became terminal for {args.stall_timeout:.0f} s"
                 break
             time.sleep(0.2)
+        if self.faults is not None:
+            self.faults.stop()
         for entry in restarts:  # bring the fleet back to full strength for the settle phase
             if entry[1] == "aggregator":
                 self.start_aggregator()
@@ -792,12 +866,23 @@ class Chaos:
         for note in self.notes:
             log(f"note: {note}")
 
+        recoveries = self.recoveries(events)
+        for fault, in_flight, recovery in recoveries:
+            log(f"broker fault {fault.describe()} at +{fault.started - self.first_submit:.1f}s: {in_flight} jobs in flight, "
+                + (f"recovered {recovery:.1f} s after the broker returned" if recovery is not None else "NOT RECOVERED (a job in flight never ended)"))
         handover_values = [kill["max"] for kill in handovers if kill["max"] is not None]
         max_handover = f"{max(handover_values):.1f}" if handover_values else "n/a"
         failed = bool(lost or double_started or stuck or diverged)
         print(f"chaos: jobs={len(self.jobs)} lost={len(lost)} double_started={len(double_started)} stuck={len(stuck)} "
-              f"diverged={diverged} jobs_per_s={jobs_per_s:.2f} max_handover_s={max_handover}", flush=True)
+              f"diverged={diverged} jobs_per_s={jobs_per_s:.2f} max_handover_s={max_handover}" + self.fault_summary(recoveries), flush=True)
         return 1 if failed else 0
+
+    def fault_summary(self, recoveries) -> str:
+        if not self.args.broker_faults:
+            return ""
+        values = [recovery for _, _, recovery in recoveries]
+        worst = "n/a" if not values else "never" if None in values else f"{max(values):.1f}"
+        return f" broker_faults={len(recoveries)} max_recovery_s={worst}"
 
     def judge(self, job: Job, state: str, exit_code, attempt: int, start_at: dict, end_at: dict) -> str | None:
         """Why the terminal state is wrong for what the job did, or None when it is right."""
@@ -982,7 +1067,15 @@ class Chaos:
         kill_marked(self.marker)
         kill_marked(self.job_marker)
         kill_local_runs(self.runs, self.job_marker)
-        if self.broker_started:
+        if self.faults is not None:
+            self.faults.stop()
+        if self.proxy is not None:
+            self.proxy.close()
+        if self.tansu is not None:
+            os.kill(self.tansu.pid, signal.SIGCONT)  # in case a pause was cut short
+            self.tansu.kill()
+            self.tansu.wait()
+        elif self.broker_started:
             subprocess.run([os.path.join(self.root, "ops", "broker"), "--dir", self.broker_dir, "stop"],
                            capture_output=True, stdin=subprocess.DEVNULL)
 
@@ -1004,6 +1097,10 @@ def main() -> int:
     parser.add_argument("--stall-timeout", type=float, default=90.0)
     parser.add_argument("--grace", type=float, default=20.0, help="extra seconds for late jobs before the workers are stopped")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir even after a clean pass")
+    parser.add_argument("--broker-faults", action="store_true",
+                        help="also fault the broker: SIGSTOP pauses and, through a TCP proxy, connection cuts, resets, one-way stalls, latency")
+    parser.add_argument("--broker-pauses", type=int, default=5, help="with --broker-faults: broker pauses (5–MAX s, one ≥ 25 s)")
+    parser.add_argument("--max-broker-pause", type=float, default=40.0, help="with --broker-faults: longest pause, seconds")
     parser.add_argument("--binary", required=True, help=argparse.SUPPRESS)
     parser.add_argument("--root", required=True, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -75,8 +75,8 @@ final class RDKafkaClient: @unchecked Sendable {
 /// client handle exists and read afterwards (the handle's creation orders the two).
 final class RDKafkaClientContext: @unchecked Sendable {
     let logger: Logger
-    /// Called on the thread serving the client's queue (the poll thread).
-    var onDelivery: (@Sendable (UnsafePointer<rd_kafka_message_t>) -> Void)?
+    /// Called on the thread serving the client's queue (the poll thread), once per record.
+    var onDelivery: (@Sendable (RDKafkaDelivery) -> Void)?
     /// Called on the consumer's poll thread from inside `rd_kafka_consumer_poll`.
     var onRebalance: (@Sendable (OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
     /// The last fatal error reported, if any.
@@ -151,7 +151,7 @@ private let rdkafkaErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafeP
 private let rdkafkaDeliveryCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
     _, message, opaque in
     guard let message, let context = RDKafkaClientContext.from(opaque) else { return }
-    context.onDelivery?(message)
+    context.onDelivery?(RDKafkaDelivery(message: message))
 }
 
 private let rdkafkaRebalanceCallback:
