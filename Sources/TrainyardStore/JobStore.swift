@@ -14,9 +14,12 @@ public final class JobStore: Sendable {
     private let queue = DispatchQueue(label: "trainyard.store")
 
     /// Opens (and migrates) the store at `path`.
+    /// - Throws: `SQLiteError` naming the file when it is not an SQLite database, or is one of
+    ///   another program (tables, but not this store's migrations).
     public init(path: String) throws {
-        database = try SQLiteDatabase(path: path)
-        try StoreMigrations.apply(to: database)
+        database = try Self.naming(path) { try SQLiteDatabase(path: path) }
+        let database = database
+        try Self.naming(path) { try StoreMigrations.apply(to: database) }
     }
 
     /// Opens an existing store for reading only (CLI, API).
@@ -24,7 +27,22 @@ public final class JobStore: Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw SQLiteError(code: 14, message: "\(path) does not exist (has the aggregator run?)")
         }
-        database = try SQLiteDatabase(path: path, readOnly: true)
+        database = try Self.naming(path) { try SQLiteDatabase(path: path, readOnly: true) }
+        let database = database
+        try Self.naming(path) {
+            guard try StoreMigrations.isStore(database) else {
+                throw SQLiteError(code: 26, message: "an SQLite database, but not a Trainyard store (it has no jobs table)")
+            }
+        }
+    }
+
+    /// Runs `body`; an `SQLiteError` it throws says which file it is about.
+    private static func naming<Value>(_ path: String, _ body: () throws -> Value) throws -> Value {
+        do {
+            return try body()
+        } catch let error as SQLiteError where !error.message.hasPrefix(path) {
+            throw SQLiteError(code: error.code, message: "\(path): \(error.message)")
+        }
     }
 
     /// Runs `body` with this store on the store's own serial queue, so that SQLite's blocking
