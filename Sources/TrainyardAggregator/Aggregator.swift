@@ -84,7 +84,7 @@ public final class Aggregator: Sendable {
             }
             guard !messages.isEmpty else { continue }
             let converted = messages.map { IngestConverter.convert($0, topics: configuration.topics) }
-            let transitions = try store.apply(converted)
+            let transitions = try await store.perform { try $0.apply(converted) }
             if !transitions.isEmpty { statusPublisher?.wake() }
             metrics.record(applied: converted, transitions: transitions)
             for message in messages { consumer.storeOffset(message.topicPartition, nextOffset: message.offset + 1) }

@@ -79,13 +79,13 @@ public final class StatusPublisher: Sendable {
     /// - Returns: how many were published.
     @discardableResult
     public func publishPending() async throws -> Int {
-        let pending = try store.pendingStatus(limit: batchSize)
+        let pending = try await store.perform { [batchSize] in try $0.pendingStatus(limit: batchSize) }
         guard let last = pending.last else { return 0 }
         for entry in pending {
             try producer.enqueue(KafkaProducerMessage(topic: topic, key: entry.jobID.rawValue, value: entry.payload))
         }
         try await producer.flush()
-        try store.deleteStatus(through: last.sequence)
+        try await store.perform { try $0.deleteStatus(through: last.sequence) }
         published.labels().increment(by: Double(pending.count))
         return pending.count
     }

@@ -84,8 +84,37 @@ public struct JobStatusMessage: VersionedMessage, Sendable, Equatable {
 
 /// Encodes and decodes status messages.
 public enum JobStatusCodec {
+    /// A single-pass writer for the usual case; `JSONEncoder` (the same bytes) for the rest.
     public static func encode(_ status: JobStatusMessage) throws -> Data {
-        try WireFormat.encode(status)
+        if let data = writeFlat(status) { return data }
+        return try WireFormat.encode(status)
+    }
+
+    /// The members in sorted key order, as `WireFormat.encoder()` writes them.
+    static func writeFlat(_ status: JobStatusMessage) -> Data? {
+        var writer = WireJSONWriter(capacity: 640)
+        writer.integer("attempt", status.attempt)
+        writer.string("backend", status.backend)
+        writer.timestamp("cancelRequestedAt", status.cancelRequestedAt)
+        writer.timestamp("claimedAt", status.claimedAt)
+        writer.integer("exitCode", status.exitCode)
+        writer.string("failureClass", status.failureClass?.rawValue)
+        writer.timestamp("finishedAt", status.finishedAt)
+        writer.string("jobId", status.jobID.rawValue)
+        writer.string("kind", status.kind)
+        writer.string("name", status.name)
+        writer.double("queueWaitSeconds", status.queueWaitSeconds)
+        writer.string("reason", status.reason)
+        writer.string("resourceName", status.resourceName)
+        writer.double("runSeconds", status.runSeconds)
+        writer.integer("schema", status.schema)
+        writer.timestamp("startedAt", status.startedAt)
+        writer.string("state", status.state.rawValue)
+        writer.string("stateSource", status.stateSource.rawValue)
+        writer.timestamp("submittedAt", status.submittedAt)
+        writer.string("team", status.team)
+        writer.timestamp("updatedAt", status.updatedAt)
+        return writer.data
     }
 
     /// - Throws: `DecodingError` for bytes that are not a status message of this schema version.

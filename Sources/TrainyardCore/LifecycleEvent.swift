@@ -61,19 +61,90 @@ public struct LifecycleEvent: Codable, Sendable, Equatable {
 }
 
 /// Encodes and decodes lifecycle events.
+///
+/// Both directions take a single-pass path for the flat objects Trainyard writes, and fall back
+/// to Foundation's `JSONEncoder`/`JSONDecoder` (same bytes, same results) for anything else.
 public enum LifecycleEventCodec {
     public static func encode(_ event: LifecycleEvent) throws -> Data {
-        try WireFormat.encoder().encode(event)
+        if let data = writeFlat(event) { return data }
+        return try WireFormat.encoder().encode(event)
     }
 
     public static func decode(_ bytes: Data) throws -> LifecycleEvent {
-        let event = try WireFormat.decoder().decode(LifecycleEvent.self, from: bytes)
+        let event = try readFlat(bytes) ?? WireFormat.decoder().decode(LifecycleEvent.self, from: bytes)
         guard event.schema == LifecycleEvent.schemaVersion else {
             throw RequestRejection(code: .unknownSchema, reason: "event schema version \(event.schema) is not supported", jobID: event.jobID)
         }
         guard event.attempt >= 0 else {
             throw RequestRejection(code: .malformed, reason: "negative attempt", jobID: event.jobID)
         }
+        return event
+    }
+}
+
+extension LifecycleEventCodec {
+    /// The members in sorted key order, as `WireFormat.encoder()` writes them.
+    static func writeFlat(_ event: LifecycleEvent) -> Data? {
+        var writer = WireJSONWriter(capacity: 384)
+        writer.integer("attempt", event.attempt)
+        writer.string("backend", event.backend)
+        writer.integer("exitCode", event.exitCode)
+        writer.string("failureClass", event.failureClass?.rawValue)
+        writer.string("jobId", event.jobID.rawValue)
+        writer.timestamp("observedAt", event.observedAt)
+        writer.timestamp("occurredAt", event.occurredAt)
+        writer.string("reason", event.reason)
+        writer.string("resourceName", event.resourceName)
+        writer.integer("schema", event.schema)
+        writer.string("source", event.source.rawValue)
+        writer.string("state", event.state.rawValue)
+        writer.string("team", event.team)
+        writer.string("workerId", event.workerID)
+        return writer.data
+    }
+
+    /// The event when `bytes` is a flat object this reader handles and every member is valid;
+    /// nil otherwise (the caller then decodes with `JSONDecoder`, which explains what is wrong).
+    static func readFlat(_ bytes: Data) -> LifecycleEvent? {
+        var keys = WireJSONKeys()
+        var schema: Int?, jobID: JobID?, attempt: Int?, state: JobState?, source: EventSource?, occurredAt: Date?
+        var team: String?, backend: String?, resourceName: String?, exitCode: Int32?, failureClass: FailureClass?
+        var reason: String?, workerID: String?, observedAt: Date?
+        /// A present value of type T, or an absent one (null); false when it is neither.
+        func optional<T>(_ value: WireJSONValue, _ convert: (WireJSONValue) -> T?, into target: inout T?) -> Bool {
+            if case .null = value { return true }
+            guard let converted = convert(value) else { return false }
+            target = converted
+            return true
+        }
+        func text(_ value: WireJSONValue) -> String? { value.string }
+        func int(_ value: WireJSONValue) -> Int? { value.int }
+        func time(_ value: WireJSONValue) -> Date? { text(value).flatMap(WireFormat.parseTimestamp) }
+        let read = WireJSONReader.read(bytes) { key, value in
+            switch key {
+            case "schema": keys.first(0) && optional(value, int, into: &schema) && schema != nil
+            case "jobId": keys.first(1) && optional(value, { text($0).flatMap(JobID.init) }, into: &jobID) && jobID != nil
+            case "attempt": keys.first(2) && optional(value, int, into: &attempt) && attempt != nil
+            case "state": keys.first(3) && optional(value, { text($0).flatMap(JobState.init(rawValue:)) }, into: &state) && state != nil
+            case "source": keys.first(4) && optional(value, { text($0).flatMap(EventSource.init(rawValue:)) }, into: &source) && source != nil
+            case "occurredAt": keys.first(5) && optional(value, time, into: &occurredAt) && occurredAt != nil
+            case "team": keys.first(6) && optional(value, text, into: &team)
+            case "backend": keys.first(7) && optional(value, text, into: &backend)
+            case "resourceName": keys.first(8) && optional(value, text, into: &resourceName)
+            case "exitCode": keys.first(9) && optional(value, { int($0).flatMap { Int32(exactly: $0) } }, into: &exitCode)
+            case "failureClass": keys.first(10) && optional(value, { text($0).flatMap(FailureClass.init(rawValue:)) }, into: &failureClass)
+            case "reason": keys.first(11) && optional(value, text, into: &reason)
+            case "workerId": keys.first(12) && optional(value, text, into: &workerID)
+            case "observedAt": keys.first(13) && optional(value, time, into: &observedAt)
+            default: false  // an unknown member may hold anything: JSONDecoder skips it
+            }
+        }
+        guard read, let schema, let jobID, let attempt, let state, let source, let occurredAt else { return nil }
+        var event = LifecycleEvent(
+            jobID: jobID, attempt: attempt, state: state, source: source, occurredAt: occurredAt, team: team, backend: backend,
+            resourceName: resourceName, exitCode: exitCode, failureClass: failureClass, reason: reason, workerID: workerID,
+            observedAt: observedAt)
+        event.schema = schema
         return event
     }
 }

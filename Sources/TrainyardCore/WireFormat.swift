@@ -28,16 +28,21 @@ public enum WireFormat {
 
     /// `2026-11-29T04:05:06.789Z`, rounded to the nearest millisecond.
     public static func formatTimestamp(_ date: Date) -> String {
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        let seconds = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let wholeMilliseconds = milliseconds(date)
+        if let text = WireTimestamp.format(milliseconds: wholeMilliseconds) { return text }
+        let seconds = wholeMilliseconds.quotientAndRemainder(dividingBy: 1000)
         let (whole, fraction) = seconds.remainder < 0 ? (seconds.quotient - 1, seconds.remainder + 1000) : seconds
         let text = Date(timeIntervalSince1970: TimeInterval(whole)).formatted(Date.ISO8601FormatStyle())
         let fractionText = String(fraction)
         return text.dropLast() + "." + String(repeating: "0", count: 3 - fractionText.count) + fractionText + "Z"
     }
 
+    /// A time in whole milliseconds since 1970, as the wire spells it.
+    package static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+
     /// Accepts timestamps with or without fractional seconds; keeps millisecond precision.
     public static func parseTimestamp(_ text: String) -> Date? {
+        if let milliseconds = WireTimestamp.parse(Array(text.utf8)) { return Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
         guard
             let parsed = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
                 ?? (try? Date.ISO8601FormatStyle().parse(text))

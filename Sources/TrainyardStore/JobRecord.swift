@@ -77,25 +77,6 @@ public struct StoredEvent: Sendable, Equatable {
     public var event: LifecycleEvent
 }
 
-/// Which jobs to list.
-public struct JobFilter: Sendable, Equatable {
-    public var team: String?
-    public var state: JobState?
-    /// Only jobs whose id sorts after this one (cursor pagination; ids sort by age).
-    public var after: JobID?
-    public var limit: Int
-    /// Take the newest `limit` jobs instead of the oldest (the result is still oldest first).
-    public var newest: Bool
-
-    public init(team: String? = nil, state: JobState? = nil, after: JobID? = nil, limit: Int = 100, newest: Bool = false) {
-        self.team = team
-        self.state = state
-        self.after = after
-        self.limit = limit
-        self.newest = newest
-    }
-}
-
 extension JobStatusMessage {
     /// The status message that publishes `record`.
     public init(_ record: JobRecord) {

@@ -21,7 +21,7 @@ public struct AlertSubject: Sendable, Equatable {
 extension JobStore {
     /// Jobs not finished, and jobs that finished at or after `finishedSince`.
     public func alertSubjects(finishedSince: Date) throws -> [AlertSubject] {
-        let select = "SELECT \(Self.jobColumns), json_extract(spec_json, '$.maxRuntimeSeconds'), last_observed_at \(Self.jobSource)"
+        let select = "SELECT \(Self.jobColumns), json_extract(spec_json, '$.maxRuntimeSeconds') AS max_runtime_seconds, last_observed_at \(Self.jobSource)"
         // Both halves use an index (jobs_by_state, jobs_by_finished): at 200,000 stored jobs this
         // takes about 5 ms where a `state NOT IN (terminal)` scan took about 90 ms.
         let live = JobState.allCases.filter { !$0.isTerminal }.map { "'\($0.rawValue)'" }.joined(separator: ", ")
@@ -32,8 +32,8 @@ extension JobStore {
             ).compactMap { row in
                 Self.record(row).map { record in
                     AlertSubject(
-                        record: record, maxRuntimeSeconds: row[19].int.map(Int.init),
-                        lastObservedAt: row[20].double.map(Date.init(timeIntervalSince1970:)))
+                        record: record, maxRuntimeSeconds: row["max_runtime_seconds"].int.map(Int.init),
+                        lastObservedAt: row["last_observed_at"].double.map(Date.init(timeIntervalSince1970:)))
                 }
             }
         }
@@ -46,7 +46,7 @@ extension JobStore {
 
     private static func firingAlerts(_ connection: inout SQLiteConnection) throws -> [AlertMessage] {
         try connection.query("SELECT payload_json FROM alerts_firing ORDER BY alert_id").map { row in
-            try AlertCodec.decode(Data(row[0].string!.utf8))
+            try AlertCodec.decode(Data((row["payload_json"].string ?? "").utf8))
         }
     }
 
@@ -85,8 +85,8 @@ extension JobStore {
         try database.read { connection in
             try connection.query("SELECT sequence, payload_json FROM alert_outbox ORDER BY sequence LIMIT ?", [.integer(Int64(max(1, limit)))]).map {
                 row in
-                let payload = Data(row[1].string!.utf8)
-                return (row[0].int!, try AlertCodec.decode(payload), payload)
+                let payload = Data((row["payload_json"].string ?? "").utf8)
+                return (row["sequence"].int ?? 0, try AlertCodec.decode(payload), payload)
             }
         }
     }

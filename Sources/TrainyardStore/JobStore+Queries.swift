@@ -62,7 +62,7 @@ extension JobStore {
     /// The spec a job was submitted with (nil until its submit command was read).
     public func spec(of jobID: JobID) throws -> JobSpec? {
         let text = try database.read { connection in
-            try connection.query("SELECT spec_json FROM jobs WHERE job_id = ?", [.text(jobID.rawValue)]).first?[0].string
+            try connection.query("SELECT spec_json FROM jobs WHERE job_id = ?", [.text(jobID.rawValue)]).first?["spec_json"].string
         }
         return try text.map { try WireFormat.decoder().decode(JobSpec.self, from: Data($0.utf8)) }
     }
@@ -71,7 +71,7 @@ extension JobStore {
     public func attempts(of jobID: JobID) throws -> [AttemptStatus] {
         try database.read { connection in
             let numbers = try connection.query("SELECT attempt FROM attempts WHERE job_id = ? ORDER BY attempt", [.text(jobID.rawValue)])
-                .compactMap { $0[0].int.map(Int.init) }
+                .compactMap { $0["attempt"].int.map(Int.init) }
             return try numbers.compactMap { try attemptStatus(jobID, $0, &connection) }
         }
     }
@@ -79,7 +79,7 @@ extension JobStore {
     /// Jobs that finished at or after `since`, by terminal state (one team's, or everyone's).
     public func finishedCounts(since: Date, team: String? = nil) throws -> [JobState: Int] {
         try database.read { connection in
-            var sql = "SELECT state, count(*) FROM jobs WHERE finished_at >= ?"
+            var sql = "SELECT state, count(*) AS count FROM jobs WHERE finished_at >= ?"
             var parameters: [SQLiteValue] = [.real(since.timeIntervalSince1970)]
             if let team {
                 sql += " AND team = ?"
@@ -87,7 +87,7 @@ extension JobStore {
             }
             var counts: [JobState: Int] = [:]
             for row in try connection.query(sql + " GROUP BY state", parameters) {
-                if let state = row[0].string.flatMap(JobState.init(rawValue:)) { counts[state] = Int(row[1].int ?? 0) }
+                if let state = row["state"].string.flatMap(JobState.init(rawValue:)) { counts[state] = Int(row["count"].int ?? 0) }
             }
             return counts
         }

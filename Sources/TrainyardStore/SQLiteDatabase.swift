@@ -17,7 +17,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
     private let connection: OpaquePointer
     private let lock = NSLock()
     /// Prepared statements by SQL text; guarded by `lock`.
-    private var statements: [String: OpaquePointer] = [:]
+    private var statements: [String: PreparedStatement] = [:]
 
     /// Opens (creating if needed) the database at `path` in WAL mode.
     public init(path: String, readOnly: Bool = false) throws {
@@ -39,7 +39,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
     }
 
     deinit {
-        statements.values.forEach { sqlite3_finalize($0) }
+        statements.values.forEach { sqlite3_finalize($0.handle) }
         sqlite3_close_v2(connection)
     }
 
@@ -93,10 +93,39 @@ public enum SQLiteValue: Sendable, Equatable {
     public var string: String? { if case .text(let value) = self { value } else { nil } }
 }
 
+/// A statement's result columns by name.
+final class SQLiteColumns: Sendable {
+    let indexes: [String: Int]
+
+    init(_ names: [String]) {
+        indexes = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+}
+
+/// One result row: values by column name (`row["state"]`, as the statement names them) or position.
+public struct SQLiteRow: Sendable {
+    let columns: SQLiteColumns
+    /// The values in the statement's column order.
+    public let values: [SQLiteValue]
+
+    /// The value of the column called `name`; `.null` when the statement has no such column.
+    public subscript(_ name: String) -> SQLiteValue {
+        columns.indexes[name].map { values[$0] } ?? .null
+    }
+
+    public subscript(_ position: Int) -> SQLiteValue { values[position] }
+}
+
+/// A prepared statement and the names of its result columns.
+struct PreparedStatement {
+    let handle: OpaquePointer
+    let columns: SQLiteColumns
+}
+
 /// The connection as lent by `SQLiteDatabase`; caches prepared statements by SQL text.
 public struct SQLiteConnection {
     let handle: OpaquePointer
-    var statements: [String: OpaquePointer]
+    var statements: [String: PreparedStatement]
 
     /// Runs SQL (possibly several statements) without parameters or results.
     public func execute(_ sql: String) throws {
@@ -111,8 +140,9 @@ public struct SQLiteConnection {
 
     /// Runs a statement with parameters; returns its rows.
     @discardableResult
-    public mutating func query(_ sql: String, _ parameters: [SQLiteValue] = []) throws -> [[SQLiteValue]] {
-        let statement = try prepared(sql)
+    public mutating func query(_ sql: String, _ parameters: [SQLiteValue] = []) throws -> [SQLiteRow] {
+        let prepared = try prepared(sql)
+        let statement = prepared.handle
         defer {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
@@ -124,32 +154,50 @@ public struct SQLiteConnection {
             case .null: result = sqlite3_bind_null(statement, position)
             case .integer(let value): result = sqlite3_bind_int64(statement, position, value)
             case .real(let value): result = sqlite3_bind_double(statement, position, value)
-            case .text(let value): result = sqlite3_bind_text(statement, position, value, -1, csqlite_transient())
+            case .text(let value):
+                // The bytes as they are (no C-string copy); SQLite copies them (SQLITE_TRANSIENT).
+                var value = value
+                result = value.withUTF8 { text in
+                    guard let bytes = text.baseAddress, !text.isEmpty else { return sqlite3_bind_text(statement, position, "", 0, csqlite_transient()) }
+                    return UnsafeRawPointer(bytes).withMemoryRebound(to: CChar.self, capacity: text.count) {
+                        sqlite3_bind_text(statement, position, $0, Int32(text.count), csqlite_transient())
+                    }
+                }
             }
             guard result == SQLITE_OK else { throw error(result) }
         }
-        var rows: [[SQLiteValue]] = []
+        var rows: [SQLiteRow] = []
+        let count = sqlite3_column_count(statement)
         while true {
             let result = sqlite3_step(statement)
             if result == SQLITE_DONE { return rows }
             guard result == SQLITE_ROW else { throw error(result) }
             rows.append(
-                (0..<sqlite3_column_count(statement)).map { column in
-                    switch sqlite3_column_type(statement, column) {
-                    case SQLITE_INTEGER: .integer(sqlite3_column_int64(statement, column))
-                    case SQLITE_FLOAT: .real(sqlite3_column_double(statement, column))
-                    case SQLITE_NULL: .null
-                    default: .text(String(cString: sqlite3_column_text(statement, column)))
-                    }
-                })
+                SQLiteRow(
+                    columns: prepared.columns,
+                    values: (0..<count).map { column in
+                        switch sqlite3_column_type(statement, column) {
+                        case SQLITE_INTEGER: .integer(sqlite3_column_int64(statement, column))
+                        case SQLITE_FLOAT: .real(sqlite3_column_double(statement, column))
+                        case SQLITE_NULL: .null
+                        default:
+                            .text(
+                                String(
+                                    decoding: UnsafeRawBufferPointer(
+                                        start: sqlite3_column_text(statement, column), count: Int(sqlite3_column_bytes(statement, column))),
+                                    as: UTF8.self))
+                        }
+                    }))
         }
     }
 
-    private mutating func prepared(_ sql: String) throws -> OpaquePointer {
+    private mutating func prepared(_ sql: String) throws -> PreparedStatement {
         if let statement = statements[sql] { return statement }
-        var statement: OpaquePointer?
-        let result = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
-        guard result == SQLITE_OK, let statement else { throw error(result) }
+        var handle: OpaquePointer?
+        let result = sqlite3_prepare_v3(self.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &handle, nil)
+        guard result == SQLITE_OK, let handle else { throw error(result) }
+        let names = (0..<sqlite3_column_count(handle)).map { String(cString: sqlite3_column_name(handle, $0)) }
+        let statement = PreparedStatement(handle: handle, columns: SQLiteColumns(names))
         statements[sql] = statement
         return statement
     }

@@ -105,7 +105,22 @@ enum StoreMigrations {
         ),
     ]
 
+    /// True when `database` holds a store's tables.
+    static func isStore(_ database: SQLiteDatabase) throws -> Bool {
+        try database.read { connection in
+            try !connection.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").isEmpty
+        }
+    }
+
+    /// Brings `database` to the newest schema. An empty database becomes a store; a database
+    /// with tables but no `schema_migrations` belongs to something else and is left untouched.
     static func apply(to database: SQLiteDatabase) throws {
+        let tables = try database.read { connection in
+            try connection.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0["name"].string }
+        }
+        guard tables.isEmpty || tables.contains("schema_migrations") else {
+            throw SQLiteError(code: 26, message: "an SQLite database, but not a Trainyard store (tables \(tables.sorted().prefix(5).joined(separator: ", ")))")
+        }
         try database.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
         for migration in all {
             try database.write { connection in

@@ -192,7 +192,8 @@ struct ShowStatus: AsyncParsableCommand {
             guard let parsed = JobState(rawValue: text.uppercased()) else { throw ValidationError("unknown state \(text)") }
             return parsed
         }
-        let records = try store.jobs(JobFilter(team: team, state: stateFilter, limit: limit, newest: true))
+        // The newest `limit` jobs, shown oldest first.
+        let records = Array(try store.jobs(matching: JobQuery(team: team, state: stateFilter, limit: limit)).reversed())
         if json {
             print(String(decoding: try encoder.encode(records), as: UTF8.self))
         } else {

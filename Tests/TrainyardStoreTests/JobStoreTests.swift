@@ -266,4 +266,28 @@ struct JobStoreTests {
         #expect(try sent.canonicalDump() == unsent.canonicalDump())
         #expect(!(try unsent.canonicalDump()).contains("status_outbox"))
     }
+
+    @Test("a file that is not a store is refused with an error naming it, and left untouched")
+    func foreignFiles() throws {
+        let directory = FileManager.default.temporaryDirectory
+        let garbage = directory.appendingPathComponent("store-garbage-\(UUID().uuidString).db")
+        defer { remove(garbage) }
+        try Data(repeating: 0x5A, count: 8192).write(to: garbage)
+        for open in [{ try JobStore(path: garbage.path) }, { try JobStore(readingAt: garbage.path) }] as [() throws -> JobStore] {
+            let error = try #require(throws: SQLiteError.self) { try open() }
+            #expect(error.description.contains(garbage.path), "\(error)")
+        }
+
+        let foreign = directory.appendingPathComponent("store-foreign-\(UUID().uuidString).db")
+        defer { remove(foreign) }
+        try SQLiteDatabase(path: foreign.path).execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+        for open in [{ try JobStore(path: foreign.path) }, { try JobStore(readingAt: foreign.path) }] as [() throws -> JobStore] {
+            let error = try #require(throws: SQLiteError.self) { try open() }
+            #expect(error.description.contains(foreign.path) && error.description.contains("not a Trainyard store"), "\(error)")
+        }
+        let tables = try SQLiteDatabase(path: foreign.path, readOnly: true).read { connection in
+            try connection.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0["name"].string }
+        }
+        #expect(tables == ["invoices"])
+    }
 }

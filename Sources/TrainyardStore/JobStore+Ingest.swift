@@ -1,0 +1,264 @@
+import Foundation
+import TrainyardCore
+
+extension JobStore {
+    /// Applies `messages` (in order) and advances the consumed offsets, in one transaction.
+    /// Messages at or below an offset already consumed are skipped.
+    ///
+    /// Each message that changes a job's status (`JobStatusMessage`) also adds the new status to
+    /// the status outbox, in the same transaction: one row per change, so the status topic shows
+    /// every state a job passes through even when one batch holds several.
+    ///
+    /// The batch is folded in memory per job: each job it names is read once, every message about
+    /// it applied to that copy in order, and the result written once. The outcome is the same as
+    /// applying the messages one by one.
+    /// - Returns: the jobs the batch touched, with their state before the batch.
+    @discardableResult
+    public func apply(_ messages: [IngestMessage]) throws -> [JobTransition] {
+        guard !messages.isEmpty else { return [] }
+        return try database.write { connection in
+            var batch = IngestBatch()
+            for message in messages {
+                try batch.apply(message, &connection)
+            }
+            return try batch.write(&connection)
+        }
+    }
+
+    /// One attempt from a row of `attempts` (decisive_json, first_seen_json, last_seen, resource_name).
+    static func attemptStatus(_ row: SQLiteRow) throws -> AttemptStatus {
+        let decisive = try LifecycleEventCodec.decode(Data((row["decisive_json"].string ?? "").utf8))
+        return AttemptStatus(
+            decisive: decisive, firstSeen: try FirstSeenCodec.decode(row["first_seen_json"].string ?? "{}"),
+            lastSeen: Date(timeIntervalSince1970: row["last_seen"].double ?? 0), resourceName: row["resource_name"].string)
+    }
+}
+
+/// `attempts.first_seen_json`: `{"CLAIMED":1764389106.789,…}`, sorted keys, seconds since 1970.
+enum FirstSeenCodec {
+    static func encode(_ firstSeen: [JobState: Date]) throws -> String {
+        let entries = firstSeen.map { ($0.key.rawValue, $0.value.timeIntervalSince1970) }.sorted { $0.0 < $1.0 }
+        var writer = WireJSONWriter(capacity: 160)
+        for (key, seconds) in entries { writer.double(key: key, seconds) }
+        if let data = writer.data { return String(decoding: data, as: UTF8.self) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(Dictionary(uniqueKeysWithValues: entries)), as: UTF8.self)
+    }
+
+    static func decode(_ text: String) throws -> [JobState: Date] {
+        let data = Data(text.utf8)
+        var entries: [String: Double] = [:]
+        let read = WireJSONReader.read(data) { key, value in
+            guard let seconds = value.double, entries[key] == nil else { return false }
+            entries[key] = seconds
+            return true
+        }
+        if !read { entries = try JSONDecoder().decode([String: Double].self, from: data) }
+        return Dictionary(
+            uniqueKeysWithValues: entries.compactMap { key, value in JobState(rawValue: key).map { ($0, Date(timeIntervalSince1970: value)) } })
+    }
+}
+
+/// The state of one `apply` call: the jobs it read, the rows it will write.
+private struct IngestBatch {
+    private struct Partition: Hashable {
+        var topic: String
+        var partition: Int32
+    }
+
+    private var next: [Partition: Int64] = [:]
+    private var jobs: [JobID: JobFold] = [:]
+    /// History rows (`job_events`), in message order.
+    private var events: [(position: MessagePosition, event: LifecycleEvent)] = []
+    private var rejected: [(position: MessagePosition, jobID: JobID?, reason: String)] = []
+    /// Status changes, in the order they happened.
+    private var outbox: [(jobID: JobID, payload: String)] = []
+
+    mutating func apply(_ message: IngestMessage, _ connection: inout SQLiteConnection) throws {
+        let partition = Partition(topic: message.position.topic, partition: message.position.partition)
+        let nextOffset: Int64
+        if let known = next[partition] {
+            nextOffset = known
+        } else {
+            nextOffset =
+                try connection.query(
+                    "SELECT next_offset FROM consumed_offsets WHERE topic = ? AND partition = ?",
+                    [.text(partition.topic), .integer(Int64(partition.partition))]
+                ).first?["next_offset"].int ?? 0
+        }
+        guard message.position.offset >= nextOffset else {
+            next[partition] = nextOffset
+            return
+        }
+        next[partition] = message.position.offset + 1
+
+        guard let jobID = message.record.jobID else {
+            if case .rejected(_, let reason) = message.record { rejected.append((message.position, nil, reason)) }
+            return
+        }
+        if jobs[jobID] == nil { jobs[jobID] = try Self.load(jobID, &connection) }
+        var job = jobs.removeValue(forKey: jobID)!
+        defer { jobs[jobID] = job }
+        let position = message.position
+        switch message.record {
+        case .submitted(let command):
+            job.submit(command, specJSON: String(decoding: try WireFormat.encoder().encode(command.spec), as: UTF8.self))
+            let queued = LifecycleEvent(
+                jobID: command.jobID, attempt: 0, state: .queued, source: .aggregator, occurredAt: command.submittedAt, team: command.spec.team)
+            apply(queued, at: position, to: &job)
+        case .cancelRequested(let command):
+            // Kept apart from the job's row: a cancel may be read before anything else about its job.
+            job.cancel(command)
+        case .event(let event):
+            job.ensureRow(event.jobID, team: event.team ?? "unknown", at: event.occurredAt)
+            apply(event, at: position, to: &job)
+        case .rejected(_, let reason):
+            rejected.append((position, jobID, reason))
+            return
+        }
+        guard let record = job.record else { return }
+        job.touched = true
+        let current = JobStatusMessage(record)
+        if job.status != current {
+            job.status = current
+            outbox.append((jobID, String(decoding: try JobStatusCodec.encode(current), as: UTF8.self)))
+        }
+    }
+
+    private mutating func apply(_ event: LifecycleEvent, at position: MessagePosition, to job: inout JobFold) {
+        // A heartbeat repeats a fact already stored: it only moves the job's last observation.
+        if event.observedAt == nil { events.append((position, event)) }
+        job.apply(event)
+    }
+
+    /// Writes every row the batch changed and the partitions' next offsets.
+    /// - Returns: the jobs the batch touched, with their state before the batch.
+    func write(_ connection: inout SQLiteConnection) throws -> [JobTransition] {
+        for (position, event) in events {
+            try connection.query(
+                "INSERT OR IGNORE INTO job_events (topic, partition, offset, job_id, attempt, state, source, occurred_at, payload_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    .text(position.topic), .integer(Int64(position.partition)), .integer(position.offset), .text(event.jobID.rawValue),
+                    .integer(Int64(event.attempt)), .text(event.state.rawValue), .text(event.source.rawValue),
+                    .real(event.occurredAt.timeIntervalSince1970), .text(String(decoding: try LifecycleEventCodec.encode(event), as: UTF8.self)),
+                ])
+        }
+        for (position, jobID, reason) in rejected {
+            try connection.query(
+                "INSERT OR IGNORE INTO rejected_messages (topic, partition, offset, job_id, reason) VALUES (?, ?, ?, ?, ?)",
+                [
+                    .text(position.topic), .integer(Int64(position.partition)), .integer(position.offset), jobID.map { .text($0.rawValue) } ?? .null,
+                    .text(reason),
+                ])
+        }
+        var transitions: [JobTransition] = []
+        for (jobID, job) in jobs {
+            if job.rowChanged, let row = job.row { try Self.save(row, isStored: job.rowIsStored, &connection) }
+            if job.cancelChanged, let cancel = job.cancel {
+                try connection.query(
+                    """
+                    INSERT INTO cancel_requests (job_id, requested_at, reason) VALUES (?, ?, ?)
+                    ON CONFLICT (job_id) DO UPDATE SET requested_at = excluded.requested_at, reason = excluded.reason
+                    """,
+                    [.text(jobID.rawValue), .real(cancel.requestedAt), .text(cancel.reason)])
+            }
+            for attempt in job.changedAttempts { try Self.save(job.attempts[attempt]!, &connection) }
+            if job.touched, let record = job.record { transitions.append(JobTransition(previousState: job.previousState, record: record)) }
+        }
+        for (jobID, payload) in outbox {
+            try connection.query("INSERT INTO status_outbox (job_id, payload_json) VALUES (?, ?)", [.text(jobID.rawValue), .text(payload)])
+        }
+        for (partition, offset) in next {
+            try connection.query(
+                "INSERT INTO consumed_offsets (topic, partition, next_offset) VALUES (?, ?, ?) ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+                [.text(partition.topic), .integer(Int64(partition.partition)), .integer(offset)])
+        }
+        return transitions.sorted { $0.record.jobID < $1.record.jobID }
+    }
+
+    /// Reads the job's row, cancel request and attempts.
+    private static func load(_ jobID: JobID, _ connection: inout SQLiteConnection) throws -> JobFold {
+        let id = SQLiteValue.text(jobID.rawValue)
+        let row = try connection.query(
+            """
+            SELECT team, name, kind, requested_backend, spec_json, submitted_at, attempt, state, state_source, backend, resource_name,
+                exit_code, failure_class, reason, claimed_at, started_at, finished_at, updated_at, last_observed_at
+            FROM jobs WHERE job_id = ?
+            """, [id]
+        ).first.map { row in
+            guard let state = row["state"].string.flatMap(JobState.init(rawValue:)) else {
+                throw SQLiteError(code: 11, message: "job \(jobID): unknown state \(row["state"])")
+            }
+            var job = JobRow(jobID: jobID, team: row["team"].string ?? "", at: row["updated_at"].double ?? 0)
+            job.name = row["name"].string
+            job.kind = row["kind"].string
+            job.requestedBackend = row["requested_backend"].string
+            job.specJSON = row["spec_json"].string
+            job.submittedAt = row["submitted_at"].double
+            job.attempt = Int(row["attempt"].int ?? 0)
+            job.state = state
+            job.stateSource = row["state_source"].string.flatMap(EventSource.init(rawValue:)) ?? .aggregator
+            job.backend = row["backend"].string
+            job.resourceName = row["resource_name"].string
+            job.exitCode = row["exit_code"].int.map { Int32(truncatingIfNeeded: $0) }
+            job.failureClass = row["failure_class"].string.flatMap(FailureClass.init(rawValue:))
+            job.reason = row["reason"].string
+            job.claimedAt = row["claimed_at"].double
+            job.startedAt = row["started_at"].double
+            job.finishedAt = row["finished_at"].double
+            job.lastObservedAt = row["last_observed_at"].double
+            return job
+        }
+        let cancel = try connection.query("SELECT requested_at, reason FROM cancel_requests WHERE job_id = ?", [id]).first.map { row in
+            CancelRow(requestedAt: row["requested_at"].double ?? 0, reason: row["reason"].string ?? "")
+        }
+        var attempts: [Int: AttemptStatus] = [:]
+        for row in try connection.query(
+            "SELECT attempt, decisive_json, first_seen_json, last_seen, resource_name FROM attempts WHERE job_id = ?", [id])
+        {
+            attempts[Int(row["attempt"].int ?? 0)] = try JobStore.attemptStatus(row)
+        }
+        return JobFold(row: row, cancel: cancel, attempts: attempts)
+    }
+
+    private static func save(_ row: JobRow, isStored: Bool, _ connection: inout SQLiteConnection) throws {
+        func real(_ value: Double?) -> SQLiteValue { value.map { .real($0) } ?? .null }
+        func text(_ value: String?) -> SQLiteValue { value.map { .text($0) } ?? .null }
+        let values: [SQLiteValue] = [
+            .text(row.team), text(row.name), text(row.kind), text(row.requestedBackend), text(row.specJSON), real(row.submittedAt),
+            .integer(Int64(row.attempt)), .text(row.state.rawValue), .text(row.stateSource.rawValue), text(row.backend), text(row.resourceName),
+            row.exitCode.map { .integer(Int64($0)) } ?? .null, text(row.failureClass?.rawValue), text(row.reason), real(row.claimedAt),
+            real(row.startedAt), real(row.finishedAt), .real(row.updatedAt), real(row.lastObservedAt), .text(row.jobID.rawValue),
+        ]
+        let sql =
+            isStored
+            ? """
+            UPDATE jobs SET team = ?, name = ?, kind = ?, requested_backend = ?, spec_json = ?, submitted_at = ?, attempt = ?, state = ?,
+                state_source = ?, backend = ?, resource_name = ?, exit_code = ?, failure_class = ?, reason = ?, claimed_at = ?, started_at = ?,
+                finished_at = ?, updated_at = ?, last_observed_at = ?
+            WHERE job_id = ?
+            """
+            : """
+            INSERT INTO jobs (team, name, kind, requested_backend, spec_json, submitted_at, attempt, state, state_source, backend, resource_name,
+                exit_code, failure_class, reason, claimed_at, started_at, finished_at, updated_at, last_observed_at, job_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """
+        try connection.query(sql, values)
+    }
+
+    private static func save(_ status: AttemptStatus, _ connection: inout SQLiteConnection) throws {
+        try connection.query(
+            """
+            INSERT INTO attempts (job_id, attempt, state, decisive_json, first_seen_json, last_seen, resource_name) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (job_id, attempt) DO UPDATE SET state = excluded.state, decisive_json = excluded.decisive_json,
+                first_seen_json = excluded.first_seen_json, last_seen = excluded.last_seen, resource_name = excluded.resource_name
+            """,
+            [
+                .text(status.jobID.rawValue), .integer(Int64(status.attempt)), .text(status.state.rawValue),
+                .text(String(decoding: try LifecycleEventCodec.encode(status.decisive), as: UTF8.self)),
+                .text(try FirstSeenCodec.encode(status.firstSeen)), .real(status.lastSeen.timeIntervalSince1970),
+                status.resourceName.map { .text($0) } ?? .null,
+            ])
+    }
+}
