@@ -148,6 +148,7 @@ extension APITests {
                 port: port, ["POST /login HTTP/1.1", "Content-Type: application/x-www-form-urlencoded", "Cookie: \(cookie)", origin],
                 body: "token=\(token)&next=%2F")
             #expect(confirmed.status == 303 && confirmed.sessionCookie != nil)
+            #expect(try Self.raw(port: port, ["GET /v1/jobs HTTP/1.1", "Cookie: \(cookie)"]).status == 401, "the replaced session ended")
             // Opened directly in a browser with no session, a link logs in at once (headless browsers, ops/screenshot).
             let direct = try #require(try await api.call("POST", "/v1/login-links", key: api.beta).json()["url"] as? String)
             let opened = try Self.raw(port: port, ["GET \(direct) HTTP/1.1", "Sec-Fetch-Site: none"])

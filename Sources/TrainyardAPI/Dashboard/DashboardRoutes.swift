@@ -136,7 +136,9 @@ struct DashboardRoutes: Sendable {
         return startSession(for: principal, next: next, request: request)
     }
 
+    /// Replaces the browser's session (the one it had ends) and redirects to `next`.
     private func startSession(for principal: Principal, next: String, request: Request) -> Response {
+        if let previous = request.cookies[Authenticator.sessionCookie]?.value { authenticator.sessions.endSession(previous) }
         let session = authenticator.sessions.startSession(for: principal)
         var response = Self.redirect(to: next)
         response.setCookie(
