@@ -40,7 +40,8 @@ extension APITests {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         try #require(connected == 0, "cannot connect to 127.0.0.1:\(port)")
-        let request = (head + ["Host: 127.0.0.1:\(port)", "Connection: close", "Content-Length: \(body.utf8.count)", "", body]).joined(separator: "\r\n")
+        let request = (head + ["Host: 127.0.0.1:\(port)", "Connection: close", "Content-Length: \(body.utf8.count)", "", body]).joined(
+            separator: "\r\n")
         let bytes = Array(request.utf8)
         var sent = 0
         while sent < bytes.count {

@@ -14,7 +14,9 @@ struct WebhookTextTests {
         let body = try #require(try JSONSerialization.jsonObject(with: try WebhookNotifier.body(for: alert)) as? [String: Any])
         let text = try #require(body["text"] as? String)
         #expect(
-            text == "[FIRING] warning job j ended FAILED: exit code 1 (Error: &lt;!channel&gt; see &lt;https://evil.example|the runbook&gt; &amp; &lt;@U123&gt;)")
+            text
+                == "[FIRING] warning job j ended FAILED: exit code 1 (Error: &lt;!channel&gt; see &lt;https://evil.example|the runbook&gt; &amp; &lt;@U123&gt;)"
+        )
         #expect(!text.contains("<") && !text.contains(">"))
         #expect((body["alert"] as? [String: Any])?["summary"] as? String == "job j ended FAILED: \(hostile)")
     }

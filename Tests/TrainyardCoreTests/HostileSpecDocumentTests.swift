@@ -48,7 +48,11 @@ struct HostileSpecDocumentTests {
     func aliasBomb() throws {
         for levels in [1, 6, 9] {
             let found = try #require(Self.violations(Self.aliasBomb(levels: levels)))
-            #expect(found == [SpecViolation(field: "x-junk.l0", message: "has a YAML anchor (&l0); anchors and aliases are not accepted in a job spec (line 6, column 7)")])
+            #expect(
+                found == [
+                    SpecViolation(
+                        field: "x-junk.l0", message: "has a YAML anchor (&l0); anchors and aliases are not accepted in a job spec (line 6, column 7)")
+                ])
         }
     }
 
@@ -57,7 +61,9 @@ struct HostileSpecDocumentTests {
         #expect(try #require(Self.violations(Self.base + "labels: *nowhere\n")).first?.message.contains("alias") == true)
         #expect(try #require(Self.violations(Self.base + "labels: {*k : v}\n")).first?.message.contains("alias") == true)
         #expect(try #require(Self.violations(Self.base + "---\n" + Self.base)).first?.message.contains("more than one YAML document") == true)
-        #expect(try #require(Self.violations(Self.base + "labels: {a: b, a: c}\n")).first == SpecViolation(field: "labels.a", message: "is given twice (line 5, column 16)"))
+        #expect(
+            try #require(Self.violations(Self.base + "labels: {a: b, a: c}\n")).first
+                == SpecViolation(field: "labels.a", message: "is given twice (line 5, column 16)"))
         #expect(try #require(Self.violations(Self.base + "labels: {[a]: b}\n")).first?.message.contains("key that is not text") == true)
         #expect(try #require(Self.violations("")).first?.message.contains("empty") == true)
         #expect(try #require(Self.violations("# only a comment\n")).first?.message.contains("empty") == true)
@@ -71,7 +77,8 @@ struct HostileSpecDocumentTests {
         #expect(found.count == 1 && found.first?.message.contains("nest") == true, "\(found)")
         let block = Self.base + "labels:\n" + (1...100).map { String(repeating: " ", count: $0) + "-\n" }.joined()
         #expect(try #require(Self.violations(block)).first?.message.contains("nested more than 32 levels") == true)
-        let deepJSON = #"{"apiVersion":"trainyard/v1","name":"n","team":"t","command":["true"],"labels":"# + String(repeating: "[", count: 10_000)
+        let deepJSON =
+            #"{"apiVersion":"trainyard/v1","name":"n","team":"t","command":["true"],"labels":"# + String(repeating: "[", count: 10_000)
             + String(repeating: "]", count: 10_000) + "}"
         #expect(try #require(Self.violations(deepJSON)).count == 1)
     }

@@ -154,7 +154,8 @@ struct DashboardRoutes: Sendable {
         var response = Self.redirect(to: "/login")
         response.setCookie(
             Cookie(
-                name: Authenticator.sessionCookie, value: "", maxAge: 0, path: "/", secure: RequestOrigin.arrivedOverTLS(request.headers), httpOnly: true,
+                name: Authenticator.sessionCookie, value: "", maxAge: 0, path: "/", secure: RequestOrigin.arrivedOverTLS(request.headers),
+                httpOnly: true,
                 sameSite: .strict))
         return response
     }
