@@ -80,7 +80,9 @@ public final class KubernetesBackend: ComputeBackend {
     public func existingAttempts(of jobID: JobID) async throws(BackendError) -> [Int] {
         do {
             let jobs = try await client.listJobs(namespace: configuration.namespace, labelSelector: "trainyard.io/job-id=\(jobID.rawValue)")
-            return Set(jobs.items.compactMap { $0.metadata.labels?["trainyard.io/attempt"].flatMap(Int.init) }).sorted()
+            // The attempt comes from the Job's name, which this scheme derived; a label (or a name)
+            // someone else wrote with attempt 0, a negative or a huge number is not an attempt.
+            return Set(jobs.items.compactMap { $0.metadata.name.flatMap { BackendIdentity.attempt(inResourceName: $0, of: jobID) } }).sorted()
         } catch {
             throw Self.backendError(error)
         }

@@ -94,8 +94,8 @@ public struct SageMakerBackend: ComputeBackend {
         for kind in SageMakerJobKind.allCases {
             let names: [String]
             do { names = try await api.listNames(kind, containing: prefix) } catch { throw Self.backendError(error, action: "List\(kind.noun)s") }
-            for name in names where name.hasPrefix(prefix) {
-                guard let attempt = Int(name.dropFirst(prefix.count)), attempt >= 1 else { continue }
+            for name in names {
+                guard let attempt = BackendIdentity.attempt(inResourceName: name, of: jobID) else { continue }
                 attempts.insert(attempt)
                 await cache.recordKind(name, kind)
             }

@@ -3,7 +3,7 @@ import TrainyardCore
 import Yams
 
 /// Who made a request: a team's key (sees and acts on that team's jobs only) or an admin key.
-public struct Principal: Sendable, Equatable {
+public struct Principal: Sendable, Hashable {
     /// The key's name from the key file (for audit logs; never the key itself).
     public var name: String
     /// The team the key belongs to; nil for an admin key.

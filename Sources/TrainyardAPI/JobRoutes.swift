@@ -13,6 +13,7 @@ struct JobRoutes: Sendable {
     let send: JobRequestSender
     let configuration: APIConfiguration
     let logger: Logger
+    let idempotency = IdempotencyGate()
 
     func register(on router: Router<BasicRequestContext>) {
         router.post("v1/jobs") { request, _ in try await submit(request) }
@@ -43,11 +44,15 @@ struct JobRoutes: Sendable {
         }
         let command = SubmitCommand(spec: spec)
         let location: HTTPFields = [.location: "/v1/jobs/\(command.jobID)"]
+        let fingerprint = IdempotencyGate.fingerprint(spec)
         // A resubmission (same team and idempotency key) of a job already stored is answered from
-        // the store; nothing is sent again.
+        // the store; nothing is sent again. With another spec it is a conflict.
         if let existing = try store.job(command.jobID), existing.submittedAt != nil {
+            try refuseConflict(command.jobID, fingerprint)
             return JSONResponse.make(status: .accepted, SubmitAccepted(jobId: command.jobID, state: existing.state.rawValue), headers: location)
         }
+        guard idempotency.enter(command.jobID, spec: fingerprint) else { throw Self.conflict(command.jobID) }
+        defer { idempotency.leave(command.jobID) }
         do {
             try await send(.submit(command))
         } catch {
@@ -57,7 +62,22 @@ struct JobRoutes: Sendable {
         }
         logger.info("job \(command.jobID) submitted through the API by key \(principal.name)")
         let state = await visibleState(of: command.jobID)
+        // Another process may have submitted the same key with another spec first: the store
+        // keeps the first, which is the one that runs.
+        if state != nil, spec.idempotencyKey != nil { try refuseConflict(command.jobID, fingerprint) }
         return JSONResponse.make(status: .accepted, SubmitAccepted(jobId: command.jobID, state: state?.rawValue ?? "SUBMITTED"), headers: location)
+    }
+
+    /// A 409 when the stored spec of `id` is not the one this request carries.
+    private func refuseConflict(_ id: JobID, _ fingerprint: Data) throws {
+        guard let stored = try store.spec(of: id), IdempotencyGate.fingerprint(stored) != fingerprint else { return }
+        throw Self.conflict(id)
+    }
+
+    static func conflict(_ id: JobID) -> APIError {
+        APIError(
+            .conflict, "idempotency_conflict",
+            "this Idempotency-Key was already used for job \(id) with a different spec; send the same spec again, or use a new key for a new job")
     }
 
     /// Waits (bounded) for the aggregator to store the job; its state, or nil when it did not in time.

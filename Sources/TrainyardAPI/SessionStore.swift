@@ -20,11 +20,17 @@ public final class SessionStore: Sendable {
     public let loginTokenLifetime: Duration
     /// Most sessions (and most pending tokens) held at once; the oldest are dropped beyond it.
     public let capacity: Int
+    /// Most sessions (and most pending tokens) of one key: its own oldest are dropped beyond it,
+    /// so one key logging in over and over cannot push other keys' sessions out.
+    public let perKeyLimit: Int
 
-    public init(sessionLifetime: Duration = .seconds(8 * 3600), loginTokenLifetime: Duration = .seconds(60), capacity: Int = 10_000) {
+    public init(
+        sessionLifetime: Duration = .seconds(8 * 3600), loginTokenLifetime: Duration = .seconds(60), capacity: Int = 10_000, perKeyLimit: Int = 20
+    ) {
         self.sessionLifetime = sessionLifetime
         self.loginTokenLifetime = loginTokenLifetime
         self.capacity = capacity
+        self.perKeyLimit = perKeyLimit
     }
 
     /// Starts a session for `principal`; returns its id (the cookie's value).
@@ -54,6 +60,11 @@ public final class SessionStore: Sendable {
         insert(principal, lifetime: loginTokenLifetime, into: loginTokens)
     }
 
+    /// Whom a login token was issued for, if it is still valid, without using it up.
+    public func holder(ofLoginToken token: String) -> Principal? {
+        loginTokens.withLock { table in table[token].flatMap { $0.expires > .now ? $0.principal : nil } }
+    }
+
     /// Uses up a login token; returns whom it was issued for, if it is still valid.
     public func redeem(loginToken token: String) -> Principal? {
         guard let grant = loginTokens.withLock({ $0.removeValue(forKey: token) }), grant.expires > .now else { return nil }
@@ -65,6 +76,10 @@ public final class SessionStore: Sendable {
         let now = ContinuousClock.now
         table.withLock { entries in
             entries = entries.filter { $0.value.expires > now }
+            let own = entries.filter { $0.value.principal == principal }
+            if own.count >= perKeyLimit, let oldest = own.min(by: { $0.value.expires < $1.value.expires }) {
+                entries[oldest.key] = nil
+            }
             if entries.count >= capacity, let oldest = entries.min(by: { $0.value.expires < $1.value.expires }) {
                 entries[oldest.key] = nil
             }

@@ -10,7 +10,7 @@ enum SpecDocument {
 
     /// Parses `body` sent with `contentType` (nil: told apart by its first character, as the CLI does).
     static func parse(_ body: Data, contentType: String?) throws(APIError) -> JobSpec {
-        let mediaType = contentType.map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() }
+        let mediaType = contentType.map(Self.mediaType(of:))
         let isJSON: Bool
         switch mediaType {
         case .some(let type) where jsonTypes.contains(type): isJSON = true
@@ -19,7 +19,7 @@ enum SpecDocument {
         case .some(let type):
             throw APIError(
                 .unsupportedMediaType, "unsupported_media_type",
-                "Content-Type \(type) is not accepted; send application/json or application/yaml")
+                "Content-Type \(type.isEmpty ? "(empty)" : String(type.prefix(100))) is not accepted; send application/json or application/yaml")
         }
         guard !body.isEmpty else {
             throw APIError.invalid("the body is empty; send a job spec", fields: [SpecViolation(field: "", message: "is required")])
@@ -28,14 +28,17 @@ enum SpecDocument {
             throw APIError.invalid(
                 "the body must be a JSON object (a job spec)", fields: [SpecViolation(field: "", message: "must be a JSON object")])
         }
-        let spec: JobSpec
         do {
-            spec = try JobSpecParser.parse(body)
+            return try JobSpecParser.parse(body, unknownFields: .refused)
         } catch {
             throw APIError.invalid("invalid job spec", fields: error.violations)
         }
-        let unknown = JobSpecParser.unknownFields(in: body, spec: spec)
-        guard unknown.isEmpty else { throw APIError.invalid("invalid job spec", fields: unknown) }
-        return spec
+    }
+
+    /// The media type of a Content-Type value, lowercased, without parameters: `""` for an empty
+    /// value or one that is only parameters (`;`).
+    static func mediaType(of contentType: String) -> String {
+        let type = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return type.trimmingCharacters(in: .whitespaces).lowercased()
     }
 }

@@ -19,14 +19,31 @@ public struct WebhookNotifier: Sendable {
         self.logger = logger
     }
 
-    /// The JSON body for `alert`.
+    /// The JSON body for `alert`. The summary carries job-controlled text (names, a termination
+    /// message, a FailureReason), so its Slack control characters are escaped in `text`: no
+    /// `<!channel>` mention, no `<url|text>` link disguised as something else.
     public static func body(for alert: AlertMessage) throws -> Data {
         struct Body: Encodable {
             var text: String
             var alert: AlertMessage
         }
         let marker = alert.status == .firing ? "[FIRING] \(alert.severity.rawValue)" : "[RESOLVED]"
-        return try WireFormat.encoder().encode(Body(text: "\(marker) \(alert.summary)", alert: alert))
+        return try WireFormat.encoder().encode(Body(text: "\(marker) \(slackEscaped(alert.summary))", alert: alert))
+    }
+
+    /// `&`, `<` and `>` as Slack's message formatting wants them escaped.
+    public static func slackEscaped(_ text: String) -> String {
+        var escaped = ""
+        escaped.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
     }
 
     /// Delivers `alert`, retrying timeouts, connection errors, 429 and 5xx with exponential

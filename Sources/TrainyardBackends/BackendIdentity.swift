@@ -21,6 +21,18 @@ public struct BackendIdentity: Sendable, Hashable, CustomStringConvertible {
     /// `ty-<job id>-a<attempt>`, at most 3 + 26 + 2 + 2 = 33 characters.
     public var resourceName: String { "ty-\(jobID.rawValue)-a\(attempt)" }
 
+    /// The attempt number in `name` when it is this scheme's resource name for `jobID`
+    /// (`ty-<job id>-a<n>`, n from 1 to `JobSpecValidator.maxAttempts`, written as `String(n)`
+    /// writes it); nil for any other name. Names, labels and tags read back from a backend are
+    /// untrusted: whoever can create resources there can write anything into them.
+    public static func attempt(inResourceName name: String, of jobID: JobID) -> Int? {
+        let prefix = "ty-\(jobID.rawValue)-a"
+        guard name.hasPrefix(prefix) else { return nil }
+        let digits = String(name.dropFirst(prefix.count))
+        guard let attempt = Int(digits), String(attempt) == digits, (1...JobSpecValidator.maxAttempts).contains(attempt) else { return nil }
+        return attempt
+    }
+
     /// Tags / labels every backend resource carries.
     public var labels: [String: String] {
         ["trainyard.io/job-id": jobID.rawValue, "trainyard.io/attempt": String(attempt), "trainyard.io/team": team]

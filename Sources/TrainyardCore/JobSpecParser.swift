@@ -6,21 +6,37 @@ public enum JobSpecParser {
     /// Largest spec document accepted, in bytes.
     public static let maxDocumentBytes = 256 * 1024
 
+    /// What `parse` does with fields of the document that a spec does not have.
+    public enum UnknownFields: Sendable {
+        /// Ignored, as readers of the requests topic do (a newer writer's optional fields).
+        case ignored
+        /// Reported as violations, as the CLI and the API do (a typo such as `maxRuntime`).
+        case refused
+    }
+
     /// Parses `data` (JSON when it starts with `{`, YAML otherwise) and validates the result.
+    ///
+    /// The document is read once. YAML is read by `SpecYAMLReader`, which refuses anchors,
+    /// aliases, merge keys, tags and deep nesting before anything is built from the text.
     /// - Throws: `InvalidSpecError` listing every problem, with field paths.
-    public static func parse(_ data: Data) throws(InvalidSpecError) -> JobSpec {
+    public static func parse(_ data: Data, unknownFields: UnknownFields = .ignored) throws(InvalidSpecError) -> JobSpec {
         guard data.count <= maxDocumentBytes else {
             throw InvalidSpecError([SpecViolation(field: "", message: "document is \(data.count) bytes; the limit is \(maxDocumentBytes)")])
         }
         let spec: JobSpec
+        /// The document as plain values (mappings, lists, strings, NSNull), for the unknown-field check.
+        let document: Any?
         do {
             if isJSONObject(data) {
                 spec = try JSONDecoder().decode(JobSpec.self, from: data)
+                document = unknownFields == .refused ? try? JSONSerialization.jsonObject(with: data) : nil
             } else {
                 guard let text = String(data: data, encoding: .utf8) else {
                     throw InvalidSpecError([SpecViolation(field: "", message: "document is not UTF-8 text")])
                 }
-                spec = try YAMLDecoder().decode(JobSpec.self, from: text)
+                let root = try SpecYAMLReader.read(text)
+                spec = try YAMLDecoder().decode(JobSpec.self, from: root)
+                document = unknownFields == .refused ? plainValue(of: root) : nil
             }
         } catch let error as InvalidSpecError {
             throw error
@@ -29,7 +45,8 @@ public enum JobSpecParser {
         } catch {
             throw InvalidSpecError([SpecViolation(field: "", message: "not valid YAML or JSON: \(error)")])
         }
-        let violations = JobSpecValidator.violations(of: spec)
+        var violations = JobSpecValidator.violations(of: spec)
+        if let document { violations += Self.unknownFields(in: document, spec: spec) }
         guard violations.isEmpty else { throw InvalidSpecError(violations) }
         return spec
     }

@@ -6,23 +6,31 @@ import Yams
 /// requests topic stay lenient, so a newer writer's optional fields do not break older workers.
 extension JobSpecParser {
     /// Fields of the document that the spec does not have (typos such as `maxRuntime`), found by
-    /// comparing the document with the decoded spec encoded back: what the spec kept is known.
-    public static func unknownFields(in body: Data, spec: JobSpec) -> [SpecViolation] {
-        let document: Any?
-        if isJSONObject(body) {
-            document = try? JSONSerialization.jsonObject(with: body)
-        } else {
-            document = (try? Yams.load(yaml: String(decoding: body, as: UTF8.self))) ?? nil
+    /// comparing the document (plain values) with the decoded spec encoded back: what the spec kept is known.
+    static func unknownFields(in document: Any, spec: JobSpec) -> [SpecViolation] {
+        guard let encoded = try? WireFormat.encoder().encode(spec), let canonical = try? JSONSerialization.jsonObject(with: encoded) else {
+            return []
         }
-        guard let document, let encoded = try? WireFormat.encoder().encode(spec), let canonical = try? JSONSerialization.jsonObject(with: encoded)
-        else { return [] }
         var violations: [SpecViolation] = []
         walk(document, canonical, path: "", into: &violations)
         return violations
     }
 
+    /// A YAML tree as plain values: mappings with text keys, lists, strings and NSNull for null.
+    static func plainValue(of node: Node) -> Any {
+        switch node {
+        case .mapping(let mapping):
+            var values: [String: Any] = [:]
+            for (key, value) in mapping { values[key.string ?? ""] = plainValue(of: value) }
+            return values
+        case .sequence(let sequence): return sequence.map(plainValue(of:))
+        case .scalar(let scalar): return node.null == nil ? scalar.string : NSNull()
+        case .alias: return NSNull()
+        }
+    }
+
     private static func walk(_ document: Any, _ canonical: Any, path: String, into violations: inout [SpecViolation]) {
-        if let mapping = stringKeyed(document), let known = canonical as? [String: Any] {
+        if let mapping = document as? [String: Any], let known = canonical as? [String: Any] {
             for key in mapping.keys.sorted() {
                 guard let value = mapping[key], !isNull(value) else { continue }
                 let field = path.isEmpty ? key : "\(path).\(key)"
@@ -39,13 +47,5 @@ extension JobSpecParser {
         }
     }
 
-    private static func stringKeyed(_ value: Any) -> [String: Any]? {
-        if let mapping = value as? [String: Any] { return mapping }
-        if let mapping = value as? [AnyHashable: Any] {
-            return Dictionary(mapping.map { ("\($0.key)", $0.value) }, uniquingKeysWith: { first, _ in first })
-        }
-        return nil
-    }
-
-    private static func isNull(_ value: Any) -> Bool { value is NSNull || String(describing: value) == "nil" }
+    private static func isNull(_ value: Any) -> Bool { value is NSNull }
 }

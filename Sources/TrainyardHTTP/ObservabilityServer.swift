@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import TrainyardObservability
 
@@ -27,6 +28,10 @@ public struct HTTPAddress: Sendable, Equatable, CustomStringConvertible {
 /// The endpoints every Trainyard process serves: `/metrics` (Prometheus text), `/healthz`
 /// (the process answers) and `/readyz` (it can do its job: e.g. the consumer has joined).
 public enum ObservabilityServer {
+    /// Most connections open at once; beyond it the server stops accepting until one closes (the
+    /// kernel's backlog holds the rest), so many or slow clients cannot exhaust file descriptors.
+    public static let maxConnections = 512
+
     /// - Parameter configure: adds the process's own routes and middleware first (the aggregator's
     ///   HTTP API), so its middleware also covers these endpoints and unknown paths.
     public static func make(
@@ -56,7 +61,9 @@ public enum ObservabilityServer {
         return Application(
             router: router,  // A connection idle for 30 s (no request, or a body that stopped arriving) is closed.
             server: .http1(configuration: .init(idleTimeout: .seconds(30))),
-            configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "trainyard"),
+            configuration: ApplicationConfiguration(
+                address: .hostname(address.host, port: address.port), serverName: "trainyard",
+                availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
             logger: serverLogger)
     }
 }

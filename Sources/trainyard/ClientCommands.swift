@@ -67,10 +67,7 @@ struct SubmitJobs: AsyncParsableCommand {
         var commands: [SubmitCommand] = []
         for document in documents {
             do throws(InvalidSpecError) {
-                let spec = try JobSpecParser.parse(document.data)
-                let unknown = JobSpecParser.unknownFields(in: document.data, spec: spec)
-                guard unknown.isEmpty else { throw InvalidSpecError(unknown) }
-                commands.append(SubmitCommand(spec: spec))
+                commands.append(SubmitCommand(spec: try JobSpecParser.parse(document.data, unknownFields: .refused)))
             } catch {
                 for violation in error.violations { printError("\(document.file): \(violation)") }
             }

@@ -301,7 +301,7 @@ struct JobSpecParserTests {
             expected: [v("idempotencyKey", "must be 1-256 printable characters")]),
         BadSpec(
             label: "invalid YAML", text: "name: [unclosed\nteam: x\n",
-            expected: [v("", "not valid YAML or JSON")]),
+            expected: [v("", "not valid YAML: did not find expected ',' or ']' (line 2, column 5)")]),
         BadSpec(
             label: "invalid JSON", text: #"{"apiVersion": "trainyard/v1", "name": }"#,
             expected: [v("", "not valid YAML or JSON")]),

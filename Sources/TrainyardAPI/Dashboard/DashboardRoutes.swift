@@ -24,7 +24,7 @@ struct DashboardRoutes: Sendable {
         router.get("jobs/:id") { request, context in try jobPage(request, id: context.parameters.get("id") ?? "") }
         router.get("login") { request, _ in loginWithToken(request) }
         router.post("login") { request, _ in try await loginWithKey(request) }
-        router.post("logout") { request, _ in logout(request) }
+        router.post("logout") { request, _ in try logout(request) }
         router.post("v1/login-links") { request, _ in try await loginLink(request) }
     }
 
@@ -36,12 +36,22 @@ struct DashboardRoutes: Sendable {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
     }
 
-    /// A local path to return to after login; anything else (other hosts, `//host`) becomes `/`.
+    /// A local path to return to after login; anything else becomes `/`. Only the characters of
+    /// a URL path and query are allowed (no spaces, controls, backslashes or non-ASCII: browsers
+    /// drop tabs and newlines, so `/<tab>/evil.example` would read as `//evil.example`), and the
+    /// second character may not start an authority (`//`, `/\\`).
     static func safeNext(_ text: String?) -> String {
-        guard let text, text.hasPrefix("/"), !text.hasPrefix("//"), !text.contains("\\"), text.count <= 512,
-            !text.contains(where: { $0.isNewline || $0 == "\0" })
-        else { return "/" }
-        return text
+        guard let text, text.hasPrefix("/"), text.utf8.count <= 512, text.utf8.allSatisfy(isPathByte) else { return "/" }
+        guard let second = text.utf8.dropFirst().first else { return text }
+        return second == UInt8(ascii: "/") ? "/" : text
+    }
+
+    /// RFC 3986's unreserved, sub-delims, `:@/?%` and `#`.
+    private static func isPathByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: "-._~!$&'()*+,;=:@/?%#".utf8.contains(byte)
+        }
     }
 
     private func loginRedirect(_ request: Request) -> Response {
@@ -85,43 +95,68 @@ struct DashboardRoutes: Sendable {
         return Self.html(page.render())
     }
 
-    /// `GET /login`: the form, or, with `?token=` from a login link, a session and a redirect.
+    /// `GET /login`: the form; with `?token=` from a login link, a session and a redirect when
+    /// that switches no one: the browser says the person opened the link themselves
+    /// (`Sec-Fetch-Site: none` or `same-origin`, so a session cookie would be visible) and holds no
+    /// session of someone else. Otherwise a page that says whom the link logs in and asks first.
     func loginWithToken(_ request: Request) -> Response {
         let parameters = request.uri.queryParameters
         let next = Self.safeNext(parameters["next"].map(String.init))
         guard let token = parameters["token"].map(String.init) else { return Self.html(LoginPage(next: next).render()) }
+        guard let holder = authenticator.sessions.holder(ofLoginToken: token) else {
+            return Self.html(
+                LoginPage(next: next, error: "That login link is used up or expired; log in with your key.").render(), status: .unauthorized)
+        }
+        let current = authenticator.sessionPrincipal(of: request)
+        let site = request.headers[RequestOrigin.fetchSite]?.lowercased()
+        guard site == "none" || site == "same-origin", current == nil || current == holder else {
+            return Self.html(LoginPage(next: next, link: .init(token: token, holder: holder, current: current)).render())
+        }
+        return logIn(with: token, next: next, request: request)
+    }
+
+    /// `POST /login` (form: key, or token from a login link; next), from this server's own page.
+    func loginWithKey(_ request: Request) async throws -> Response {
+        try Authenticator.requireSameOrigin(request)
+        let body = try await request.body.collect(upTo: configuration.maxSmallBodyBytes)
+        let form = Self.formFields(String(buffer: body))
+        let next = Self.safeNext(form["next"])
+        if let token = form["token"] { return logIn(with: token, next: next, request: request) }
+        guard let key = form["key"], let principal = authenticator.keys.principal(for: key.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            return Self.html(LoginPage(next: next, error: "Unknown API key.").render(), status: .unauthorized)
+        }
+        return startSession(for: principal, next: next, request: request)
+    }
+
+    private func logIn(with token: String, next: String, request: Request) -> Response {
         guard let principal = authenticator.sessions.redeem(loginToken: token) else {
             return Self.html(
                 LoginPage(next: next, error: "That login link is used up or expired; log in with your key.").render(), status: .unauthorized)
         }
-        return startSession(for: principal, next: next)
+        return startSession(for: principal, next: next, request: request)
     }
 
-    /// `POST /login` (form: key, next).
-    func loginWithKey(_ request: Request) async throws -> Response {
-        let body = try await request.body.collect(upTo: configuration.maxSmallBodyBytes)
-        let form = Self.formFields(String(buffer: body))
-        let next = Self.safeNext(form["next"])
-        guard let key = form["key"], let principal = authenticator.keys.principal(for: key.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            return Self.html(LoginPage(next: next, error: "Unknown API key.").render(), status: .unauthorized)
-        }
-        return startSession(for: principal, next: next)
-    }
-
-    private func startSession(for principal: Principal, next: String) -> Response {
+    /// Replaces the browser's session (the one it had ends) and redirects to `next`.
+    private func startSession(for principal: Principal, next: String, request: Request) -> Response {
+        if let previous = request.cookies[Authenticator.sessionCookie]?.value { authenticator.sessions.endSession(previous) }
         let session = authenticator.sessions.startSession(for: principal)
         var response = Self.redirect(to: next)
         response.setCookie(
             Cookie(
                 name: Authenticator.sessionCookie, value: session, maxAge: Int(authenticator.sessions.sessionLifetime.components.seconds), path: "/",
-                httpOnly: true, sameSite: .strict))
+                secure: RequestOrigin.arrivedOverTLS(request.headers), httpOnly: true, sameSite: .strict))
         return response
     }
 
-    func logout(_ request: Request) -> Response {
+    func logout(_ request: Request) throws -> Response {
+        try Authenticator.requireSameOrigin(request)
         if let session = request.cookies[Authenticator.sessionCookie]?.value { authenticator.sessions.endSession(session) }
         var response = Self.redirect(to: "/login")
-        response.setCookie(Cookie(name: Authenticator.sessionCookie, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .strict))
+        response.setCookie(
+            Cookie(
+                name: Authenticator.sessionCookie, value: "", maxAge: 0, path: "/", secure: RequestOrigin.arrivedOverTLS(request.headers),
+                httpOnly: true,
+                sameSite: .strict))
         return response
     }
 
