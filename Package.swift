@@ -59,6 +59,7 @@ let package = Package(
             name: "LocalBackend",
             dependencies: ["TrainyardCore", "TrainyardBackends", .product(name: "Logging", package: "swift-log")]
         ),
+        .target(name: "SimulatedBackend", dependencies: ["TrainyardCore", "TrainyardBackends", "TrainyardStore"]),
         .target(
             name: "TrainyardKubernetes",
             dependencies: [
@@ -117,7 +118,7 @@ let package = Package(
             name: "trainyard",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "SageMakerBackend",
-                "TrainyardWorker",
+                "SimulatedBackend", "TrainyardWorker",
                 "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardHTTP",
                 "TrainyardAPI", "TrainyardClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -140,6 +141,8 @@ let package = Package(
         .testTarget(name: "TrainyardAWSTests", dependencies: ["TrainyardAWS", "TrainyardTesting"]),
         .testTarget(
             name: "SageMakerBackendTests", dependencies: ["SageMakerBackend", "TrainyardAWS", "TrainyardBackends", "TrainyardCore"]),
+        .testTarget(
+            name: "SimulatedBackendTests", dependencies: ["SimulatedBackend", "TrainyardBackends", "TrainyardCore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
         .testTarget(
             name: "KubernetesBackendTests",
@@ -149,7 +152,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardTesting",
-                "LocalBackend", "TrainyardAPI", "TrainyardAWS", "SageMakerBackend", "TrainyardBackends",
+                "LocalBackend", "TrainyardAPI", "TrainyardAWS", "SageMakerBackend", "TrainyardBackends", "SimulatedBackend",
             ]
         ),
     ]
