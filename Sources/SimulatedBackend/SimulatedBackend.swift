@@ -31,8 +31,8 @@ public struct SimulatedBackendConfiguration: Sendable {
 ///
 /// Rows are immutable but for a stop, so this process caches the ones it created or read:
 /// `nextObservation` sleeps until the attempt's next scripted change (or the caller's timeout)
-/// and answers from the cache, without touching the file. `observe` is the describe call and
-/// always reads the file (a stop recorded by another process shows there).
+/// and answers from the cache, reading the file only for the outcome (so a stop recorded by
+/// another process decides it). `observe` is the describe call and always reads the file.
 public final class SimulatedBackend: ComputeBackend {
     public let name = "simulated"
     public let configuration: SimulatedBackendConfiguration
@@ -80,16 +80,21 @@ public final class SimulatedBackend: ComputeBackend {
             return try await sleepThenObserve(identity, for: timeout)
         }
         let now = configuration.now()
-        let observation = known.observation(at: now)
-        if observation != current { return remember(known) }
+        if known.observation(at: now) != current { return try await answer(identity, from: known) }
         var wait = timeout
         if let change = known.nextChange(after: now) {
             // A millisecond late rather than early: waking just before the change would observe nothing new.
             wait = min(timeout, .milliseconds(Int64((change.timeIntervalSince(now) * 1000).rounded(.up)) + 1))
         }
         do { try await Task.sleep(for: wait) } catch { throw BackendError(.transient, "cancelled while waiting to observe") }
-        let latest = cache.withLock { $0[identity.resourceName] } ?? known
-        return remember(latest)
+        return try await answer(identity, from: cache.withLock { $0[identity.resourceName] } ?? known)
+    }
+
+    /// The observation from the cached row; an outcome is read from the file first, so that a
+    /// stop another process recorded decides it.
+    private func answer(_ identity: BackendIdentity, from cached: SimulatedAttempt) async throws(BackendError) -> BackendObservation {
+        if case .finished = cached.observation(at: configuration.now()) { return try await observe(identity) }
+        return remember(cached)
     }
 
     public func stop(_ identity: BackendIdentity, reason: String) async throws(BackendError) {

@@ -222,6 +222,22 @@ struct SimulatedBackendTests {
         #expect(try successor.attemptLedger.startCount(of: attempt.resourceName) == 1)
     }
 
+    @Test("a stop another worker recorded decides the outcome this worker's pushed observation reports", .timeLimit(.minutes(1)))
+    func stopFromAnotherWorker() async throws {
+        let host = try SimulatedHost()
+        defer { host.remove() }
+        func backend() throws -> SimulatedBackend {
+            try SimulatedBackend(configuration: SimulatedBackendConfiguration(stateFile: host.stateFile, script: SimulatedScript(runSeconds: 3)))
+        }
+        let (tracking, stopping) = (try backend(), try backend())
+        let attempt = identity()
+        let running = try await tracking.ensure(attempt, spec: spec())
+        try await stopping.stop(attempt, reason: "stopped elsewhere")
+        let next = try await tracking.nextObservation(attempt, after: running, timeout: .seconds(3600))
+        guard case .finished(let outcome) = next else { Issue.record("not finished: \(next)"); return }
+        #expect(outcome.state == .cancelled && outcome.reason == "stopped elsewhere")
+    }
+
     /// Pushed, not polled: the caller's timeout is an hour, so only a wake-up at the scripted end
     /// returns within the test's time limit.
     @Test("nextObservation returns at the attempt's scripted end, long before the caller's timeout", .timeLimit(.minutes(1)))
