@@ -436,6 +436,22 @@ class Redis:
             self.process.wait()
 
 
+def stop_celery(worker: subprocess.Popen):
+    """Warm shutdown (the main process stops and reaps its pool), then SIGKILL what is left of its session."""
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+    for pid in session_pids(worker.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    worker.wait()
+
+
 def bench_celery(driver: "Bench", work: str) -> dict:
     args = driver.args
     redis = Redis(driver)
@@ -443,28 +459,40 @@ def bench_celery(driver: "Bench", work: str) -> dict:
     env = {**os.environ, "BENCH_REDIS_URL": f"redis://127.0.0.1:{redis.port}", "TRAINYARD_BENCH_RUN": driver.dir,
            "PYTHONPATH": HERE}
     worker = None
-    ready_file = os.path.join(driver.dir, f"celery-{work}.ready")
-    env["BENCH_READY_FILE"] = ready_file
-    try:
-        log_path = os.path.join(driver.dir, f"celery-{work}.log")
-        worker = subprocess.Popen(
+    log_path = os.path.join(driver.dir, f"celery-{work}.log")
+
+    def start_worker(ready_file: str) -> subprocess.Popen:
+        process = subprocess.Popen(
             [os.path.join(os.path.dirname(args.celery_python), "celery"), "-A", "celery_peer", "worker", "--pool", "prefork",
              "--concurrency", str(args.workers), "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
-             "--without-heartbeat"], env=env, cwd=HERE, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True)
+             "--without-heartbeat"], env={**env, "BENCH_READY_FILE": ready_file}, cwd=HERE, stdout=open(log_path, "ab"),
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        return process
+
+    def session_cpu(process: subprocess.Popen) -> float:
+        return sum(sum(cpu_ms(pid)) for pid in session_pids(process.pid))
+
+    try:
+        # What a worker costs to start (its CPU before the first task), measured on an empty queue
+        # and subtracted below: the backlog is enqueued before the measured worker starts (enqueuing
+        # is slower than a Celery worker drains a null task), so its startup falls inside the run.
+        worker = start_worker(os.path.join(driver.dir, f"celery-{work}.calibration.ready"))
         deadline = time.monotonic() + 60
-        while not os.path.exists(ready_file):
+        while not os.path.exists(os.path.join(driver.dir, f"celery-{work}.calibration.ready")):
             if worker.poll() is not None or time.monotonic() > deadline:
                 raise HarnessError(f"the celery worker did not get ready; see {log_path}")
             time.sleep(0.1)
         time.sleep(1)  # its pool processes settle
-        # As for Trainyard: the workers are up and idle, then the whole backlog arrives at once.
-        before = sum(sum(cpu_ms(pid)) for pid in session_pids(worker.pid)) + cpu_ms(redis.process.pid, children=False)[0]
+        startup = session_cpu(worker)
+        stop_celery(worker)
         result = subprocess.run([args.celery_python, os.path.join(HERE, "celery_peer.py"), "submit", work, str(args.jobs)],
                                 env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
         if result.returncode != 0:
             raise HarnessError(f"celery submit failed: {result.stderr.strip()[-1000:]}")
-        log(f"celery {work}: {args.jobs} tasks enqueued to {args.workers} prefork processes")
+        log(f"celery {work}: {args.jobs} tasks enqueued; starting {args.workers} prefork processes "
+            f"(their startup, {startup:.0f} ms of CPU, is not counted)")
+        redis_before = cpu_ms(redis.process.pid, children=False)[0]
+        worker = start_worker(os.path.join(driver.dir, f"celery-{work}.ready"))
         last, last_change = -1, time.monotonic()
         while True:
             if worker.poll() is not None:
@@ -478,7 +506,7 @@ def bench_celery(driver: "Bench", work: str) -> dict:
             if time.monotonic() - last_change > args.stall_timeout:
                 raise HarnessError(f"celery {work}: stalled at {done}/{args.jobs} results")
             time.sleep(0.05)
-        cpu = sum(sum(cpu_ms(pid)) for pid in session_pids(worker.pid)) + cpu_ms(redis.process.pid, children=False)[0] - before
+        cpu = session_cpu(worker) - startup + cpu_ms(redis.process.pid, children=False)[0] - redis_before
         first = subprocess.run([args.celery_python, os.path.join(HERE, "celery_peer.py"), "first-start"], env=env,
                                capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
         try:
@@ -489,18 +517,8 @@ def bench_celery(driver: "Bench", work: str) -> dict:
         log(f"celery {work}: {fmt(rate)} jobs/s; CPU {cpu:.0f} ms (worker processes + redis)")
         return {"system": "celery", "work": work, "jobs_per_s": rate, "cpu_ms": cpu}
     finally:
-        if worker and worker.poll() is None:
-            worker.terminate()  # warm shutdown: the main process stops and reaps its pool
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                pass
-            for pid in session_pids(worker.pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            worker.wait()
+        if worker:
+            stop_celery(worker)
         redis.stop()
 
 
