@@ -61,6 +61,7 @@ let package = Package(
             name: "LocalBackend",
             dependencies: ["TrainyardCore", "TrainyardBackends", .product(name: "Logging", package: "swift-log")]
         ),
+        .target(name: "SimulatedBackend", dependencies: ["TrainyardCore", "TrainyardBackends", "TrainyardStore"]),
         .target(
             name: "TrainyardKubernetes",
             dependencies: [
@@ -128,8 +129,13 @@ let package = Package(
             name: "trainyard",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "SageMakerBackend",
+<<<<<<< HEAD
                 "TrainyardWorker",
                 "TrainyardStore", "TrainyardAggregator", "TrainyardAlerts", "TrainyardObservability", "TrainyardHTTP",
+=======
+                "SimulatedBackend", "TrainyardWorker",
+                "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardHTTP",
+>>>>>>> sim
                 "TrainyardAPI", "TrainyardClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -152,6 +158,8 @@ let package = Package(
         .testTarget(name: "TrainyardAWSTests", dependencies: ["TrainyardAWS", "TrainyardTesting"]),
         .testTarget(
             name: "SageMakerBackendTests", dependencies: ["SageMakerBackend", "TrainyardAWS", "TrainyardBackends", "TrainyardCore"]),
+        .testTarget(
+            name: "SimulatedBackendTests", dependencies: ["SimulatedBackend", "TrainyardBackends", "TrainyardCore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
         .testTarget(
             name: "KubernetesBackendTests",
@@ -161,7 +169,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardTesting",
-                "LocalBackend", "TrainyardAPI", "TrainyardAWS", "SageMakerBackend", "TrainyardBackends",
+                "LocalBackend", "TrainyardAPI", "TrainyardAWS", "SageMakerBackend", "TrainyardBackends", "SimulatedBackend",
             ]
         ),
     ]

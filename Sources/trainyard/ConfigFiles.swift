@@ -64,9 +64,11 @@ struct BackendEntry: Decodable {
         case "local": settings = .local(try LocalTargetSettings(from: decoder))
         case "kubernetes": settings = .kubernetes(try KubernetesTargetSettings(from: decoder))
         case "sagemaker": settings = .sagemaker(try SageMakerTargetSettings(from: decoder))
+        case "simulated": settings = .simulated(try SimulatedTargetSettings(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(
-                forKey: .type, in: container, debugDescription: "unknown backend type \"\(type)\" (known: local, kubernetes, sagemaker)")
+                forKey: .type, in: container,
+                debugDescription: "unknown backend type \"\(type)\" (known: local, kubernetes, sagemaker, simulated)")
         }
     }
 }
@@ -76,6 +78,7 @@ enum BackendSettings {
     case local(LocalTargetSettings)
     case kubernetes(KubernetesTargetSettings)
     case sagemaker(SageMakerTargetSettings)
+    case simulated(SimulatedTargetSettings)
 
     /// The `type` key's value.
     var typeName: String {
@@ -83,6 +86,16 @@ enum BackendSettings {
         case .local: "local"
         case .kubernetes: "kubernetes"
         case .sagemaker: "sagemaker"
+        case .simulated: "simulated"
+        }
+    }
+
+    /// Attempts per worker on a target of this type when neither its entry nor the worker's
+    /// `--concurrency` says.
+    var defaultConcurrency: Int {
+        switch self {
+        case .simulated: SimulatedTargetSettings.defaultConcurrency
+        case .local, .kubernetes, .sagemaker: 16
         }
     }
 }

@@ -22,7 +22,8 @@ struct RunWorker: AsyncParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
-    @Option(help: "Jobs run at once per backend target unless its entry says otherwise (env TRAINYARD_CONCURRENCY, default 16).")
+    @Option(
+        help: "Jobs run at once per backend target unless its entry says otherwise (env TRAINYARD_CONCURRENCY, default 16; simulated targets 4096).")
     var concurrency: Int?
 
     @Option(help: "Consumer group of the worker fleet.")
@@ -71,11 +72,12 @@ struct RunWorker: AsyncParsableCommand {
         }
         let kafka = try options.kafka(clientID: "trainyard-worker")
         let file = try (config ?? environment["TRAINYARD_WORKER_CONFIG"]).map(WorkerConfigFile.load(path:))
-        let defaultConcurrency = concurrency ?? environment["TRAINYARD_CONCURRENCY"].flatMap(Int.init) ?? 16
+        let workerConcurrency = concurrency ?? environment["TRAINYARD_CONCURRENCY"].flatMap(Int.init)
         let entries = file?.backends ?? [BackendEntry(name: "local", concurrency: nil, settings: .local(LocalTargetSettings()))]
         let targets = try entries.map { entry in
             BackendTarget(
-                name: entry.name, backend: try makeBackend(entry.settings, logger: logger), concurrencyLimit: entry.concurrency ?? defaultConcurrency)
+                name: entry.name, backend: try makeBackend(entry.settings, logger: logger),
+                concurrencyLimit: entry.concurrency ?? workerConcurrency ?? entry.settings.defaultConcurrency)
         }
         let router = try BackendRouter(targets: targets, policy: file?.policy ?? RoutingPolicy(defaultTarget: targets[0].name))
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
@@ -107,6 +109,8 @@ struct RunWorker: AsyncParsableCommand {
             return try kubernetes.makeBackend(logger: logger)
         case .sagemaker(let sagemaker):
             return try sagemaker.makeBackend(logger: logger)
+        case .simulated(let simulated):
+            return try simulated.makeBackend(stateDirectory: options.stateDirectory)
         }
     }
 }

@@ -18,7 +18,7 @@ struct WorkerConfigFileTests {
         #expect(hybrid.output.contains("target k8s-search-gpu: kubernetes, concurrency 8"))
         #expect(hybrid.output.contains("route kinds processing, training -> sagemaker"))
         #expect(hybrid.output.contains("route otherwise -> k8s"))
-        for name in ["worker-laptop.yaml", "worker-sagemaker.yaml"] {
+        for name in ["worker-laptop.yaml", "worker-sagemaker.yaml", "worker-simulated.yaml"] {
             let result = try await check(TestEnvironment.repositoryFile("ops/examples/\(name)").path)
             #expect(result.status == 0, "\(name): \(result.errors)")
         }

@@ -68,7 +68,12 @@ class Job:
     cancel_sent_at: float | None = None  # wall clock, just before `trainyard cancel` started
     cancel_done_at: float | None = None
 
-    def spec(self, starts: str, ends: str) -> dict:
+    def spec(self, starts: str, ends: str, backend: str = "local") -> dict:
+        if backend == "simulated":
+            # Nothing runs: the simulated backend plays the same script from the job's labels.
+            labels = {"trainyard.io.simulate-seconds": f"{self.sleep:.2f}", "trainyard.io.simulate-exit-code": str(self.exit_code)}
+            return {**self.spec(starts, ends), "command": ["true"], "env": {},
+                    "labels": {"chaos-index": str(self.index), "chaos-kind": self.kind, **labels}}
         return {
             "apiVersion": "trainyard/v1",
             "name": f"chaos-{self.index:05d}-{self.kind}",
@@ -260,6 +265,26 @@ def caught_up(offsets: dict, ends: dict) -> bool:
     return all(offsets.get(key, 0) >= end for key, end in ends.items())
 
 
+def simulated_markers(path: str) -> tuple[list[tuple[str, int, float]], list[tuple[str, int, float]]]:
+    """The simulated backend's state file read as the starts and ends files: one start per row of
+    its audit trail (simulated_starts), and an end for each attempt whose scripted run ended by
+    itself (before its timeout and any stop) by now."""
+    connection = open_ro(path)
+    if connection is None:
+        return [], []
+    try:
+        starts = [(job_id, attempt, at) for job_id, attempt, at in connection.execute(
+            "SELECT job_id, attempt, started_at FROM simulated_starts ORDER BY started_at")]
+        ends = [(job_id, attempt, at) for job_id, attempt, at in connection.execute(
+            "SELECT job_id, attempt, ends_at FROM simulated_attempts WHERE ends_at <= times_out_at AND ends_at <= ? "
+            "AND (stopped_at IS NULL OR stopped_at >= ends_at)", (time.time(),))]
+        return starts, ends
+    except sqlite3.Error:
+        return [], []
+    finally:
+        connection.close()
+
+
 def read_markers(path: str) -> list[tuple[str, int, float]]:
     """Lines "<job id> <attempt> <epoch seconds>" of a starts or ends file."""
     markers = []
@@ -293,6 +318,8 @@ class Chaos:
         self.starts = os.path.join(self.dir, "starts")
         self.ends = os.path.join(self.dir, "ends")
         self.runs = os.path.join(self.home, "state", "runs")
+        self.simulated_state = os.path.join(self.home, "state", "simulated.sqlite")
+        self.worker_config = os.path.join(self.dir, "worker.yaml")
         self.db = os.path.join(self.home, "trainyard.db")
         self.replay_db = os.path.join(self.replay_home, "trainyard.db")
         self.prefix = f"chaos{self.seed % 1000000}"
@@ -349,6 +376,8 @@ class Chaos:
         for path in (os.path.dirname(self.bin), self.home, self.replay_home, self.logs, self.specs, self.broker_dir):
             os.makedirs(path, exist_ok=True)
         shutil.copy2(self.args.binary, self.bin)  # a rebuild during the run must not change what runs
+        with open(self.worker_config, "w") as handle:
+            handle.write("backends:\n  - {name: simulated, type: simulated}\n")
         # Services that serve /metrics get a free port each (several run on this host).
         for role in ("worker", "aggregator"):
             usage = subprocess.run([self.bin, role, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL).stdout
@@ -423,7 +452,8 @@ class Chaos:
         name = f"worker-{slot + 1}.{self.incarnations[f'worker-{slot + 1}']}"
         argv = self.service_argv("worker", [
             "--group", f"{self.prefix}-workers", "--assignment-strategy", self.args.strategy,
-            "--concurrency", str(self.args.concurrency)])
+            "--concurrency", str(self.args.concurrency),
+            *(["--config", self.worker_config] if self.args.backend == "simulated" else [])])
         self.workers[slot] = Service(name, argv, self.env(), os.path.join(self.logs, f"{name}.log"))
         log(f"started {name} (pid {self.workers[slot].pid})")
 
@@ -453,7 +483,7 @@ class Chaos:
         for job in jobs:
             path = os.path.join(self.specs, f"job-{job.index:05d}.json")
             with open(path, "w") as handle:
-                json.dump(job.spec(self.starts, self.ends), handle)
+                json.dump(job.spec(self.starts, self.ends, self.args.backend), handle)
             files.append(path)
         at = time.time()
         ids = self.cli("submit", *files, timeout=300).split()
@@ -511,6 +541,8 @@ class Chaos:
         return results
 
     def count_starts(self) -> int:
+        if self.args.backend == "simulated":
+            return len(simulated_markers(self.simulated_state)[0])
         try:
             with open(self.starts, "rb") as handle:
                 handle.seek(self.starts_offset)
@@ -749,8 +781,10 @@ class Chaos:
     # -- analysis -------------------------------------------------------------------------
 
     def analyse(self, terminal_at_deadline: set[str], lost: set[str], reason: str) -> int:
-        starts = read_markers(self.starts)
-        ends = read_markers(self.ends)
+        if self.args.backend == "simulated":
+            starts, ends = simulated_markers(self.simulated_state)
+        else:
+            starts, ends = read_markers(self.starts), read_markers(self.ends)
         start_count = Counter((job_id, attempt) for job_id, attempt, _ in starts)
         double_started = {key: count for key, count in start_count.items() if count > 1}
         start_at = {}
@@ -1101,6 +1135,9 @@ def main() -> int:
                         help="also fault the broker: SIGSTOP pauses and, through a TCP proxy, connection cuts, resets, one-way stalls, latency")
     parser.add_argument("--broker-pauses", type=int, default=5, help="with --broker-faults: broker pauses (5–MAX s, one ≥ 25 s)")
     parser.add_argument("--max-broker-pause", type=float, default=40.0, help="with --broker-faults: longest pause, seconds")
+    parser.add_argument("--backend", choices=["local", "simulated"], default="local",
+                        help="where the jobs run: local processes, or the simulated backend (same script, from labels; "
+                             "starts and ends read from its state file)")
     parser.add_argument("--binary", required=True, help=argparse.SUPPRESS)
     parser.add_argument("--root", required=True, help=argparse.SUPPRESS)
     args = parser.parse_args()
