@@ -129,13 +129,8 @@ let package = Package(
             name: "trainyard",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "SageMakerBackend",
-<<<<<<< HEAD
-                "TrainyardWorker",
-                "TrainyardStore", "TrainyardAggregator", "TrainyardAlerts", "TrainyardObservability", "TrainyardHTTP",
-=======
                 "SimulatedBackend", "TrainyardWorker",
-                "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardHTTP",
->>>>>>> sim
+                "TrainyardStore", "TrainyardAggregator", "TrainyardAlerts", "TrainyardObservability", "TrainyardHTTP",
                 "TrainyardAPI", "TrainyardClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -138,10 +138,14 @@ public final class Fleet: @unchecked Sendable {
     /// The job records now in the store (empty before the aggregator created it).
     public func records(_ ids: [JobID]) throws -> [JobID: JobRecord] {
         guard FileManager.default.fileExists(atPath: databasePath) else { return [:] }
-        let store = try JobStore(readingAt: databasePath)
-        var records: [JobID: JobRecord] = [:]
-        for id in ids { records[id] = try store.job(id) }
-        return records
+        do {
+            let store = try JobStore(readingAt: databasePath)
+            var records: [JobID: JobRecord] = [:]
+            for id in ids { records[id] = try store.job(id) }
+            return records
+        } catch let error as SQLiteError where error.message.hasPrefix("no such table") {
+            return [:]  // the aggregator created the file but not its schema yet
+        }
     }
 
     /// Waits until every job is terminal in the store; returns their records.

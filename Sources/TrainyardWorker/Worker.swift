@@ -189,8 +189,8 @@ public actor Worker {
         let shouldPause = waitingForSlot > 0 || capacityBlocked.values.contains { !$0.isEmpty }
         guard shouldPause != paused else { return }
         paused = shouldPause
-        let partitions = Array(consumer.assignment)
-        if shouldPause { consumer.pause(partitions) } else { consumer.resume(partitions) }
+        // The whole assignment, also partitions assigned while paused (a rebalance during a pause).
+        if shouldPause { consumer.pauseAll() } else { consumer.resumeAll() }
         metrics.paused.labels().set(shouldPause ? 1 : 0)
         logger.debug(shouldPause ? "concurrency limit or capacity error: partitions paused" : "partitions resumed")
     }
