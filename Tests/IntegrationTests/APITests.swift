@@ -67,7 +67,7 @@ struct APITests {
             let port = try Fleet.freePort()
             try fleet.start(
                 "aggregator", ["aggregator", "--group", fleet.aggregatorGroup, "--http-address", "127.0.0.1:\(port)", "--api-keys", keyFile])
-            let ready = try await eventually(timeout: .seconds(60)) { (try? await Fleet.get(port: port, path: "/readyz"))?.0 == 200 }
+            let ready = try await eventually(timeout: .seconds(120)) { (try? await Fleet.get(port: port, path: "/readyz"))?.0 == 200 }
             try #require(ready, "the aggregator never became ready:\n\(fleet.logTail("aggregator"))")
             if worker { try fleet.startWorker("worker-1") }
             try await body(Deployment(fleet: fleet, port: port, admin: keys.0, alpha: keys.1, beta: keys.2))
@@ -136,7 +136,7 @@ struct APITests {
             // Cancel a running job; the worker stops it.
             let long = try #require(
                 try await api.submit(Self.spec("long", team: "alpha", command: #"["sleep","300"]"#), key: api.alpha).json()["jobId"] as? String)
-            let running = try await eventually(timeout: .seconds(60)) {
+            let running = try await eventually(timeout: .seconds(120)) {
                 try await api.call("GET", "/v1/jobs/\(long)", key: api.alpha).json()["state"] as? String == "RUNNING"
             }
             try #require(running)

@@ -47,17 +47,17 @@ struct AlertTests {
             try fleet.startAggregator(arguments: ["--alerts-config", config.path])
             let long = try await fleet.submit([spec("long", team: "alerts-a", ["sleep", "120"])])[0]
             let queueAlert = "queue-wait:alerts-a"
-            let queued = try await eventually(timeout: .seconds(60)) { history(recording)[queueAlert] == [.firing] }
+            let queued = try await eventually(timeout: .seconds(120)) { history(recording)[queueAlert] == [.firing] }
             try #require(queued, "no queue-wait alert: \(history(recording))\n\(fleet.logTail("aggregator"))")
 
             // 2. A worker claims it: the queue-wait alert resolves. Three failures of team b fire
             //    three job-failed alerts (resolved 8 s after they finished) and one failure-rate alert.
             try fleet.startWorker("worker-1", arguments: ["--heartbeat-interval", "0.5"])
-            let claimed = try await eventually(timeout: .seconds(60)) { history(recording)[queueAlert] == [.firing, .resolved] }
+            let claimed = try await eventually(timeout: .seconds(120)) { history(recording)[queueAlert] == [.firing, .resolved] }
             try #require(claimed, "the queue-wait alert did not resolve: \(history(recording))\n\(fleet.logTail("worker-1"))")
             let failing = try await fleet.submit((0..<3).map { spec("fails-\($0)", team: "alerts-b", ["/bin/sh", "-c", "exit 3"]) })
             let failedAlerts = failing.map { "job-failed:\($0)" }
-            let firstRound = try await eventually(timeout: .seconds(90)) {
+            let firstRound = try await eventually(timeout: .seconds(120)) {
                 let history = history(recording)
                 return history[queueAlert] == [.firing, .resolved] && history["failure-rate:alerts-b:local"] == [.firing]
                     && failedAlerts.allSatisfy { history[$0] == [.firing, .resolved] }
@@ -69,10 +69,10 @@ struct AlertTests {
             try #require(try fleet.records([long])[long]?.state == .running)
             fleet.crash("worker-1")
             let unobservedAlert = "job-unobserved:alerts-a:local"
-            let unobserved = try await eventually(timeout: .seconds(60)) { history(recording)[unobservedAlert] == [.firing] }
+            let unobserved = try await eventually(timeout: .seconds(120)) { history(recording)[unobservedAlert] == [.firing] }
             try #require(unobserved, "no unobserved alert: \(history(recording))")
             try fleet.startWorker("worker-2", arguments: ["--heartbeat-interval", "0.5"])
-            let adopted = try await eventually(timeout: .seconds(90)) { history(recording)[unobservedAlert] == [.firing, .resolved] }
+            let adopted = try await eventually(timeout: .seconds(120)) { history(recording)[unobservedAlert] == [.firing, .resolved] }
             try #require(adopted, "unobserved alert never resolved: \(history(recording))\n\(fleet.logTail("worker-2"))")
             try await fleet.cancel(long)
             _ = try await fleet.waitForTerminal([long])
@@ -90,7 +90,7 @@ struct AlertTests {
             // The webhook: two refused requests, then every notification exactly once, each alert's
             // firing before its resolution (the topic's partitions say nothing of order across alerts).
             let onTopic = alerts(recording).map { "\($0.alertID) \($0.status.rawValue)" }
-            let delivered = try await eventually(timeout: .seconds(30)) {
+            let delivered = try await eventually(timeout: .seconds(120)) {
                 (try? webhookRequests(webhookLog).filter { $0.status == 200 }.count) == onTopic.count
             }
             let requests = try webhookRequests(webhookLog)

@@ -55,7 +55,7 @@ struct FleetTests {
             ])
             let (failing, long, slow) = (ids[0], ids[1], ids[2])
 
-            let running = try await eventually(timeout: .seconds(60)) { try fleet.records([long])[long]?.state == .running }
+            let running = try await eventually(timeout: .seconds(120)) { try fleet.records([long])[long]?.state == .running }
             try #require(running, "the long job never ran; worker log:\n\(fleet.logTail("worker-1"))")
             let processFile = fleet.stateDirectory.appendingPathComponent("runs/ty-\(long.rawValue)-a1/process.json")
             struct ProcessRecord: Decodable { var pid: Int32 }
@@ -70,7 +70,7 @@ struct FleetTests {
             #expect(records[long]?.state == .cancelled)
             #expect(records[long]?.reason == "no longer needed")
             #expect(records[slow]?.state == .timedOut)
-            #expect(try await eventually(timeout: .seconds(15)) { kill(pid, 0) != 0 && errno == ESRCH }, "the cancelled job's process is gone")
+            #expect(try await eventually(timeout: .seconds(120)) { kill(pid, 0) != 0 && errno == ESRCH }, "the cancelled job's process is gone")
             let stderr = try String(
                 contentsOf: fleet.stateDirectory.appendingPathComponent("runs/ty-\(failing.rawValue)-a1/stderr.log"), encoding: .utf8)
             #expect(stderr == "failing\n")
@@ -87,7 +87,7 @@ struct FleetTests {
 
             // Kill -9 twice while events stream in, restarting each time.
             for round in 0..<2 {
-                _ = try await eventually(timeout: .seconds(60)) {
+                _ = try await eventually(timeout: .seconds(120)) {
                     let terminal = try fleet.records(ids).values.filter { $0.state.isTerminal }.count
                     return terminal >= 30 * (round + 1)
                 }
@@ -106,7 +106,7 @@ struct FleetTests {
             let replayPath = replayHome.appendingPathComponent("trainyard.db").path
             var restarted = ""
             var replayed = ""
-            let converged = try await eventually(timeout: .seconds(60), every: .milliseconds(500)) {
+            let converged = try await eventually(timeout: .seconds(120), every: .milliseconds(500)) {
                 guard FileManager.default.fileExists(atPath: replayPath) else { return false }
                 restarted = try JobStore(readingAt: fleet.databasePath).canonicalDump()
                 replayed = try JobStore(readingAt: replayPath).canonicalDump()

@@ -54,11 +54,11 @@ struct KubernetesFleetTests {
             let byName = Dictionary(uniqueKeysWithValues: zip(specs.map(\.name), ids))
 
             // Interrupt the watches while the jobs run: cut connections, then expire every resourceVersion.
-            let running = try await eventually(timeout: .seconds(60)) { try fleet.records(ids).values.contains { $0.state == .running } }
+            let running = try await eventually(timeout: .seconds(120)) { try fleet.records(ids).values.contains { $0.state == .running } }
             try #require(running, "nothing ran:\n\(fleet.logTail("worker-1"))")
             try await standIn.dropWatches()
             // The expiry hits reconnected watches (a watch that is not back yet relists anyway).
-            _ = try await eventually(timeout: .seconds(60)) {
+            _ = try await eventually(timeout: .seconds(120)) {
                 let open = try await standIn.stats().openWatches
                 return open["jobs", default: 0] >= 1 && open["pods", default: 0] >= 1
             }
@@ -106,7 +106,7 @@ struct KubernetesFleetTests {
             let ids = try await fleet.submit([kube("slow-create", "succeed", seconds: 2, extra: ["KUBE_STANDIN_CREATE_DELAY": "5"])])
             let name = "ty-\(ids[0].rawValue)-a1"
             // The stand-in stored the Job and holds the answer back: the worker dies waiting for it.
-            let stored = try await eventually(timeout: .seconds(60)) { try await standIn.stats().creates[name] == 1 }
+            let stored = try await eventually(timeout: .seconds(120)) { try await standIn.stats().creates[name] == 1 }
             try #require(stored, "the Job was never created:\n\(fleet.logTail("worker-1"))")
             fleet.crash("worker-1")
             try fleet.startWorker("worker-2", arguments: ["--config", config])

@@ -28,7 +28,7 @@ struct ObservabilityTests {
 
             for port in [aggregatorPort, workerPort] {
                 #expect(try await Fleet.get(port: port, path: "/healthz").0 == 200)
-                let ready = try await eventually(timeout: .seconds(30)) { try await Fleet.get(port: port, path: "/readyz").0 == 200 }
+                let ready = try await eventually(timeout: .seconds(120)) { try await Fleet.get(port: port, path: "/readyz").0 == 200 }
                 #expect(ready)
             }
             let worker = try await Fleet.get(port: workerPort, path: "/metrics").1

@@ -41,7 +41,7 @@ import TrainyardTesting
 
         // No event queue here: observe answers from Describe on a miss, and stop reaches StopTrainingJob.
         try await second.stop(identity, reason: "test")
-        let stopped = try await eventually(timeout: .seconds(20), every: .milliseconds(500)) {
+        let stopped = try await eventually(timeout: .seconds(120), every: .milliseconds(500)) {
             let fresh = backend(emulator)  // an empty cache: every observe is a Describe
             if case .finished(let outcome) = try await fresh.observe(identity) { return outcome.state == .cancelled }
             return false

@@ -98,7 +98,7 @@ struct SageMakerFleetTests {
             ])
             let (succeeds, fails, cancelled, tooLong, batch) = (ids[0], ids[1], ids[2], ids[3], ids[4])
             let (processes, processingFails, processingCancelled) = (ids[5], ids[6], ids[7])
-            let running = try await eventually(timeout: .seconds(90)) {
+            let running = try await eventually(timeout: .seconds(120)) {
                 try fleet.records([cancelled, processingCancelled]).values.filter { $0.state == .running }.count == 2
             }
             try #require(running, "the jobs to cancel never ran:\n\(fleet.logTail("worker-1"))")
@@ -168,7 +168,7 @@ struct SageMakerFleetTests {
         try await withFleet("sm-kill", reconcileSeconds: 3) { fleet, emulator, startWorker in
             try startWorker("worker-1", 0)
             let ids = try await fleet.submit((0..<4).map { training("long-\($0)", seconds: 8) })
-            let allRunning = try await eventually(timeout: .seconds(90)) {
+            let allRunning = try await eventually(timeout: .seconds(120)) {
                 try fleet.records(ids).values.filter { $0.state == .running }.count == ids.count
             }
             try #require(allRunning, "jobs never ran:\n\(fleet.logTail("worker-1"))")
@@ -190,10 +190,10 @@ struct SageMakerFleetTests {
             let port = try Fleet.freePort()
             try startWorker("worker-1", port)
             let first = try await fleet.submit([training("holds-the-quota", seconds: 10)])[0]
-            let running = try await eventually(timeout: .seconds(90)) { try fleet.records([first])[first]?.state == .running }
+            let running = try await eventually(timeout: .seconds(120)) { try fleet.records([first])[first]?.state == .running }
             try #require(running, "the first job never ran:\n\(fleet.logTail("worker-1"))")
             let second = try await fleet.submit([training("waits-for-quota", seconds: 1)])[0]
-            let paused = try await eventually(timeout: .seconds(30)) {
+            let paused = try await eventually(timeout: .seconds(120)) {
                 let metrics = try? await Fleet.get(port: port, path: "/metrics").1
                 return metrics?.split(separator: "\n").contains { $0.hasPrefix("trainyard_worker_paused") && $0.hasSuffix(" 1") } ?? false
             }
@@ -202,7 +202,7 @@ struct SageMakerFleetTests {
             #expect(records[first]?.state == .succeeded && records[second]?.state == .succeeded)
             #expect(records[second]?.attempt == 1, "a quota error is not a failed attempt")
             #expect(emulator.audit().contains { $0["name"] == "ty-\(second.rawValue)-a1" && $0["result"] == "ResourceLimitExceeded" })
-            let resumed = try await eventually(timeout: .seconds(10)) {
+            let resumed = try await eventually(timeout: .seconds(120)) {
                 let metrics = try? await Fleet.get(port: port, path: "/metrics").1
                 return metrics?.split(separator: "\n").contains { $0.hasPrefix("trainyard_worker_paused") && $0.hasSuffix(" 0") } ?? false
             }

@@ -20,14 +20,14 @@ struct ServiceLifecycleTests {
                     name: "outlives-its-worker", team: "lifecycle",
                     command: ["/bin/sh", "-c", "while [ ! -e '\(marker.path)' ]; do sleep 0.1; done"], maxRuntimeSeconds: 600)
             ])
-            let running = try await eventually(timeout: .seconds(90)) { (try? fleet.records(ids))?[ids[0]]?.state == .running }
+            let running = try await eventually(timeout: .seconds(120)) { (try? fleet.records(ids))?[ids[0]]?.state == .running }
             try #require(running, "never ran:\n\(fleet.logTail("worker-1"))")
 
             // The job is released only once the worker has handed it over. (The job's supervisor
             // inherits the worker's descriptors, among them the pipe Foundation watches for the
             // worker's exit, so the stop completes only once the job has ended.)
             async let workerStatus = fleet.stop("worker-1", timeout: .seconds(90))
-            let stopped = try await eventually(timeout: .seconds(90)) { fleet.logTail("worker-1", lines: 200).contains("worker stopped") }
+            let stopped = try await eventually(timeout: .seconds(120)) { fleet.logTail("worker-1", lines: 200).contains("worker stopped") }
             _ = FileManager.default.createFile(atPath: marker.path, contents: Data())
             let status = await workerStatus
             #expect(stopped && status == 0, "worker exit status \(String(describing: status)):\n\(fleet.logTail("worker-1"))")
@@ -60,7 +60,7 @@ struct ServiceLifecycleTests {
             let port = Int(UInt16(bigEndian: address.sin_port))
 
             try fleet.startAggregator(httpPort: port)
-            let exited = try await eventually(timeout: .seconds(90)) { fleet.exitStatus("aggregator") != nil }
+            let exited = try await eventually(timeout: .seconds(120)) { fleet.exitStatus("aggregator") != nil }
             try #require(exited, "the aggregator kept running with its HTTP port taken:\n\(fleet.logTail("aggregator"))")
             #expect(fleet.exitStatus("aggregator") != 0)
             let log = fleet.logTail("aggregator", lines: 200).lowercased()

@@ -21,7 +21,7 @@ struct StatusTopicTests {
             // before its job's first event (QUEUED is then the first status of every job).
             let aggregatorPort = try Fleet.freePort()
             try fleet.startAggregator(httpPort: aggregatorPort)
-            let ready = try await eventually(timeout: .seconds(60)) { (try? await Fleet.get(port: aggregatorPort, path: "/readyz"))?.0 == 200 }
+            let ready = try await eventually(timeout: .seconds(120)) { (try? await Fleet.get(port: aggregatorPort, path: "/readyz"))?.0 == 200 }
             try #require(ready, "the aggregator never became ready:\n\(fleet.logTail("aggregator"))")
             try fleet.startWorker("worker-1")
 
@@ -33,12 +33,12 @@ struct StatusTopicTests {
             let (succeeds, fails, cancelled) = (scripted[0], scripted[1], scripted[2])
             let ids = try await scripted + fleet.submit((0..<40).map { spec("job-\($0)", ["sleep", "0.\($0 % 5)"]) })
 
-            let running = try await eventually(timeout: .seconds(60)) { try fleet.records([cancelled])[cancelled]?.state == .running }
+            let running = try await eventually(timeout: .seconds(120)) { try fleet.records([cancelled])[cancelled]?.state == .running }
             try #require(running, "the long job never ran; worker log:\n\(fleet.logTail("worker-1"))")
             try await fleet.cancel(cancelled, reason: "no longer needed")
 
             // kill -9 mid-run, once every submit is applied (so a restart re-reads only events).
-            let midRun = try await eventually(timeout: .seconds(90)) {
+            let midRun = try await eventually(timeout: .seconds(120)) {
                 let records = try fleet.records(ids)
                 return records.count == ids.count && records.values.allSatisfy { $0.submittedAt != nil }
                     && records.values.filter { $0.state.isTerminal }.count >= 15
@@ -55,7 +55,7 @@ struct StatusTopicTests {
             // Another service's view: the status topic from the beginning.
             let recording = try TopicRecording(topic: fleet.topics.status, kafka: fleet.kafka)
             let expected = try ids.map { ($0, try JobStatusCodec.encode(JobStatusMessage(try #require(records[$0])))) }
-            let complete = try await eventually(timeout: .seconds(60), every: .milliseconds(250)) {
+            let complete = try await eventually(timeout: .seconds(180), every: .milliseconds(250)) {
                 let messages = recording.valuesByKey
                 return expected.allSatisfy { id, final in messages[id.rawValue]?.last == final }
             }
@@ -94,7 +94,7 @@ struct StatusTopicTests {
             #expect(final[fails.rawValue]?.exitCode == 3 && final[fails.rawValue]?.failureClass == .userError)
             #expect(final[cancelled.rawValue]?.cancelRequestedAt != nil && final[cancelled.rawValue]?.reason == "no longer needed")
             #expect(final[succeeds.rawValue]?.runSeconds != nil && final[succeeds.rawValue]?.queueWaitSeconds != nil)
-            #expect(try await eventually(timeout: .seconds(10)) { try store.pendingStatusCount() == 0 }, "the outbox was not emptied")
+            #expect(try await eventually(timeout: .seconds(120)) { try store.pendingStatusCount() == 0 }, "the outbox was not emptied")
         }
     }
 
@@ -136,19 +136,19 @@ struct StatusTopicTests {
         let publisher = StatusPublisher(
             store: store, producer: producer, topic: topic, batchSize: 4, idleInterval: .seconds(3600), metrics: MetricsRegistry(), logger: logger)
         let running = Task { await publisher.run() }
-        #expect(try await eventually(timeout: .seconds(30)) { try store.pendingStatusCount() == 0 }, "the first round did not empty the outbox")
+        #expect(try await eventually(timeout: .seconds(120)) { try store.pendingStatusCount() == 0 }, "the first round did not empty the outbox")
         // A long idle interval: only wake() makes the publisher look again.
         try apply(ids.map { .event(LifecycleEvent(jobID: $0, attempt: 1, state: .running, source: .backend, team: "t")) })
         let later = try store.pendingStatus(limit: 100)
         publisher.wake()
-        #expect(try await eventually(timeout: .seconds(30)) { try store.pendingStatusCount() == 0 }, "wake() did not publish")
+        #expect(try await eventually(timeout: .seconds(120)) { try store.pendingStatusCount() == 0 }, "wake() did not publish")
         running.cancel()
         await running.value
         await producer.close()
 
         let recording = try TopicRecording(topic: topic, kafka: kafka)
         let all = queued + later
-        _ = try await eventually(timeout: .seconds(30)) { recording.messages.count >= all.count }
+        _ = try await eventually(timeout: .seconds(120)) { recording.messages.count >= all.count }
         await recording.stop()
         let received = recording.valuesByKey
         for id in ids {

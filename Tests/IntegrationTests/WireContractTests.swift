@@ -64,7 +64,7 @@ struct WireContractTests {
         }
         await producer.close()
         #expect(Set(expected.values).count >= 8, "keys spread over too few partitions to tell partitioners apart")
-        let all = try await eventually(timeout: .seconds(60)) { recording.records.count >= keys.count }
+        let all = try await eventually(timeout: .seconds(120)) { recording.records.count >= keys.count }
         await recording.stop()
         #expect(all, "read back \(recording.records.count) of \(keys.count)")
         for record in recording.records {
@@ -99,7 +99,7 @@ struct WireContractTests {
             """.write(to: alertsFile, atomically: true, encoding: .utf8)
             let port = try Fleet.freePort()
             try fleet.startAggregator(httpPort: port, arguments: ["--alerts-config", alertsFile.path])
-            let ready = try await eventually(timeout: .seconds(60)) { (try? await Fleet.get(port: port, path: "/readyz"))?.0 == 200 }
+            let ready = try await eventually(timeout: .seconds(120)) { (try? await Fleet.get(port: port, path: "/readyz"))?.0 == 200 }
             try #require(ready, "the aggregator never became ready:\n\(fleet.logTail("aggregator"))")
             try fleet.startWorker("worker-1", arguments: ["--heartbeat-interval", "0.5"])
 
@@ -115,7 +115,7 @@ struct WireContractTests {
                 JobSpec(name: "unroutable", team: "contract", image: "registry.example.com/a/b:1", command: ["true"], backend: .sagemaker),
             ])
             let cancelled = ids[4]
-            let running = try await eventually(timeout: .seconds(60)) { try fleet.records([cancelled])[cancelled]?.state == .running }
+            let running = try await eventually(timeout: .seconds(120)) { try fleet.records([cancelled])[cancelled]?.state == .running }
             try #require(running, "the long job never ran:\n\(fleet.logTail("worker-1"))")
             try await fleet.cancel(cancelled, reason: "cancelled by the wire contract test")
 
@@ -154,7 +154,7 @@ struct WireContractTests {
 
             // Let the alerts fire and resolve, the status outbox drain and the DLQ fill.
             func values(_ topic: String) -> [KafkaMessage] { recordings.first { $0.0 == topic }!.1.records }
-            let settled = try await eventually(timeout: .seconds(90), every: .milliseconds(250)) {
+            let settled = try await eventually(timeout: .seconds(120), every: .milliseconds(250)) {
                 let alerts = values("alerts").compactMap { try? AlertCodec.decode($0.value) }
                 let finalStatus = Dictionary(values("status").map { (String(decoding: $0.key ?? Data(), as: UTF8.self), $0.value) }) { _, last in last }
                 return alerts.contains { $0.status == .firing } && alerts.contains { $0.status == .resolved }

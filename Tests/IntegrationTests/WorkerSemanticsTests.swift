@@ -29,7 +29,7 @@ struct WorkerSemanticsTests {
 
             // Make attempt 1 of the third job lose its supervisor: an infrastructure failure.
             let started = fleet.stateDirectory.appendingPathComponent("runs/ty-\(infrastructure.rawValue)-a1/started.json")
-            let appeared = try await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: started.path) }
+            let appeared = try await eventually(timeout: .seconds(120)) { FileManager.default.fileExists(atPath: started.path) }
             try #require(appeared, "attempt 1 never started:\n\(fleet.logTail("worker-1"))")
             struct Started: Decodable { var supervisorPID: Int32 }
             let supervisor = try JSONDecoder().decode(Started.self, from: Data(contentsOf: started)).supervisorPID
@@ -87,7 +87,7 @@ struct WorkerSemanticsTests {
             let starts = fleet.home.appendingPathComponent("starts.log").path
             let ids = try await fleet.submit(
                 (0..<6).map { spec("long-\($0)", "echo \"$TRAINYARD_JOB_ID $TRAINYARD_ATTEMPT\" >> \(starts); sleep 4") })
-            let allRunning = try await eventually(timeout: .seconds(60)) {
+            let allRunning = try await eventually(timeout: .seconds(120)) {
                 try fleet.records(ids).values.filter { $0.state == .running }.count == ids.count
             }
             try #require(allRunning, "jobs never ran:\n\(fleet.logTail("worker-1"))")

@@ -74,11 +74,11 @@ struct KubernetesStandInTests {
         let (backend, client) = try backend(standIn)
         let watching = Task { try await backend.run() }
         defer { watching.cancel() }
-        _ = try await eventually(timeout: .seconds(60)) { backend.relistCount >= 2 }
+        _ = try await eventually(timeout: .seconds(120)) { backend.relistCount >= 2 }
         let attempt = identity()
         // Runs until released: the test, not the stand-in's clock, decides when the pod fails.
         _ = try await backend.ensure(attempt, spec: spec("fail", seconds: 3600))
-        let running = try await eventually(timeout: .seconds(60)) {
+        let running = try await eventually(timeout: .seconds(120)) {
             if case .running = try await backend.observe(attempt) { return true }
             return false
         }
@@ -88,14 +88,14 @@ struct KubernetesStandInTests {
             let open = try await standIn.stats().openWatches
             return open["jobs"] == 1 && open["pods"] == 1
         }
-        #expect(try await eventually(timeout: .seconds(60), bothWatching), "both watches reconnect after a cut")
+        #expect(try await eventually(timeout: .seconds(120), bothWatching), "both watches reconnect after a cut")
         let relistsBeforeExpiry = backend.relistCount
         try await standIn.expireResourceVersions()
         try await standIn.release(job: attempt.resourceName)
         try await standIn.dropWatches()
         let outcome = try #require(try await outcome(backend, attempt, timeout: .seconds(60)))
         #expect(outcome.state == .failed && outcome.exitCode == 1 && outcome.failureClass == .userError)
-        let relisted = try await eventually(timeout: .seconds(60)) { backend.relistCount >= relistsBeforeExpiry + 2 }
+        let relisted = try await eventually(timeout: .seconds(120)) { backend.relistCount >= relistsBeforeExpiry + 2 }
         #expect(relisted, "410 made both watches relist (relists: \(relistsBeforeExpiry) before, \(backend.relistCount) after)")
         watching.cancel()
         try await client.shutdown()
@@ -124,7 +124,7 @@ struct KubernetesStandInTests {
         defer { watching.cancel() }
         let attempt = identity()
         _ = try await backend.ensure(attempt, spec: spec("run-forever"))
-        _ = try await eventually(timeout: .seconds(60)) {
+        _ = try await eventually(timeout: .seconds(120)) {
             if case .running = try await backend.observe(attempt) { return true }
             return false
         }
@@ -132,7 +132,7 @@ struct KubernetesStandInTests {
         let outcome = try #require(try await outcome(backend, attempt))
         #expect(outcome.state == .cancelled && outcome.reason == "user asked")
         #expect(try await client.listJobs(namespace: "ml", labelSelector: "trainyard.io/job-id=\(attempt.jobID.rawValue)").items.isEmpty)
-        let podsGone = try await eventually(timeout: .seconds(60)) {
+        let podsGone = try await eventually(timeout: .seconds(120)) {
             try await client.listPods(namespace: "ml", labelSelector: "job-name=\(attempt.resourceName)").items.isEmpty
         }
         #expect(podsGone)

@@ -78,7 +78,7 @@ import TrainyardTesting
             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": tokenFile.path,
         ]
         var resolved: (credentials: AWSCredentials, source: AWSCredentialChain.Source)?
-        let answered = try await eventually(timeout: .seconds(10)) {
+        let answered = try await eventually(timeout: .seconds(120)) {
             resolved = try? await AWSCredentialChain(environment: environment).resolve()
             return resolved != nil
         }

@@ -48,14 +48,14 @@ struct KafkaFlowControlTests {
         let configuration = try await TestEnvironment.kafka(topics: [topic], partitions: 2)
         let consumerConfiguration = KafkaConsumerConfiguration(common: configuration, groupID: TestEnvironment.uniqueName("group"), topics: [topic])
         let first = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
-        #expect(try await eventually(timeout: .seconds(30)) { first.assignment.count == 2 })
+        #expect(try await eventually(timeout: .seconds(120)) { first.assignment.count == 2 })
         first.pause(Array(first.assignment))
 
         let second = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
-        #expect(try await eventually(timeout: .seconds(30)) { first.assignment.count == 1 && second.assignment.count == 1 })
+        #expect(try await eventually(timeout: .seconds(120)) { first.assignment.count == 1 && second.assignment.count == 1 })
         first.resume(Array(first.assignment))  // only the partition it holds now
         await second.close()
-        #expect(try await eventually(timeout: .seconds(30)) { first.assignment.count == 2 })
+        #expect(try await eventually(timeout: .seconds(120)) { first.assignment.count == 2 })
 
         try await produceOnePerPartition(configuration, topic: topic, partitions: 2)
         let messages = try await read(first, count: 2)
@@ -69,12 +69,12 @@ struct KafkaFlowControlTests {
         let configuration = try await TestEnvironment.kafka(topics: [topic], partitions: 2)
         let consumerConfiguration = KafkaConsumerConfiguration(common: configuration, groupID: TestEnvironment.uniqueName("group"), topics: [topic])
         let first = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
-        #expect(try await eventually(timeout: .seconds(30)) { first.assignment.count == 2 })
+        #expect(try await eventually(timeout: .seconds(120)) { first.assignment.count == 2 })
         first.pauseAll()
         let second = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
-        #expect(try await eventually(timeout: .seconds(30)) { first.assignment.count == 1 && second.assignment.count == 1 })
+        #expect(try await eventually(timeout: .seconds(120)) { first.assignment.count == 1 && second.assignment.count == 1 })
         await second.close()
-        #expect(try await eventually(timeout: .seconds(30)) { first.assignment.count == 2 })
+        #expect(try await eventually(timeout: .seconds(120)) { first.assignment.count == 2 })
         try await produceOnePerPartition(configuration, topic: topic, partitions: 2)
 
         first.resumeAll()

@@ -77,7 +77,7 @@ struct KafkaRoundTripTests {
         let first = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         let second = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         #expect(
-            try await eventually(timeout: .seconds(30)) {
+            try await eventually(timeout: .seconds(120)) {
                 first.assignment.count + second.assignment.count == 4 && !first.assignment.isEmpty && !second.assignment.isEmpty
             })
         #expect(first.assignment.isDisjoint(with: second.assignment))
@@ -98,7 +98,7 @@ struct KafkaRoundTripTests {
                     }
                 }
             }
-            #expect(try await eventually(timeout: .seconds(30)) { await counter.total >= 200 })
+            #expect(try await eventually(timeout: .seconds(120)) { await counter.total >= 200 })
             await first.close()
             await second.close()
             try await tasks.waitForAll()
@@ -146,7 +146,7 @@ struct KafkaRoundTripTests {
         try await Task.sleep(for: .milliseconds(500))
         #expect(await !ended.value, "nothing to read: the reader waits")
         reader.cancel()
-        #expect(try await eventually(timeout: .seconds(5)) { await ended.value }, "the cancelled reader's loop ended")
+        #expect(try await eventually(timeout: .seconds(120)) { await ended.value }, "the cancelled reader's loop ended")
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: configuration), logger: logger)
         _ = try await producer.send(KafkaProducerMessage(topic: topic, key: "k", value: Data("after".utf8)))
         await producer.close()
