@@ -222,7 +222,7 @@ struct SimulatedBackendTests {
         #expect(try successor.attemptLedger.startCount(of: attempt.resourceName) == 1)
     }
 
-    @Test("a stop another worker recorded decides the outcome this worker's pushed observation reports", .timeLimit(.minutes(1)))
+    @Test("a stop another worker recorded decides the outcome this worker's pushed observation reports", .timeLimit(.minutes(10)))
     func stopFromAnotherWorker() async throws {
         let host = try SimulatedHost()
         defer { host.remove() }
@@ -241,7 +241,7 @@ struct SimulatedBackendTests {
     /// Pushed, not polled: the caller's timeout is an hour, so only wake-ups at the scripted
     /// changes return within the test's time limit; each return is a change (how many the test
     /// sees depends on how late it runs: on a busy machine the start may already be past).
-    @Test("nextObservation returns at the attempt's scripted changes, long before the caller's timeout", .timeLimit(.minutes(1)))
+    @Test("nextObservation returns at the attempt's scripted changes, long before the caller's timeout", .timeLimit(.minutes(10)))
     func nextObservationIsPushed() async throws {
         let host = try SimulatedHost()
         defer { host.remove() }
