@@ -24,12 +24,11 @@ sys.path.insert(0, os.path.join(HERE, "..", "scale.d"))
 from harness import (  # noqa: E402  (after the path is set)
     TERMINAL,
     HarnessError,
-    Interrupted,
     all_pids,
     kill_local_runs,
     kill_marked,
     log,
-    on_signal,
+    run_until_done,
     proc_environ_has,
     set_name,
 )
@@ -615,24 +614,9 @@ def main() -> int:
         return 0
     if not (args.binary and args.root and args.celery_python and args.redis_server):
         parser.error("run it through ops/bench-fleet")
-    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(number, on_signal)
     bench = Bench(args)
     log(f"jobs {args.jobs}, workers {args.workers}, steps {args.only}; temp dir {bench.dir}")
-    status = 2
-    try:
-        status = bench.run()
-    except Interrupted as interruption:
-        log(f"interrupted ({interruption}); cleaning up")
-        status = 130
-    except (HarnessError, subprocess.TimeoutExpired, OSError) as error:
-        log(f"error: {error}")
-        status = 2
-    finally:
-        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(number, signal.SIG_IGN)
-        bench.cleanup()
-    return status
+    return run_until_done(bench.run, bench.cleanup)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,28 @@ def on_signal(number, _frame):
     raise Interrupted(signal.Signals(number).name)
 
 
+def run_until_done(run, cleanup) -> int:
+    """Runs `run()` (returning an exit status) with SIGINT/SIGTERM/SIGHUP turned into
+    `Interrupted` (status 130) and harness failures into status 2; `cleanup()` always runs, with
+    those signals ignored so a second one cannot cut it short."""
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, on_signal)
+    status = 2
+    try:
+        status = run()
+    except Interrupted as interruption:
+        log(f"interrupted ({interruption}); cleaning up")
+        status = 130
+    except (HarnessError, subprocess.TimeoutExpired, OSError) as error:
+        log(f"error: {error}")
+        status = 2
+    finally:
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, signal.SIG_IGN)
+        cleanup()
+    return status
+
+
 def set_parent_death_signal():
     """Child side of Popen: the child dies with the driver, even when the driver is SIGKILLed."""
     try:

@@ -14,7 +14,6 @@ import math
 import os
 import platform
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -28,11 +27,10 @@ from harness import (  # noqa: E402  (after the path is set)
     TERMINAL,
     HarnessError,
     ServiceProcess,
-    Interrupted,
     kill_local_runs,
     kill_marked,
     log,
-    on_signal,
+    run_until_done,
     set_name,
     supervisor_pids,
 )
@@ -926,25 +924,10 @@ def main() -> int:
         return 0
     if args.run_seconds == 0:
         log("note: --run-seconds 0: the concurrency bound is infinite")
-    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(number, on_signal)
     scale = Scale(args)
     log(f"jobs {args.jobs} × sleep {args.run_seconds:g} s, workers {args.worker_counts}, partitions {args.partitions}, "
         f"concurrency {args.concurrency}; temp dir {scale.dir}")
-    status = 2
-    try:
-        status = scale.run_all()
-    except Interrupted as interruption:
-        log(f"interrupted ({interruption}); cleaning up")
-        status = 130
-    except (HarnessError, subprocess.TimeoutExpired, OSError) as error:
-        log(f"error: {error}")
-        status = 2
-    finally:
-        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(number, signal.SIG_IGN)
-        scale.cleanup()
-    return status
+    return run_until_done(scale.run_all, scale.cleanup)
 
 
 if __name__ == "__main__":
