@@ -143,8 +143,8 @@ public final class Fleet: @unchecked Sendable {
             var records: [JobID: JobRecord] = [:]
             for id in ids { records[id] = try store.job(id) }
             return records
-        } catch let error as SQLiteError where error.message.hasPrefix("no such table") {
-            return [:]  // the aggregator created the file but not its schema yet
+        } catch let error as SQLiteError where error.message.hasPrefix("no such table") || error.code == 26 {
+            return [:]  // the aggregator created the file (SQLITE_NOTADB while empty) but not its schema yet
         }
     }
 
