@@ -86,7 +86,7 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
     /// caller does, so it can be short; a short one bounds how long a rebalance waits for a
     /// member that is gone (the local broker waits for it in full).
     public var maxPollIntervalMilliseconds: Int
-    /// `earliest` by default: the local broker's `latest` is wrong (FACTS.md).
+    /// `earliest` by default: the local broker (Tansu 0.6.0) answers ListOffsets LATEST with the start of the last batch, so `latest` re-reads it.
     public var offsetReset: KafkaOffsetReset
     public var assignmentStrategy: KafkaAssignmentStrategy
     /// Messages buffered between the poll thread and the caller before the consumer pauses

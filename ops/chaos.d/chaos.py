@@ -252,7 +252,7 @@ def kcat(brokers: str, topic: str, fmt: str, timeout: float = 120) -> list[str]:
 
 def topic_ends(brokers: str, topics: list[str]) -> dict[tuple[str, int], int]:
     """(topic, partition) → next offset after the last message, read through (Tansu's
-    ListOffsets LATEST is wrong, FACTS.md, so the messages themselves are counted)."""
+    ListOffsets LATEST is wrong on the local broker, so the messages themselves are counted)."""
     ends: dict[tuple[str, int], int] = {}
     for topic in topics:
         for line in kcat(brokers, topic, "%p %o\n"):
