@@ -222,17 +222,19 @@ struct SimulatedBackendTests {
         #expect(try successor.attemptLedger.startCount(of: attempt.resourceName) == 1)
     }
 
-    @Test("a stop another worker recorded decides the outcome this worker's pushed observation reports", .timeLimit(.minutes(10)))
+    /// Driven by the host's clock, not wall time: the stop lands while the attempt still runs
+    /// however slowly the machine gets to it, and the tracking backend reads the outcome only when
+    /// its cached timeline says the attempt ended.
+    @Test("a stop another worker recorded decides the outcome this worker's next observation reports", .timeLimit(.minutes(10)))
     func stopFromAnotherWorker() async throws {
         let host = try SimulatedHost()
         defer { host.remove() }
-        func backend() throws -> SimulatedBackend {
-            try SimulatedBackend(configuration: SimulatedBackendConfiguration(stateFile: host.stateFile, script: SimulatedScript(runSeconds: 3)))
-        }
-        let (tracking, stopping) = (try backend(), try backend())
+        let (tracking, stopping) = (try host.backend(SimulatedScript(runSeconds: 3)), try host.backend(SimulatedScript(runSeconds: 3)))
         let attempt = identity()
         let running = try await tracking.ensure(attempt, spec: spec())
+        host.clock.advance(1)
         try await stopping.stop(attempt, reason: "stopped elsewhere")
+        host.clock.advance(5)
         let next = try await tracking.nextObservation(attempt, after: running, timeout: .seconds(3600))
         guard case .finished(let outcome) = next else { Issue.record("not finished: \(next)"); return }
         #expect(outcome.state == .cancelled && outcome.reason == "stopped elsewhere")
