@@ -31,11 +31,10 @@ from harness import (  # noqa: E402  (after the path is set)
     TERMINAL,
     HarnessError,
     ServiceProcess,
-    Interrupted,
     kill_local_runs,
     kill_marked,
     log,
-    on_signal,
+    run_until_done,
     proc_cmdline,
     set_name,
     supervisor_pids,
@@ -1150,29 +1149,19 @@ def main() -> int:
     log(f"seed {args.seed} (repeat with --seed {args.seed}); jobs {args.jobs}, workers {args.workers}, "
         f"strategy {args.strategy}, kills {'until done' if args.kills is None else args.kills}, aggregator kills {args.aggregator_kills}")
 
-    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(number, on_signal)
     chaos = Chaos(args)
-    status = 2
-    try:
+
+    def run() -> int:
         chaos.setup()
         terminal, reason = chaos.run_chaos()
         lost = chaos.settle(terminal)
-        status = chaos.analyse(terminal, lost, reason)
-    except Interrupted as interruption:
-        log(f"interrupted ({interruption}); cleaning up")
-        status = 130
-    except (HarnessError, subprocess.TimeoutExpired, OSError) as error:
-        log(f"error: {error}")
-        status = 2
-    finally:
-        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(number, signal.SIG_IGN)
-        chaos.cleanup()
-        if status == 0 and not args.keep:
-            shutil.rmtree(chaos.dir, ignore_errors=True)
-        else:
-            log(f"kept {chaos.dir} (logs/, home/trainyard.db, home/state/runs/, replay/, starts, ends)")
+        return chaos.analyse(terminal, lost, reason)
+
+    status = run_until_done(run, chaos.cleanup)
+    if status == 0 and not args.keep:
+        shutil.rmtree(chaos.dir, ignore_errors=True)
+    else:
+        log(f"kept {chaos.dir} (logs/, home/trainyard.db, home/state/runs/, replay/, starts, ends)")
     return status
 
 
