@@ -711,6 +711,10 @@ class Scale:
     def prepare(self):
         os.makedirs(os.path.dirname(self.bin))
         shutil.copy2(self.args.binary, self.bin)  # a rebuild during the run must not change what runs
+        # The local backend's small supervisor is found beside the binary (else it runs `trainyard local-supervise`).
+        supervisor = os.path.join(os.path.dirname(self.args.binary), "trainyard-local-supervise")
+        if os.access(supervisor, os.X_OK):
+            shutil.copy2(supervisor, os.path.join(os.path.dirname(self.bin), "trainyard-local-supervise"))
         self.machine = machine_description(self.root, self.args.binary)
         specs = os.path.join(self.dir, "specs")
         os.makedirs(specs)
