@@ -17,7 +17,9 @@ enum ProcessSpawner {
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
-        for descriptor in Int32(0)...2 { posix_spawn_file_actions_addopen(&fileActions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0) }
+        for descriptor in Int32(0)...2 {
+            posix_spawn_file_actions_addopen(&fileActions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -36,8 +38,8 @@ enum ProcessSpawner {
         let arguments = argv.map { strdup($0) } + [nil]
         let environment = options.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            arguments.forEach { free($0) }
-            environment.forEach { free($0) }
+            for pointer in arguments { free(pointer) }
+            for pointer in environment { free(pointer) }
         }
         var pid: pid_t = 0
         let result = posix_spawn(&pid, argv[0], &fileActions, &attributes, arguments, environment)

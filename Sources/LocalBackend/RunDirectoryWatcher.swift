@@ -130,7 +130,12 @@ final class RunDirectoryWatcher: Sendable {
                 return (expired, earliest)
             }
             fire(expired)
-            let timeout = earliest.map { Int32(clamping: ($0 - now).components.seconds * 1000 + ($0 - now).components.attoseconds / 1_000_000_000_000_000 + 1) } ?? -1
+            // Milliseconds until the earliest deadline, rounded up; -1: none (wait for an event or a poke).
+            let timeout =
+                earliest.map { deadline -> Int32 in
+                    let left = (deadline - now).components
+                    return Int32(clamping: left.seconds * 1000 + left.attoseconds / 1_000_000_000_000_000 + 1)
+                } ?? -1
             var descriptors = [pollfd(fd: inotify, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
             guard poll(&descriptors, 2, timeout) > 0 else { continue }
             if descriptors[1].revents != 0 { _ = buffer.withUnsafeMutableBytes { read(wakeRead, $0.baseAddress, $0.count) } }

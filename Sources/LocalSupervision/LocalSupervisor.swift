@@ -231,8 +231,8 @@ public enum LocalSupervisor {
         let arguments = argv.map { strdup($0) } + [nil]
         let variables = environment.map { strdup($0) } + [nil]
         defer {
-            arguments.forEach { free($0) }
-            variables.forEach { free($0) }
+            for pointer in arguments { free(pointer) }
+            for pointer in variables { free(pointer) }
         }
         var pid: pid_t = 0
         // posix_spawnp searches this process's PATH, which is the job's.
