@@ -12,7 +12,8 @@ let package = Package(
     name: "Trainyard",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "trainyard", targets: ["trainyard"])
+        .executable(name: "trainyard", targets: ["trainyard"]),
+        .executable(name: "trainyard-local-supervise", targets: ["trainyard-local-supervise"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -57,9 +58,15 @@ let package = Package(
             resources: [.embedInCode("openapi.yaml")]
         ),
         .target(name: "TrainyardClient", dependencies: ["TrainyardCore", "TrainyardKafka"]),
+        // The local backend's supervisor: the C library and the Swift runtime only, so it starts fast.
+        .target(name: "LocalSupervision"),
+        .executableTarget(
+            name: "trainyard-local-supervise", dependencies: ["LocalSupervision"],
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux]))]
+        ),
         .target(
             name: "LocalBackend",
-            dependencies: ["TrainyardCore", "TrainyardBackends", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["TrainyardCore", "TrainyardBackends", "LocalSupervision", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "SimulatedBackend", dependencies: ["TrainyardCore", "TrainyardBackends", "TrainyardStore"]),
         .target(
@@ -128,8 +135,8 @@ let package = Package(
         .executableTarget(
             name: "trainyard",
             dependencies: [
-                "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "SageMakerBackend",
-                "SimulatedBackend", "TrainyardWorker",
+                "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "LocalSupervision", "KubernetesBackend",
+                "SageMakerBackend", "SimulatedBackend", "TrainyardWorker",
                 "TrainyardStore", "TrainyardAggregator", "TrainyardAlerts", "TrainyardObservability", "TrainyardHTTP",
                 "TrainyardAPI", "TrainyardClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

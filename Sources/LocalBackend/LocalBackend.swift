@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import LocalSupervision
 import Logging
 import Synchronization
 import TrainyardBackends
@@ -9,7 +10,8 @@ import TrainyardCore
 public struct LocalBackendConfiguration: Sendable {
     /// Holds `runs/<resource name>/` for every attempt; shared by all workers on this host.
     public var stateDirectory: URL
-    /// The `trainyard` executable that runs `local-supervise` (default: this process's own).
+    /// The supervisor program, run as `PROGRAM local-supervise DIR …` (default:
+    /// `trainyard-local-supervise` next to this process's executable, else this executable).
     public var supervisorExecutable: URL
     /// SIGTERM → SIGKILL grace on cancel and timeout.
     public var gracePeriodSeconds: Double
@@ -19,7 +21,7 @@ public struct LocalBackendConfiguration: Sendable {
     public var jobPath: String
 
     public init(
-        stateDirectory: URL, supervisorExecutable: URL = LocalBackendConfiguration.currentExecutable,
+        stateDirectory: URL, supervisorExecutable: URL = LocalBackendConfiguration.defaultSupervisor,
         gracePeriodSeconds: Double = 10, secretsDirectory: URL? = nil,
         jobPath: String = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     ) {
@@ -34,59 +36,93 @@ public struct LocalBackendConfiguration: Sendable {
     public static var currentExecutable: URL {
         URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
     }
+
+    /// `trainyard-local-supervise` beside this process's executable when it is there (it starts
+    /// in about a millisecond), else this executable (`trainyard local-supervise` runs the same code).
+    public static var defaultSupervisor: URL {
+        let small = currentExecutable.deletingLastPathComponent().appendingPathComponent("trainyard-local-supervise")
+        return access(small.path, X_OK) == 0 ? small : currentExecutable
+    }
 }
 
 /// Runs attempts as local processes.
 ///
-/// Each attempt gets a run directory and a detached supervisor process (`trainyard
-/// local-supervise DIR`) that starts the job's argv without a shell, enforces its max runtime,
-/// handles cancel requests and records the outcome in `status.json`, so the outcome survives the
-/// worker. The supervisor's lock and the create-only `started.json` make a second start of the
-/// same attempt impossible, whichever worker asks and however often.
+/// Each attempt gets a run directory and a detached supervisor process
+/// (`trainyard-local-supervise`, which links no Foundation) that starts the job's argv without a
+/// shell, enforces its max runtime, handles cancel requests and records the outcome in
+/// `status.json`, so the outcome survives the worker. The supervisor's lock and the create-only
+/// `started.json` make a second start of the same attempt impossible, whichever worker asks and
+/// however often. Changes are pushed: `nextObservation` wakes on the run directory's inotify
+/// events (see docs/backends/local.md for the design and its crash argument).
 public final class LocalBackend: ComputeBackend {
     public let name = "local"
     public let configuration: LocalBackendConfiguration
     private let logger: Logger
     /// Supervisors this process spawned and has not reaped yet.
     private let children = Mutex<Set<pid_t>>([])
+    /// Nil where inotify is unavailable: `nextObservation` then polls.
+    private let watcher: RunDirectoryWatcher?
 
     public init(configuration: LocalBackendConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        watcher = RunDirectoryWatcher()
         try FileManager.default.createDirectory(at: configuration.stateDirectory.appendingPathComponent("runs"), withIntermediateDirectories: true)
     }
 
     public func ensure(_ identity: BackendIdentity, spec: JobSpec) async throws(BackendError) -> BackendObservation {
         let run = directory(identity)
-        do {
-            try FileManager.default.createDirectory(at: run.work, withIntermediateDirectories: true)
-            if run.read(LocalRunRequest.self, from: run.request) == nil {
-                let request = LocalRunRequest(
-                    jobID: identity.jobID, attempt: identity.attempt, argv: spec.command + spec.args, env: spec.env,
-                    secrets: spec.secrets, maxRuntimeSeconds: spec.maxRuntimeSeconds, gracePeriodSeconds: configuration.gracePeriodSeconds)
-                try run.write(request, to: run.request)
-            }
-        } catch {
-            throw BackendError(.transient, "cannot prepare \(run.url.path): \(error)")
+        if mkdir(run.files.directory, 0o755) != 0 && errno != EEXIST || mkdir(run.files.work, 0o755) != 0 && errno != EEXIST {
+            throw BackendError(.transient, "cannot prepare \(run.url.path): \(String(cString: strerror(errno)))")
         }
         let observation = try await observe(identity)
-        if observation == .absent { try launchSupervisor(run) }
-        return observation == .absent ? .pending(reason: "starting supervisor") : observation
+        guard observation == .absent else { return observation }
+        try launchSupervisor(run, spec: spec, identity: identity)
+        return .pending(reason: Self.startingReason)
     }
+
+    /// The pending reason from a supervisor's launch until the job starts.
+    static let startingReason = "supervisor starting the job"
 
     public func observe(_ identity: BackendIdentity) async throws(BackendError) -> BackendObservation {
         reapChildren()
         return Self.observe(directory(identity))
     }
 
+    /// Returns as soon as the run directory changes (a supervisor took its lock, started the job,
+    /// recorded the outcome, or exited), or after `timeout`.
+    public func nextObservation(_ identity: BackendIdentity, after current: BackendObservation, timeout: Duration)
+        async throws(BackendError) -> BackendObservation
+    {
+        let run = directory(identity)
+        guard let watcher, let token = watcher.register(run.files.directory) else {
+            do { try await Task.sleep(for: timeout) } catch { throw BackendError(.transient, "cancelled while waiting to observe") }
+            return try await observe(identity)
+        }
+        defer { watcher.unregister(token) }
+        let now = try await observe(identity)
+        if now != current { return now }
+        // The timeout does not depend on the watcher's thread: whichever ends first ends the wait.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await watcher.wait(token, timeout: timeout) }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+        return try await observe(identity)
+    }
+
     public func stop(_ identity: BackendIdentity, reason: String) async throws(BackendError) {
         let run = directory(identity)
         guard run.exists else { return }
         do {
-            _ = try run.create(LocalRunCancel(reason: reason, requestedAt: Date()), at: run.cancel)
-            // No supervisor will ever act on the request when none is alive and none started the job.
-            if !SupervisorLock.isHeld(run.lock), run.read(LocalRunStarted.self, from: run.started) == nil {
-                _ = try run.create(LocalRunStatus(state: .cancelled, reason: reason, finishedAt: Date()), at: run.status)
+            try run.create(bytes: Array(reason.utf8), at: run.files.cancel)
+            if let supervisor = SupervisorLock.holder(run.files.lock) {
+                // Wake it to read the request now (SIGCHLD: harmless to any other process).
+                if supervisor > 0 { kill(supervisor, SIGCHLD) }
+            } else if run.read(LocalRunStarted.self, from: run.files.started) == nil {
+                // No supervisor will ever act on the request when none is alive and none started the job.
+                try run.create(LocalRunStatus(state: .cancelled, reason: reason, finishedAt: Date()), at: run.files.status)
             }
         } catch {
             throw BackendError(.transient, "cannot cancel \(identity): \(error)")
@@ -96,7 +132,7 @@ public final class LocalBackend: ComputeBackend {
     public func existingAttempts(of jobID: JobID) async throws(BackendError) -> [Int] {
         // Attempts are numbered 1, 2, … without gaps: probe their directories in order.
         var attempts: [Int] = []
-        while FileManager.default.fileExists(atPath: directory(BackendIdentity(jobID: jobID, attempt: attempts.count + 1, team: "")).url.path) {
+        while RunFiles.exists(directory(BackendIdentity(jobID: jobID, attempt: attempts.count + 1, team: "")).files.directory) {
             attempts.append(attempts.count + 1)
         }
         return attempts
@@ -108,19 +144,20 @@ public final class LocalBackend: ComputeBackend {
 
     /// Reads the attempt's state from its run directory.
     static func observe(_ run: LocalRunDirectory) -> BackendObservation {
-        let started = run.read(LocalRunStarted.self, from: run.started)
-        if let status = run.read(LocalRunStatus.self, from: run.status) { return .finished(outcome(status, startedAt: started?.startedAt)) }
-        let supervised = SupervisorLock.isHeld(run.lock)
+        let files = run.files
+        let started = run.read(LocalRunStarted.self, from: files.started)
+        if let status = run.read(LocalRunStatus.self, from: files.status) { return .finished(outcome(status, startedAt: started?.startedAt)) }
+        let supervised = SupervisorLock.isHeld(files.lock)
         guard let started else { return supervised ? .pending(reason: "supervisor starting the job") : .absent }
         if supervised { return .running(since: started.startedAt) }
         // Re-read: the supervisor may have written the status and exited in between.
-        if let status = run.read(LocalRunStatus.self, from: run.status) { return .finished(outcome(status, startedAt: started.startedAt)) }
+        if let status = run.read(LocalRunStatus.self, from: files.status) { return .finished(outcome(status, startedAt: started.startedAt)) }
         // The supervisor died mid-run: stop what it left behind and record the loss once.
-        run.read(LocalRunProcess.self, from: run.process)?.killGroup()
+        RunProcess.read(files.process)?.killGroup()
         let lost = LocalRunStatus(
             state: .failed, failureClass: .infrastructure, reason: "the local supervisor exited without recording an outcome", finishedAt: Date())
-        _ = try? run.create(lost, at: run.status)
-        return .finished(outcome(run.read(LocalRunStatus.self, from: run.status) ?? lost, startedAt: started.startedAt))
+        _ = try? run.create(lost, at: files.status)
+        return .finished(outcome(run.read(LocalRunStatus.self, from: files.status) ?? lost, startedAt: started.startedAt))
     }
 
     private static func outcome(_ status: LocalRunStatus, startedAt: Date?) -> BackendOutcome {
@@ -129,19 +166,31 @@ public final class LocalBackend: ComputeBackend {
             finishedAt: status.finishedAt, startedAt: startedAt)
     }
 
-    private func launchSupervisor(_ run: LocalRunDirectory) throws(BackendError) {
-        var environment = ["PATH": configuration.jobPath, "TRAINYARD_JOB_PATH": configuration.jobPath]
-        if let secrets = configuration.secretsDirectory { environment["TRAINYARD_SECRETS_DIR"] = secrets.path }
-        for key in ["LD_LIBRARY_PATH", "HOME", "LANG", "TZ"] { environment[key] = ProcessInfo.processInfo.environment[key] }
-        let options = ProcessSpawner.Options(
-            environment: environment, standardOutput: run.supervisorLog, standardError: run.supervisorLog, newSession: true)
-        switch ProcessSpawner.spawn([configuration.supervisorExecutable.path, "local-supervise", run.url.path], options: options) {
+    private func launchSupervisor(_ run: LocalRunDirectory, spec: JobSpec, identity: BackendIdentity) throws(BackendError) {
+        let request = SupervisionRequest(
+            directory: run.files.directory, maxRuntimeSeconds: spec.maxRuntimeSeconds, gracePeriodSeconds: configuration.gracePeriodSeconds,
+            secretsDirectory: configuration.secretsDirectory?.path,
+            secrets: spec.secrets.map { SupervisionRequest.Secret(env: $0.env, name: $0.secretName) }, argv: spec.command + spec.args)
+        let options = ProcessSpawner.Options(environment: jobEnvironment(spec, identity), newSession: true)
+        switch ProcessSpawner.spawn([configuration.supervisorExecutable.path] + request.arguments, options: options) {
         case .success(let pid):
             _ = children.withLock { $0.insert(pid) }
             logger.debug("started supervisor", metadata: ["run": "\(run.url.lastPathComponent)", "pid": "\(pid)"])
         case .failure(let failure):
             throw BackendError(.transient, "cannot start \(configuration.supervisorExecutable.path): \(failure.message)")
         }
+    }
+
+    /// The job's environment, which the supervisor runs with and passes on: a minimal base, the
+    /// spec's env, the job's identity. Secrets are added by the supervisor (their values never
+    /// pass through the worker).
+    func jobEnvironment(_ spec: JobSpec, _ identity: BackendIdentity) -> [String: String] {
+        var environment = ["PATH": configuration.jobPath]
+        for key in ["HOME", "LANG", "TZ"] { environment[key] = ProcessInfo.processInfo.environment[key] }
+        environment.merge(spec.env) { _, spec in spec }
+        environment["TRAINYARD_JOB_ID"] = identity.jobID.rawValue
+        environment["TRAINYARD_ATTEMPT"] = String(identity.attempt)
+        return environment
     }
 
     /// Collects exited supervisors so they do not linger as zombies.

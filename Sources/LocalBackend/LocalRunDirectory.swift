@@ -1,65 +1,49 @@
 import Foundation
 import Glibc
+import LocalSupervision
 import TrainyardCore
 
-/// The per-run directory of one attempt: `<state dir>/runs/<resource name>/`.
-///
-/// Files (each written atomically; `started.json` and `status.json` create-only, so the first
-/// writer wins and nothing is ever overwritten):
-/// `request.json`, `supervisor.lock`, `started.json`, `process.json`, `cancel.json`,
-/// `status.json`, `stdout.log`, `stderr.log`, `supervisor.log`, `work/` (the job's cwd).
+/// The per-run directory of one attempt, `<state dir>/runs/<resource name>/`, as the worker
+/// reads and writes it; `RunFiles` lists its files.
 struct LocalRunDirectory {
     let url: URL
+    let files: RunFiles
 
     init(stateDirectory: URL, resourceName: String) {
         url = stateDirectory.appendingPathComponent("runs", isDirectory: true).appendingPathComponent(resourceName, isDirectory: true)
+        files = RunFiles(directory: url.path)
     }
 
-    init(url: URL) { self.url = url }
+    var exists: Bool { RunFiles.exists(files.directory) }
 
-    var request: URL { url.appendingPathComponent("request.json") }
-    var lock: URL { url.appendingPathComponent("supervisor.lock") }
-    var started: URL { url.appendingPathComponent("started.json") }
-    var process: URL { url.appendingPathComponent("process.json") }
-    var cancel: URL { url.appendingPathComponent("cancel.json") }
-    var status: URL { url.appendingPathComponent("status.json") }
-    var stdout: URL { url.appendingPathComponent("stdout.log") }
-    var stderr: URL { url.appendingPathComponent("stderr.log") }
-    var supervisorLog: URL { url.appendingPathComponent("supervisor.log") }
-    var work: URL { url.appendingPathComponent("work", isDirectory: true) }
-
-    var exists: Bool { FileManager.default.fileExists(atPath: url.path) }
-
-    func read<Record: Decodable>(_ type: Record.Type, from file: URL) -> Record? {
-        guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
-        return try? WireFormat.decoder().decode(Record.self, from: data)
+    func read<Record: Decodable>(_ type: Record.Type, from path: String) -> Record? {
+        guard let bytes = RunFiles.read(path) else { return nil }
+        return try? WireFormat.decoder().decode(Record.self, from: Data(bytes))
     }
 
-    /// Writes `record` to `file` through a temporary file and `rename` (readers never see half a file).
-    func write<Record: Encodable>(_ record: Record, to file: URL) throws {
-        let temporary = url.appendingPathComponent(".\(file.lastPathComponent).\(getpid()).tmp")
-        try WireFormat.encoder().encode(record).write(to: temporary)
-        guard rename(temporary.path, file.path) == 0 else { throw POSIXError.current("rename \(file.lastPathComponent)") }
-    }
-
-    /// Writes `record` to `file` only if `file` does not exist yet; returns false if it did.
-    /// Uses `link(2)`, which fails atomically when the target exists.
+    /// Writes `record` to `path` only if it does not exist yet; returns false if it did.
     @discardableResult
-    func create<Record: Encodable>(_ record: Record, at file: URL) throws -> Bool {
-        let temporary = url.appendingPathComponent(".\(file.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
-        try WireFormat.encoder().encode(record).write(to: temporary)
-        defer { unlink(temporary.path) }
-        if link(temporary.path, file.path) == 0 { return true }
-        if errno == EEXIST { return false }
-        throw POSIXError.current("link \(file.lastPathComponent)")
+    func create<Record: Encodable>(_ record: Record, at path: String) throws -> Bool {
+        try create(bytes: Array(WireFormat.encoder().encode(record)), at: path)
+    }
+
+    /// Writes `bytes` to `path` only if it does not exist yet; returns false if it did. (A label of
+    /// its own: unlabelled, a call from the generic `create` above chose that one again, with the
+    /// bytes as the record, and recursed without end.)
+    @discardableResult
+    func create(bytes: [UInt8], at path: String) throws -> Bool {
+        switch RunFiles.create(path, with: bytes) {
+        case .created: return true
+        case .existed: return false
+        case .failed(let code): throw POSIXError.current("create \(path)", code: code)
+        }
     }
 }
 
 extension POSIXError {
-    /// The error in `errno`, with what was being done.
-    static func current(_ operation: String) -> Error {
-        let code = errno
-        return NSError(
+    /// The error `code` (default: `errno`), with what was being done.
+    static func current(_ operation: String, code: Int32 = errno) -> Error {
+        NSError(
             domain: NSPOSIXErrorDomain, code: Int(code), userInfo: [NSLocalizedDescriptionKey: "\(operation): \(String(cString: strerror(code)))"])
     }
 }

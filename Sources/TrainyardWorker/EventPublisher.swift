@@ -22,6 +22,20 @@ public struct EventPublisher: Sendable {
         try await sendRetrying(message, what: "\(event.state.rawValue) event of \(event.jobID)")
     }
 
+    /// Hands `event` to the producer without waiting for its delivery: for the events that gate
+    /// nothing (the states before an attempt's outcome, heartbeats). One job's events share a key,
+    /// so a partition, and the idempotent producer keeps their order: the job's outcome, which is
+    /// `publish`ed and gates the request's commit, is stored after them. When the producer
+    /// refuses the event at once, it is published (waited for, retried) instead.
+    public func post(_ event: LifecycleEvent) async throws {
+        let message = KafkaProducerMessage(topic: topics.events, key: event.jobID.rawValue, value: try LifecycleEventCodec.encode(event))
+        do {
+            try producer.enqueue(message)
+        } catch {
+            try await sendRetrying(message, what: "\(event.state.rawValue) event of \(event.jobID)")
+        }
+    }
+
     /// Sends the original bytes of an unusable request to the DLQ, with the reason in headers.
     public func deadLetter(_ message: KafkaMessage, rejection: RequestRejection) async throws {
         var headers = message.headers

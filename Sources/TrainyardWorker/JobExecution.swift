@@ -44,7 +44,7 @@ struct JobExecution {
                     // The next attempt is announced before this one's outcome, so the job (whose
                     // state is its latest attempt's) never shows a terminal state that is not final.
                     let next = BackendIdentity(jobID: command.jobID, attempt: attempt + 1, team: spec.team)
-                    try await publish(
+                    try await post(
                         next, .queued, source: .worker,
                         reason: "retry in \(delay) after attempt \(attempt): \(outcome.reason ?? outcome.state.rawValue)")
                 }
@@ -94,94 +94,52 @@ struct JobExecution {
         return outcome
     }
 
+    /// Carries out `AttemptTracking`'s steps: the backend calls, the events, the waits.
     private func trackAttempt(_ identity: BackendIdentity) async throws -> BackendOutcome? {
-        var observation = try await observeRetrying(identity)
-        var published: Set<JobState> = []
-        var pendingReason: String?
-        var launchedAt: ContinuousClock.Instant?
-        var stopRequested = false
-        // The latest report of this attempt, repeated as a heartbeat while nothing changes.
-        var lastReport: LifecycleEvent?
-        var lastReportedAt = ContinuousClock.now
-        func report(_ event: LifecycleEvent) async throws {
-            try await publisher.publish(event)
-            lastReport = event
-            lastReportedAt = .now
-        }
-        var blocked = false
-
-        if observation == .absent {
-            if let reason = tracker.cancelReason {
-                return BackendOutcome(state: .cancelled, reason: reason, finishedAt: Date(), source: .worker)
-            }
-            try await report(event(identity, .claimed, source: .worker))
-            published.insert(.claimed)
-            metrics.attemptsStarted.labels(backend.name).increment()
-        }
+        var tracking = AttemptTracking<ContinuousClock.Instant>(launchTimeout: launchTimeout, heartbeatInterval: heartbeatInterval)
+        var step = tracking.started(try await observeRetrying(identity), now: .now, cancelReason: tracker.cancelReason)
         while true {
             if tracker.handedOver { return nil }
-            switch observation {
-            case .absent:
-                if let reason = tracker.cancelReason, launchedAt == nil {
-                    // Cancelled before the backend accepted it (e.g. while out of capacity): nothing to stop.
-                    return BackendOutcome(state: .cancelled, reason: reason, finishedAt: Date(), source: .worker)
-                }
-                if launchedAt.map({ ContinuousClock.now - $0 > launchTimeout }) ?? true {
-                    let result = await ensure(identity)
-                    var outOfCapacity = false
-                    if case .failure(let error) = result, error.kind == .capacity { outOfCapacity = true }
-                    if outOfCapacity != blocked {
-                        blocked = outOfCapacity
-                        await capacityBlocked(blocked)
+            for effect in step.effects {
+                switch effect {
+                case .report(let report):
+                    try await publisher.post(event(identity, report))
+                case .heartbeat(let report):
+                    var heartbeat = event(identity, report)
+                    heartbeat.observedAt = Date()
+                    try await publisher.post(heartbeat)
+                case .stop(let reason):
+                    logger.info("stopping", metadata: ["job": "\(command.jobID)", "attempt": "\(identity.attempt)", "reason": "\(reason)"])
+                    do {
+                        try await backend.stop(identity, reason: reason)
+                        tracking.stopRequested()
+                    } catch {
+                        logger.warning("stop failed, retrying: \(error)", metadata: ["job": "\(command.jobID)"])
                     }
-                    switch result {
-                    case .success(let ensured):
-                        observation = ensured
-                        launchedAt = .now
-                        if !published.contains(.provisioning) {
-                            try await report(event(identity, .provisioning, source: .worker))
-                            published.insert(.provisioning)
-                        }
-                        continue
-                    case .failure(let error) where error.kind == .invalidRequest:
-                        return BackendOutcome(
-                            state: .failed, failureClass: .invalidRequest, reason: error.message, finishedAt: Date(), source: .worker)
-                    case .failure(let error):
-                        logger.warning("ensure failed, retrying: \(error)", metadata: ["job": "\(command.jobID)", "attempt": "\(identity.attempt)"])
-                        try await sleep(error.kind == .capacity ? .seconds(5) : .seconds(1))
-                    }
+                case .capacityBlocked(let blocked):
+                    await capacityBlocked(blocked)
+                case .claimed:
+                    metrics.attemptsStarted.labels(backend.name).increment()
                 }
-            case .pending(let reason):
-                // A new reason before the job runs is news (e.g. "Unschedulable: …" after "pod created").
-                if !published.contains(.pending) || (reason != pendingReason && !published.contains(.running)) {
-                    try await report(event(identity, .pending, source: .backend, reason: reason))
-                    published.insert(.pending)
-                    pendingReason = reason
-                }
-            case .running(let since):
-                if !published.contains(.running) {
-                    try await report(event(identity, .running, source: .backend, at: since))
-                    published.insert(.running)
-                }
+            }
+            switch step.next {
             case .finished(let outcome):
-                if let startedAt = outcome.startedAt, !published.contains(.running) {
-                    try await report(event(identity, .running, source: .backend, at: startedAt))
-                }
                 return outcome
-            }
-            if let reason = tracker.cancelReason, !stopRequested {
-                do {
-                    try await backend.stop(identity, reason: reason)
-                    stopRequested = true
-                } catch {
-                    logger.warning("stop failed, retrying: \(error)", metadata: ["job": "\(command.jobID)"])
+            case .givenUp(let state, let failureClass, let reason):
+                return BackendOutcome(state: state, failureClass: failureClass, reason: reason, finishedAt: Date(), source: .worker)
+            case .ensure:
+                let result = await ensure(identity)
+                if case .failure(let error) = result, error.kind != .invalidRequest {
+                    logger.warning("ensure failed, retrying: \(error)", metadata: ["job": "\(command.jobID)", "attempt": "\(identity.attempt)"])
                 }
+                step = tracking.ensured(result, now: .now, cancelReason: tracker.cancelReason)
+            case .observe(let current):
+                let observation = try await nextObservation(identity, after: current)
+                step = tracking.observed(observation, now: .now, cancelReason: tracker.cancelReason)
+            case .observeAfter(let delay):
+                try await sleep(delay)
+                step = tracking.observed(try await observeRetrying(identity), now: .now, cancelReason: tracker.cancelReason)
             }
-            if var heartbeat = lastReport, ContinuousClock.now - lastReportedAt >= heartbeatInterval {
-                heartbeat.observedAt = Date()
-                try await report(heartbeat)
-            }
-            observation = try await nextObservation(identity, after: observation)
         }
     }
 
@@ -189,12 +147,13 @@ struct JobExecution {
     /// host): keep its concurrency slot until it ends, observing silently (the new owner publishes),
     /// so this worker does not start new work on top of it. Ends early when the worker shuts down.
     private func holdSlotWhileRunning(_ identity: BackendIdentity) async {
-        while !Task.isCancelled {
-            switch try? await backend.observe(identity) {
-            case .running?, .pending?: break
+        var observation = try? await backend.observe(identity)
+        while !Task.isCancelled, let current = observation {
+            switch current {
+            case .running, .pending: break
             default: return
             }
-            do { try await sleep(observeInterval) } catch { return }
+            observation = try? await backend.nextObservation(identity, after: current, timeout: observeInterval)
         }
     }
 
@@ -228,10 +187,11 @@ struct JobExecution {
         }
     }
 
-    private func publish(_ identity: BackendIdentity, _ state: JobState, source: EventSource, at time: Date = Date(), reason: String? = nil)
+    /// Posts a non-terminal event (its delivery gates nothing: see `EventPublisher.post`).
+    private func post(_ identity: BackendIdentity, _ state: JobState, source: EventSource, at time: Date = Date(), reason: String? = nil)
         async throws
     {
-        try await publisher.publish(event(identity, state, source: source, at: time, reason: reason))
+        try await publisher.post(event(identity, state, source: source, at: time, reason: reason))
     }
 
     private func event(_ identity: BackendIdentity, _ state: JobState, source: EventSource, at time: Date = Date(), reason: String? = nil)
@@ -240,6 +200,10 @@ struct JobExecution {
         LifecycleEvent(
             jobID: command.jobID, attempt: identity.attempt, state: state, source: source, occurredAt: time, team: spec.team,
             backend: backend.name, resourceName: identity.resourceName, reason: reason, workerID: workerID)
+    }
+
+    private func event(_ identity: BackendIdentity, _ report: AttemptTracking<ContinuousClock.Instant>.Report) -> LifecycleEvent {
+        event(identity, report.state, source: report.source, at: report.at ?? Date(), reason: report.reason)
     }
 
     private func publish(_ identity: BackendIdentity, outcome: BackendOutcome) async throws {

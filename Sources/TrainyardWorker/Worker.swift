@@ -89,6 +89,7 @@ public actor Worker {
             group.addTask { await self.reject(message, rejection) }
         case .success(.cancel(let command)):
             trackers[command.jobID]?.cancelReason = command.reason ?? "cancelled by request"
+            logger.debug("cancel requested", metadata: ["job": "\(command.jobID)", "tracked": "\(trackers[command.jobID] != nil)"])
             done(message)
         case .success(.submit(let command)):
             switch router.route(command.spec) {
@@ -183,16 +184,17 @@ public actor Worker {
         updatePause()
     }
 
-    /// Pauses the assigned partitions while jobs wait for a slot or a target reports capacity
-    /// errors; resumes when neither holds.
+    /// Pauses the assigned partitions while the backlog of jobs waiting for a slot is full or a
+    /// target reports capacity errors; resumes when the backlog is down to half and no target does.
     private func updatePause() {
-        let shouldPause = waitingForSlot > 0 || capacityBlocked.values.contains { !$0.isEmpty }
+        let backlogFull = SlotBacklog(capacity: configuration.slotBacklog).isFull(waiting: waitingForSlot, paused: paused)
+        let shouldPause = backlogFull || capacityBlocked.values.contains { !$0.isEmpty }
         guard shouldPause != paused else { return }
         paused = shouldPause
         // The whole assignment, also partitions assigned while paused (a rebalance during a pause).
         if shouldPause { consumer.pauseAll() } else { consumer.resumeAll() }
         metrics.paused.labels().set(shouldPause ? 1 : 0)
-        logger.debug(shouldPause ? "concurrency limit or capacity error: partitions paused" : "partitions resumed")
+        logger.debug(shouldPause ? "slot backlog full or capacity error: partitions paused" : "partitions resumed")
     }
 
     /// Stops tracking the jobs of `partitions`; their new owner takes over.

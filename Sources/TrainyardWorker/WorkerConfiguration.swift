@@ -22,13 +22,17 @@ public struct WorkerConfiguration: Sendable {
     public var assignmentStrategy: KafkaAssignmentStrategy
     /// How long a launched attempt may stay without a supervisor before it is launched again.
     public var launchTimeout: Duration
+    /// How many claimed requests may wait for a concurrency slot before consumption pauses (it
+    /// resumes when half of them got one): a full target does not stop the partitions at its
+    /// first waiting job, and memory stays bounded.
+    public var slotBacklog: Int
 
     public init(
         kafka: KafkaConfiguration = KafkaConfiguration(), topics: TopicNames = TopicNames(), groupID: String = "trainyard-workers",
         workerID: String = WorkerConfiguration.defaultWorkerID, observeInterval: Duration = .milliseconds(200),
         heartbeatInterval: Duration = .seconds(60), commitInterval: Duration = .seconds(1), sessionTimeoutMilliseconds: Int = 6000,
         assignmentStrategy: KafkaAssignmentStrategy = .range,
-        launchTimeout: Duration = .seconds(10)
+        launchTimeout: Duration = .seconds(10), slotBacklog: Int = 64
     ) {
         self.kafka = kafka
         self.topics = topics
@@ -40,6 +44,7 @@ public struct WorkerConfiguration: Sendable {
         self.sessionTimeoutMilliseconds = sessionTimeoutMilliseconds
         self.assignmentStrategy = assignmentStrategy
         self.launchTimeout = launchTimeout
+        self.slotBacklog = max(1, slotBacklog)
     }
 
     /// `<host>-<pid>`

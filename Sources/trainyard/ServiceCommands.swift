@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocalBackend
+import LocalSupervision
 import ServiceLifecycle
 import Logging
 import TrainyardAPI
@@ -248,15 +249,16 @@ struct TopicsCommand: AsyncParsableCommand {
     }
 }
 
-/// `trainyard local-supervise DIR` (started by the local backend, not by people).
+/// `trainyard local-supervise DIR …` (started by the local backend when `trainyard-local-supervise`
+/// is not installed beside this binary; not by people).
 struct LocalSupervise: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "local-supervise", abstract: "Supervise one local attempt (internal).", shouldDisplay: false)
 
-    @Argument var directory: String
+    @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
 
     func run() throws {
-        let status = LocalSupervisor.run(directory: URL(fileURLWithPath: directory).standardizedFileURL)
+        let status = LocalSupervisor.main(arguments: arguments)
         if status != 0 { throw ExitCode(status) }
     }
 }

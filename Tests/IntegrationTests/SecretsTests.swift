@@ -39,7 +39,7 @@ struct SecretsTests {
             #expect(try !JobStore(readingAt: fleet.databasePath).canonicalDump().contains(value))
             for log in ["aggregator", "worker-1"] { #expect(!fleet.logTail(log, lines: 100_000).contains(value), "\(log) log") }
             let run = fleet.stateDirectory.appendingPathComponent("runs/ty-\(ids[0].rawValue)-a1")
-            for file in ["request.json", "started.json", "process.json", "status.json", "supervisor.log"] {
+            for file in ["started.json", "process.json", "status.json", "supervisor.log", "stdout.log", "stderr.log"] {
                 let text = (try? String(contentsOf: run.appendingPathComponent(file), encoding: .utf8)) ?? ""
                 #expect(!text.contains(value), "\(file)")
             }

@@ -536,6 +536,10 @@ class Bench:
     def run(self) -> int:
         os.makedirs(os.path.dirname(self.bin))
         shutil.copy2(self.args.binary, self.bin)  # a rebuild during the run must not change what runs
+        # The local backend's small supervisor is found beside the binary (else it runs `trainyard local-supervise`).
+        supervisor = os.path.join(os.path.dirname(self.args.binary), "trainyard-local-supervise")
+        if os.access(supervisor, os.X_OK):
+            shutil.copy2(supervisor, os.path.join(os.path.dirname(self.bin), "trainyard-local-supervise"))
         machine = machine_description(self.root, self.args.binary)
         log(f"machine: {machine.get('nproc')} cores ({machine.get('cpu', '?')}), {machine.get('memory_gib', '?')} GiB, "
             f"{machine.get('os', '?')}; commit {machine.get('commit')}; load {os.getloadavg()[0]:.2f}")

@@ -73,6 +73,28 @@ def proc_cpu_ticks(pid: int) -> int:
         return 0
 
 
+def proc_cpu_split(pid: int) -> tuple[int, int]:
+    """(own utime + stime, reaped children's cutime + cstime) of a process, in clock ticks."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+    except (OSError, IndexError, ValueError):
+        return 0, 0
+
+
+def proc_rss_kib(pid: int) -> int | None:
+    """Resident set size of a process (VmRSS), KiB."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -291,6 +313,7 @@ class Run:
         self.load_at_start = os.getloadavg()
         self.cpu_samples = [(time.time(), *cpu_times())]
         self.own_cpu_start = self.own_cpu_ticks()
+        self.cpu_split_start = self.cpu_split()
         for number in range(1, self.workers_wanted + 1):
             self.workers.append(Service(f"worker-{number}", [self.driver.bin, "worker", *argv_tail], env,
                                         os.path.join(self.logs, f"worker-{number}.log")))
@@ -331,6 +354,8 @@ class Run:
         self.drained_at = time.time()
         self.cpu_samples.append((self.drained_at, *cpu_times()))
         self.own_cpu_end = self.own_cpu_ticks()
+        self.cpu_split_end = self.cpu_split()
+        self.worker_rss_kib = [proc_rss_kib(w.pid) for w in self.workers]
         self.load_at_end = os.getloadavg()
         self.result["complete"] = last_done >= n
         self.result["end_reason"] = reason
@@ -389,6 +414,21 @@ class Run:
         pids = [s.pid for s in [self.aggregator, *self.workers] if s]
         broker = self.broker_pid()
         return sum(proc_cpu_ticks(pid) for pid in pids + ([broker] if broker else []))
+
+    def cpu_split(self) -> dict[str, int]:
+        """CPU ticks so far per kind of process: workers (own), supervisors and jobs (reaped by the
+        workers), aggregator, broker."""
+        split = {"worker": 0, "supervisors_and_jobs": 0, "aggregator": 0, "broker": 0}
+        for worker in self.workers:
+            own, children = proc_cpu_split(worker.pid)
+            split["worker"] += own
+            split["supervisors_and_jobs"] += children
+        if self.aggregator:
+            split["aggregator"] = sum(proc_cpu_split(self.aggregator.pid))
+        broker = self.broker_pid()
+        if broker:
+            split["broker"] = sum(proc_cpu_split(broker))
+        return split
 
     # -- figures --------------------------------------------------------------------------
 
@@ -501,6 +541,11 @@ class Run:
             r["other_cpu_pct"] = max(0.0, machine_pct - own_pct)
         else:
             r["own_cpu_pct"] = r["other_cpu_pct"] = None
+        tick_ms = 1000.0 / os.sysconf("SC_CLK_TCK")
+        r["cpu_ms_per_job"] = {kind: (self.cpu_split_end[kind] - self.cpu_split_start.get(kind, 0)) * tick_ms / max(1, n)
+                               for kind in self.cpu_split_end}
+        rss = [value for value in self.worker_rss_kib if value is not None]
+        r["worker_rss_mib"] = max(rss) / 1024 if rss else None
         r["load_at_start"] = round(self.load_at_start[0], 2)
         r["load_at_end"] = round(self.load_at_end[0], 2)
 
@@ -603,6 +648,9 @@ class Run:
             f"load {r['load_at_start']} at start, {r['load_at_end']} at end; submit {r['submit_s']:.1f} s",
             f"  whose CPU               this run {fmt(r['own_cpu_pct'], 0)} %, other processes {fmt(r['other_cpu_pct'], 0)} % "
             f"of the machine (workers' start → drained)",
+            "  CPU per job             " + ", ".join(f"{kind.replace('_', ' ')} {value:.2f} ms" for kind, value in r["cpu_ms_per_job"].items())
+            + f", total {sum(r['cpu_ms_per_job'].values()):.2f} ms (utime + stime; supervisors and jobs once reaped by the workers)",
+            f"  worker RSS              {fmt(r['worker_rss_mib'], 0)} MiB (largest worker, at the end of the drain)",
             "  worker     pid       started  ready   assigned  1st claim  1st RUNNING  jobs   partitions  assignments  claim bursts every",
         ]
         for w in r["per_worker"]:
@@ -663,6 +711,10 @@ class Scale:
     def prepare(self):
         os.makedirs(os.path.dirname(self.bin))
         shutil.copy2(self.args.binary, self.bin)  # a rebuild during the run must not change what runs
+        # The local backend's small supervisor is found beside the binary (else it runs `trainyard local-supervise`).
+        supervisor = os.path.join(os.path.dirname(self.args.binary), "trainyard-local-supervise")
+        if os.access(supervisor, os.X_OK):
+            shutil.copy2(supervisor, os.path.join(os.path.dirname(self.bin), "trainyard-local-supervise"))
         self.machine = machine_description(self.root, self.args.binary)
         specs = os.path.join(self.dir, "specs")
         os.makedirs(specs)
