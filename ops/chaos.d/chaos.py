@@ -375,6 +375,9 @@ class Chaos:
         for path in (os.path.dirname(self.bin), self.home, self.replay_home, self.logs, self.specs, self.broker_dir):
             os.makedirs(path, exist_ok=True)
         shutil.copy2(self.args.binary, self.bin)  # a rebuild during the run must not change what runs
+        supervisor = os.path.join(os.path.dirname(self.args.binary), "trainyard-local-supervise")
+        if os.path.exists(supervisor):  # the local backend runs it from beside the worker's binary
+            shutil.copy2(supervisor, os.path.join(os.path.dirname(self.bin), "trainyard-local-supervise"))
         with open(self.worker_config, "w") as handle:
             handle.write("backends:\n  - {name: simulated, type: simulated}\n")
         # Services that serve /metrics get a free port each (several run on this host).
