@@ -1,0 +1,127 @@
+import Foundation
+import TrainyardAWS
+import TrainyardBackends
+import TrainyardCore
+
+/// Reads an attempt's log from CloudWatch Logs, where SageMaker writes it: the group
+/// `/aws/sagemaker/TrainingJobs` or `/aws/sagemaker/ProcessingJobs`, streams named
+/// `<job name>/<host>-<n>`, read with FilterLogEvents (all of the job's streams interleaved by
+/// time). The container's log holds stdout and stderr together, so every stream selection reads
+/// the same text.
+public struct SageMakerLogSource: LogSource {
+    public let backendName = "sagemaker"
+    /// The CloudWatch Logs client (`signingName: logs`, `targetPrefix: Logs_20140328`, JSON 1.1).
+    let logs: AWSJSONClient
+    let poller: LogPoller
+
+    public init(logs: AWSJSONClient, poller: LogPoller = LogPoller(interval: .seconds(2))) {
+        self.logs = logs
+        self.poller = poller
+    }
+
+    /// The log group SageMaker writes a job of `kind` to.
+    public static func logGroup(for kind: JobKind?) -> String {
+        kind.map(SageMakerJobKind.init) == .processing ? "/aws/sagemaker/ProcessingJobs" : "/aws/sagemaker/TrainingJobs"
+    }
+
+    public func read(_ query: LogQuery, attemptEnded: @escaping @Sendable () async -> Bool) async throws -> AsyncThrowingStream<String, any Error> {
+        var reader = CloudWatchLogReader(
+            logs: logs, group: Self.logGroup(for: query.kind), streamPrefix: "\(query.identity.resourceName)/")
+        // The first page decides whether there is a log at all (a missing group is a 404).
+        var first = try await reader.readMore()
+        if first.isEmpty && !query.follow && reader.groupMissing {
+            throw LogSourceError(.notFound, "no CloudWatch log group \(reader.group)")
+        }
+        if let tail = query.tail {
+            // FilterLogEvents reads forward only: read what is there, keep the last lines.
+            var text = first
+            while true {
+                let more = try await reader.readMore()
+                if more.isEmpty { break }
+                text += more
+                text = String(lastLines(of: text[...], count: tail))
+            }
+            first = String(lastLines(of: text[...], count: tail))
+        }
+        let poller = poller
+        let reading = reader
+        let head = first
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                var reader = reading
+                do {
+                    if !head.isEmpty { continuation.yield(head) }
+                    if query.follow {
+                        try await poller.follow(into: continuation, attemptEnded: attemptEnded) { try await reader.readMore() }
+                    }
+                    while true {
+                        let more = try await reader.readMore()
+                        if more.isEmpty { break }
+                        continuation.yield(more)
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+/// Pages through FilterLogEvents and, once at the end, polls for events after the last one
+/// seen (events at the same millisecond are told apart by their ids).
+struct CloudWatchLogReader: Sendable {
+    let logs: AWSJSONClient
+    let group: String
+    let streamPrefix: String
+    var nextToken: String?
+    var lastTimestamp: Double?
+    var idsAtLastTimestamp: Set<String> = []
+    var groupMissing = false
+
+    init(logs: AWSJSONClient, group: String, streamPrefix: String) {
+        self.logs = logs
+        self.group = group
+        self.streamPrefix = streamPrefix
+    }
+
+    /// The next page's messages as lines; empty when there is nothing new.
+    mutating func readMore() async throws -> String {
+        var request: [String: JSONValue] = [
+            "logGroupName": .string(group), "logStreamNamePrefix": .string(streamPrefix), "startFromHead": true, "limit": 1000,
+        ]
+        if let nextToken {
+            request["nextToken"] = .string(nextToken)
+        } else if let lastTimestamp {
+            request["startTime"] = .number(lastTimestamp)
+        }
+        let page: JSONValue
+        do {
+            page = try await logs.call("FilterLogEvents", .object(request))
+        } catch let error where error.code == "ResourceNotFoundException" {
+            groupMissing = true
+            return ""
+        } catch {
+            throw LogSourceError(.unavailable, "CloudWatch Logs: \(error)")
+        }
+        groupMissing = false
+        nextToken = page["nextToken"]?.string
+        var text = ""
+        for event in page["events"]?.array ?? [] {
+            guard let timestamp = event["timestamp"]?.number else { continue }
+            let id = event["eventId"]?.string ?? "\(timestamp)/\(event["logStreamName"]?.string ?? "")/\(event["message"]?.string ?? "")"
+            if timestamp == lastTimestamp {
+                guard idsAtLastTimestamp.insert(id).inserted else { continue }
+            } else if let lastTimestamp, timestamp < lastTimestamp {
+                continue
+            } else {
+                lastTimestamp = timestamp
+                idsAtLastTimestamp = [id]
+            }
+            let message = event["message"]?.string ?? ""
+            text += message.hasSuffix("\n") ? message : message + "\n"
+        }
+        return text
+    }
+}
