@@ -89,7 +89,7 @@ struct CloudWatchLogReader: Sendable {
     /// The next page's messages as lines; empty when there is nothing new.
     mutating func readMore() async throws -> String {
         var request: [String: JSONValue] = [
-            "logGroupName": .string(group), "logStreamNamePrefix": .string(streamPrefix), "startFromHead": true, "limit": 1000,
+            "logGroupName": .string(group), "logStreamNamePrefix": .string(streamPrefix), "limit": 1000,
         ]
         if let nextToken {
             request["nextToken"] = .string(nextToken)

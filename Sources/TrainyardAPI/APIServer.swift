@@ -20,7 +20,7 @@ public struct APIServer: Sendable {
     ) {
         logs = LogRoutes(store: store, authenticator: authenticator, sources: logSources, logger: logger)
         jobs = JobRoutes(store: store, authenticator: authenticator, send: send, configuration: configuration, logger: logger)
-        dashboard = DashboardRoutes(store: store, authenticator: authenticator, configuration: configuration)
+        dashboard = DashboardRoutes(store: store, authenticator: authenticator, configuration: configuration, logSources: logSources)
     }
 
     /// Adds the error middleware and the routes. Call it before adding other routes, so that their
