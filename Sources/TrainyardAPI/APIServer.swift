@@ -39,7 +39,8 @@ public struct APIServer: Sendable {
 
     /// Every path the server answers, with its methods (for 405 and `Allow`). `*` is one segment.
     static let routes: [(pattern: [String], methods: [String])] = [
-        (["v1", "jobs"], ["GET", "POST"]), (["v1", "jobs", "*"], ["GET"]), (["v1", "jobs", "*", "events"], ["GET"]), (["v1", "jobs", "*", "logs"], ["GET"]),
+        (["v1", "jobs"], ["GET", "POST"]), (["v1", "jobs", "*"], ["GET"]), (["v1", "jobs", "*", "events"], ["GET"]),
+        (["v1", "jobs", "*", "logs"], ["GET"]),
         (["v1", "jobs", "*", "cancel"], ["POST"]), (["v1", "login-links"], ["POST"]), ([], ["GET"]), (["jobs", "*"], ["GET"]),
         (["login"], ["GET", "POST"]), (["logout"], ["POST"]), (["healthz"], ["GET"]), (["readyz"], ["GET"]), (["metrics"], ["GET"]),
         (["openapi.yaml"], ["GET"]),

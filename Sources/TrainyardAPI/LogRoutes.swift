@@ -118,7 +118,9 @@ extension LogSources {
     /// Opens the log of `record`'s attempt that `parameters` name (default the latest; a follow of
     /// a queued job waits for its first attempt): the attempt's number and its text. Throws the
     /// API's answer when there is no such attempt or log.
-    public func open(_ record: JobRecord, parameters: LogParameters, store: JobStore) async throws -> (attempt: Int, text: AsyncThrowingStream<String, any Error>) {
+    public func open(_ record: JobRecord, parameters: LogParameters, store: JobStore) async throws -> (
+        attempt: Int, text: AsyncThrowingStream<String, any Error>
+    ) {
         var record = record
         let jobID = record.jobID
         while parameters.follow && parameters.attempt == nil && record.attempt == 0 && !record.state.isTerminal {

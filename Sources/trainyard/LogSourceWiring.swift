@@ -12,14 +12,20 @@ import TrainyardKubernetes
 /// The log readers of the aggregator's API, one per backend type of the workers' configuration
 /// file (the first target of a type wins: one Kubernetes namespace, one SageMaker region).
 /// Without a file: the local run directories under the state directory, and the simulated line.
-func makeLogSources(workerConfig: WorkerConfigFile?, stateDirectory: URL, logger: Logger) throws -> LogSources {
+func makeLogSources(workerConfig: WorkerConfigFile?, stateDirectory: URL, logger: Logger) -> LogSources {
     var sources: [any LogSource] = []
     for entry in workerConfig?.backends ?? [] {
-        switch entry.settings {
-        case .local: sources.append(LocalLogSource(stateDirectory: stateDirectory))
-        case .simulated: sources.append(SimulatedLogSource())
-        case .kubernetes(let kubernetes): sources.append(try kubernetes.makeLogSource(logger: logger))
-        case .sagemaker(let sagemaker): sources.append(try sagemaker.makeLogSource(logger: logger))
+        // A target whose logs cannot be reached must not keep the aggregator from running: its
+        // logs answer 503 instead.
+        do {
+            switch entry.settings {
+            case .local: sources.append(LocalLogSource(stateDirectory: stateDirectory))
+            case .simulated: sources.append(SimulatedLogSource())
+            case .kubernetes(let kubernetes): sources.append(try kubernetes.makeLogSource(logger: logger))
+            case .sagemaker(let sagemaker): sources.append(try sagemaker.makeLogSource(logger: logger))
+            }
+        } catch {
+            logger.warning("job logs of target \(entry.name) cannot be read: \(error)")
         }
     }
     sources += [LocalLogSource(stateDirectory: stateDirectory), SimulatedLogSource()]
@@ -45,7 +51,8 @@ extension SageMakerTargetSettings {
             url = parsed
         }
         let logs = AWSJSONClient(
-            configuration: AWSServiceConfiguration(endpoint: url, region: region, signingName: "logs", targetPrefix: "Logs_20140328", jsonVersion: "1.1"),
+            configuration: AWSServiceConfiguration(
+                endpoint: url, region: region, signingName: "logs", targetPrefix: "Logs_20140328", jsonVersion: "1.1"),
             credentials: AWSCredentialChain(), retry: AWSRetryPolicy(maxAttempts: maxAttempts ?? 8), logger: logger)
         return SageMakerLogSource(logs: logs)
     }

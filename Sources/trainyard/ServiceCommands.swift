@@ -164,7 +164,7 @@ struct RunAggregator: AsyncParsableCommand {
         // The API reads through its own read-only connection (WAL: readers never block the writer).
         let apiStore = try JobStore(readingAt: options.databasePath)
         let requests = JobRequestPublisher(producer: producer, topic: options.topics.requests)
-        let logSources = try makeLogSources(
+        let logSources = makeLogSources(
             workerConfig: try (workerConfig ?? ProcessInfo.processInfo.environment["TRAINYARD_WORKER_CONFIG"]).map(WorkerConfigFile.load(path:)),
             stateDirectory: options.stateDirectory, logger: logger)
         let api = APIServer(

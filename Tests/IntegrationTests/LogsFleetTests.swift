@@ -70,7 +70,9 @@ struct LogsFleetTests {
         }
     }
 
-    @Test("local: follow streams until the attempt ends; stderr, all, tail, attempt; another team gets the unknown job's 404; the CLI reads the store without the API")
+    @Test(
+        "local: follow streams until the attempt ends; stderr, all, tail, attempt; another team gets the unknown job's 404; the CLI reads the store without the API"
+    )
     func local() async throws {
         try await Self.withDeployment("logs-local") { api in
             let fleet = api.fleet
@@ -78,8 +80,10 @@ struct LogsFleetTests {
             let release = fleet.home.appendingPathComponent("release").path
             let script = "echo first; echo warning >&2; while [ ! -e '\(release)' ]; do sleep 0.05; done; echo last"
             let id = try #require(
-                try await fleet.submit([JobSpec(name: "printer", team: "alpha", command: ["/bin/sh", "-c", script], retry: RetryPolicy(maxAttempts: 1))])
-                    .first)
+                try await fleet.submit([
+                    JobSpec(name: "printer", team: "alpha", command: ["/bin/sh", "-c", script], retry: RetryPolicy(maxAttempts: 1))
+                ])
+                .first)
             // Asked as soon as the job is stored, maybe before a worker claimed it: the follow waits for the attempt.
             try await api.follow(id, name: "follow")
             let printed = try await eventually(timeout: .seconds(120)) { api.output("follow").contains("first\n") }
@@ -171,7 +175,8 @@ struct LogsFleetTests {
             let environment = emulator.credentialEnvironment.merging(["HOME": scratch.home.path]) { $1 }
             try await Self.withDeployment("logs-sm", aggregatorArguments: ["--worker-config", config], environment: environment) { api in
                 try api.fleet.start(
-                    "worker-1", ["worker", "--group", api.fleet.workerGroup, "--http-address", "127.0.0.1:0", "--config", config], environment: environment)
+                    "worker-1", ["worker", "--group", api.fleet.workerGroup, "--http-address", "127.0.0.1:0", "--config", config],
+                    environment: environment)
                 let spec = JobSpec(
                     name: "trainer", team: "alpha", kind: .training, image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1",
                     command: ["python", "train.py"], resources: Resources(cpu: 2, memoryMiB: 4096), retry: RetryPolicy(maxAttempts: 1),

@@ -18,10 +18,12 @@ struct LogParametersTests {
         #expect(try LogParameters([("stderr", "true"), ("all", "false")]).streams == .stderr)
     }
 
-    @Test("bad values are one 400 naming each field", arguments: [
-        [("attempt", "0")], [("attempt", "11")], [("tail", "-1")], [("tail", "x")], [("follow", "yes")], [("stderr", "true"), ("all", "true")],
-        [("tail", "1"), ("tail", "2")],
-    ])
+    @Test(
+        "bad values are one 400 naming each field",
+        arguments: [
+            [("attempt", "0")], [("attempt", "11")], [("tail", "-1")], [("tail", "x")], [("follow", "yes")], [("stderr", "true"), ("all", "true")],
+            [("tail", "1"), ("tail", "2")],
+        ])
     func refused(_ pairs: [(String, String)]) {
         #expect(throws: APIError.self) { try LogParameters(pairs.map { (name: $0.0, value: $0.1) }) }
     }
