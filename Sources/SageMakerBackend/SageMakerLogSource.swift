@@ -69,15 +69,21 @@ public struct SageMakerLogSource: LogSource {
     }
 }
 
-/// Pages through FilterLogEvents and, once at the end, polls for events after the last one
-/// seen (events at the same millisecond are told apart by their ids).
+/// Pages through FilterLogEvents and, once at the end, polls for newer events. Each poll asks
+/// again for the last `overlap` before the newest event seen, because CloudWatch may make an
+/// event visible after a later one of another stream; events are told apart by their ids.
 struct CloudWatchLogReader: Sendable {
+    static let overlapMilliseconds = 10_000.0
+    /// Empty pages (CloudWatch still searching) followed in one read before it returns.
+    static let maxPagesPerRead = 50
+
     let logs: AWSJSONClient
     let group: String
     let streamPrefix: String
     var nextToken: String?
-    var lastTimestamp: Double?
-    var idsAtLastTimestamp: Set<String> = []
+    var newestTimestamp: Double?
+    /// Event ids seen within `overlap` of the newest, with their timestamps.
+    var recent: [String: Double] = [:]
     var groupMissing = false
 
     init(logs: AWSJSONClient, group: String, streamPrefix: String) {
@@ -86,21 +92,32 @@ struct CloudWatchLogReader: Sendable {
         self.streamPrefix = streamPrefix
     }
 
-    /// The next page's messages as lines; empty when there is nothing new.
+    /// The messages not returned before, as lines; empty when there is nothing new.
     mutating func readMore() async throws -> String {
+        var text = ""
+        var pages = 0
+        repeat {
+            pages += 1
+            text += try await readPage()
+        } while text.isEmpty && nextToken != nil && pages < Self.maxPagesPerRead
+        return text
+    }
+
+    private mutating func readPage() async throws -> String {
         var request: [String: JSONValue] = [
             "logGroupName": .string(group), "logStreamNamePrefix": .string(streamPrefix), "limit": 1000,
         ]
         if let nextToken {
             request["nextToken"] = .string(nextToken)
-        } else if let lastTimestamp {
-            request["startTime"] = .number(lastTimestamp)
+        } else if let newestTimestamp {
+            request["startTime"] = .number(max(0, newestTimestamp - Self.overlapMilliseconds))
         }
         let page: JSONValue
         do {
             page = try await logs.call("FilterLogEvents", .object(request))
         } catch let error where error.code == "ResourceNotFoundException" {
             groupMissing = true
+            nextToken = nil
             return ""
         } catch {
             throw LogSourceError(.unavailable, "CloudWatch Logs: \(error)")
@@ -110,18 +127,15 @@ struct CloudWatchLogReader: Sendable {
         var text = ""
         for event in page["events"]?.array ?? [] {
             guard let timestamp = event["timestamp"]?.number else { continue }
-            let id = event["eventId"]?.string ?? "\(timestamp)/\(event["logStreamName"]?.string ?? "")/\(event["message"]?.string ?? "")"
-            if timestamp == lastTimestamp {
-                guard idsAtLastTimestamp.insert(id).inserted else { continue }
-            } else if let lastTimestamp, timestamp < lastTimestamp {
-                continue
-            } else {
-                lastTimestamp = timestamp
-                idsAtLastTimestamp = [id]
-            }
             let message = event["message"]?.string ?? ""
+            let id = event["eventId"]?.string ?? "\(timestamp)/\(event["logStreamName"]?.string ?? "")/\(message)"
+            if recent[id] != nil { continue }
+            if let newestTimestamp, timestamp < newestTimestamp - Self.overlapMilliseconds { continue }
+            recent[id] = timestamp
+            newestTimestamp = max(newestTimestamp ?? timestamp, timestamp)
             text += message.hasSuffix("\n") ? message : message + "\n"
         }
+        if let newestTimestamp { recent = recent.filter { $0.value >= newestTimestamp - Self.overlapMilliseconds } }
         return text
     }
 }
