@@ -114,6 +114,11 @@ struct LogsFleetTests {
             #expect(try await api.get("/v1/jobs/\(id)/logs?stderr=true&all=true", key: api.alpha).status == 400)
             #expect(try fleet.records([id])[id] == before)
 
+            // The dashboard's job page: the last lines, and links to the whole log.
+            let page = try await api.get("/jobs/\(id)", key: api.alpha)
+            #expect(page.status == 200 && page.text.contains("<pre id=\"log\">first\nlast\nwarning\n</pre>"), "\(page.text)")
+            #expect(page.text.contains("href=\"/v1/jobs/\(id)/logs?attempt=1&amp;stderr=true\""))
+
             // `trainyard logs` without an API: the store and this host's run directories.
             let direct = try await fleet.run(["logs", id.rawValue, "--tail", "1"])
             #expect(direct.status == 0 && direct.output == "last\n", "\(direct.errors)")
