@@ -134,7 +134,9 @@ struct LogsFleetTests {
     func kubernetes() async throws {
         let standIn = try KubeAPIServerStandIn()
         defer { standIn.stop() }
-        let config = try TestEnvironment.temporaryDirectory("logs-k8s-config").appendingPathComponent("worker.yaml").path
+        let configDirectory = try TestEnvironment.temporaryDirectory("logs-k8s-config")
+        defer { try? FileManager.default.removeItem(at: configDirectory) }
+        let config = configDirectory.appendingPathComponent("worker.yaml").path
         try """
         backends:
           - {name: k8s, type: kubernetes, kubeconfig: \(try standIn.writeKubeconfig(namespace: "ml")), relistIntervalSeconds: 5, watchTimeoutSeconds: 10}
