@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TrainyardBackends
 import TrainyardCore
 
@@ -33,32 +34,24 @@ public struct LocalLogSource: LogSource {
             }
             try await Task.sleep(for: poller.interval)
         }
-        let poller = poller
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    var readers = files.map { LogFileReader(url: $0) }
-                    if let tail = query.tail {
-                        for index in readers.indices { readers[index].skipToLast(lines: tail) }
-                    }
-                    if query.follow {
-                        try await poller.follow(into: continuation, attemptEnded: attemptEnded) {
-                            readers.indices.map { readers[$0].readMore(completeLinesOnly: true) }.joined()
-                        }
-                    }
-                    // Everything left, a last line without a line end included.
-                    while true {
-                        let text = readers.indices.map { readers[$0].readMore(completeLinesOnly: false) }.joined()
-                        if text.isEmpty { break }
-                        continuation.yield(text)
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
+        var readers = files.map { LogFileReader(url: $0) }
+        if let tail = query.tail {
+            for index in readers.indices { readers[index].skipToLast(lines: tail) }
         }
+        let logFiles = LogFiles(readers)
+        return poller.stream(follow: query.follow, attemptEnded: attemptEnded) { final in logFiles.read(completeLinesOnly: !final) }
+    }
+}
+
+/// The readers of one query's files, read in turn by the stream.
+final class LogFiles: Sendable {
+    private let readers: Mutex<[LogFileReader]>
+
+    init(_ readers: [LogFileReader]) { self.readers = Mutex(readers) }
+
+    /// What each file has after its offset (at most a chunk each), stdout first.
+    func read(completeLinesOnly: Bool) -> String {
+        readers.withLock { readers in readers.indices.map { readers[$0].readMore(completeLinesOnly: completeLinesOnly) }.joined() }
     }
 }
 

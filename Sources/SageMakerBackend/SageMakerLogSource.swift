@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TrainyardAWS
 import TrainyardBackends
 import TrainyardCore
@@ -25,46 +26,39 @@ public struct SageMakerLogSource: LogSource {
     }
 
     public func read(_ query: LogQuery, attemptEnded: @escaping @Sendable () async -> Bool) async throws -> AsyncThrowingStream<String, any Error> {
-        var reader = CloudWatchLogReader(
-            logs: logs, group: Self.logGroup(for: query.kind), streamPrefix: "\(query.identity.resourceName)/")
+        let reader = CloudWatchLogReader(logs: logs, group: Self.logGroup(for: query.kind), streamPrefix: "\(query.identity.resourceName)/")
         // The first page decides whether there is a log at all (a missing group is a 404).
         var first = try await reader.readMore()
-        if first.isEmpty && !query.follow && reader.groupMissing {
+        if first.isEmpty, !query.follow, await reader.groupMissing {
             throw LogSourceError(.notFound, "no CloudWatch log group \(reader.group)")
         }
         if let tail = query.tail {
             // FilterLogEvents reads forward only: read what is there, keep the last lines.
-            var text = first
             while true {
                 let more = try await reader.readMore()
                 if more.isEmpty { break }
-                text += more
-                text = String(lastLines(of: text[...], count: tail))
+                first = String(lastLines(of: (first + more)[...], count: tail))
             }
-            first = String(lastLines(of: text[...], count: tail))
+            first = String(lastLines(of: first[...], count: tail))
         }
-        let poller = poller
-        let reading = reader
-        let head = first
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                var reader = reading
-                do {
-                    if !head.isEmpty { continuation.yield(head) }
-                    if query.follow {
-                        try await poller.follow(into: continuation, attemptEnded: attemptEnded) { try await reader.readMore() }
-                    }
-                    while true {
-                        let more = try await reader.readMore()
-                        if more.isEmpty { break }
-                        continuation.yield(more)
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
+        let head = FirstText(first)
+        return poller.stream(follow: query.follow, attemptEnded: attemptEnded) { _ in
+            if let text = head.take() { return text }
+            return try await reader.readMore()
+        }
+    }
+}
+
+/// Text read before the stream started, handed out once.
+private final class FirstText: Sendable {
+    private let text: Mutex<String?>
+
+    init(_ text: String) { self.text = Mutex(text.isEmpty ? nil : text) }
+
+    func take() -> String? {
+        text.withLock { text in
+            defer { text = nil }
+            return text
         }
     }
 }
@@ -72,7 +66,7 @@ public struct SageMakerLogSource: LogSource {
 /// Pages through FilterLogEvents and, once at the end, polls for newer events. Each poll asks
 /// again for the last `overlap` before the newest event seen, because CloudWatch may make an
 /// event visible after a later one of another stream; events are told apart by their ids.
-struct CloudWatchLogReader: Sendable {
+actor CloudWatchLogReader {
     static let overlapMilliseconds = 10_000.0
     /// Empty pages (CloudWatch still searching) followed in one read before it returns.
     static let maxPagesPerRead = 50
@@ -93,7 +87,7 @@ struct CloudWatchLogReader: Sendable {
     }
 
     /// The messages not returned before, as lines; empty when there is nothing new.
-    mutating func readMore() async throws -> String {
+    func readMore() async throws -> String {
         var text = ""
         var pages = 0
         repeat {
@@ -103,7 +97,7 @@ struct CloudWatchLogReader: Sendable {
         return text
     }
 
-    private mutating func readPage() async throws -> String {
+    private func readPage() async throws -> String {
         var request: [String: JSONValue] = [
             "logGroupName": .string(group), "logStreamNamePrefix": .string(streamPrefix), "limit": 1000,
         ]

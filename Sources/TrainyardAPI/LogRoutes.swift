@@ -93,24 +93,40 @@ struct LogRoutes: Sendable {
         }
         let parameters = try LogParameters(request.queryPairs)
         let (attempt, text) = try await sources.open(record, parameters: parameters, store: store)
-        let logger = logger
-        let body = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
-            let task = Task {
-                do {
-                    for try await chunk in text { continuation.yield(ByteBuffer(string: chunk)) }
-                } catch {
-                    // The status line is sent; the reader sees the cut in the text.
-                    logger.warning("log of \(jobID) attempt \(attempt) ended early: \(error)")
-                    continuation.yield(ByteBuffer(string: "\n[trainyard: the log could not be read further: \(error)]\n"))
-                }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        let body = LogResponseBody(text: text, logger: logger, jobID: jobID, attempt: attempt)
         return Response(
             status: .ok,
             headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store", HTTPField.Name("Trainyard-Attempt")!: String(attempt)],
             body: ResponseBody(asyncSequence: body))
+    }
+}
+
+/// The log text as response bytes, read only as fast as the client takes them. A read that
+/// fails after the status line was sent ends the text with a note saying so.
+struct LogResponseBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let text: AsyncThrowingStream<String, any Error>
+    let logger: Logger
+    let jobID: JobID
+    let attempt: Int
+
+    func makeAsyncIterator() -> Iterator { Iterator(text: text.makeAsyncIterator(), body: self) }
+
+    struct Iterator: AsyncIteratorProtocol {
+        var text: AsyncThrowingStream<String, any Error>.AsyncIterator
+        let body: LogResponseBody
+        var failed = false
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard !failed else { return nil }
+            do {
+                return try await text.next().map { ByteBuffer(string: $0) }
+            } catch {
+                failed = true
+                body.logger.warning("log of \(body.jobID) attempt \(body.attempt) ended early: \(error)")
+                return ByteBuffer(string: "\n[trainyard: the log could not be read further: \(error)]\n")
+            }
+        }
     }
 }
 

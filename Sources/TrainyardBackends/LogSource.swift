@@ -1,3 +1,4 @@
+import Synchronization
 import TrainyardCore
 
 /// Which of an attempt's output streams to read.
@@ -77,25 +78,52 @@ public func lastLines(of text: Substring, count: Int) -> Substring {
     return text
 }
 
-/// Follows a log that can only be polled (files, CloudWatch): calls `readMore` until it returns
-/// nothing new after `attemptEnded()` said true, waiting `interval` between empty polls.
+/// Reads a log that can only be polled (files, CloudWatch) on demand: each element the reader
+/// asks for is one more read, so a slow reader never makes the source read ahead into memory.
 public struct LogPoller: Sendable {
     public var interval: Duration
 
     public init(interval: Duration = .milliseconds(500)) { self.interval = interval }
 
-    /// Yields what `readMore` returns; asks `attemptEnded` before each read, so the read after
-    /// the attempt ended is the last and nothing printed before the end is missed.
-    public func follow(
-        into continuation: AsyncThrowingStream<String, any Error>.Continuation, attemptEnded: @Sendable () async -> Bool,
-        readMore: () async throws -> String
-    ) async throws {
-        while !Task.isCancelled {
-            let ended = await attemptEnded()
-            let text = try await readMore()
-            if !text.isEmpty { continuation.yield(text) }
-            if ended { return }
-            if text.isEmpty { try await Task.sleep(for: interval) }
+    /// The text `read` returns, read after read. With `follow`, `read(false)` (what is complete
+    /// so far) is called until `attemptEnded()` said true before the read, waiting `interval`
+    /// after an empty one; then `read(true)` (everything, a last partial line included) until it
+    /// returns nothing. Asking before reading means nothing printed before the end is missed.
+    public func stream(
+        follow: Bool, attemptEnded: @escaping @Sendable () async -> Bool, read: @escaping @Sendable (_ final: Bool) async throws -> String
+    ) -> AsyncThrowingStream<String, any Error> {
+        let phase = LogPollPhase(follow ? .following : .draining)
+        let interval = interval
+        return AsyncThrowingStream {
+            while true {
+                switch phase.current {
+                case .following:
+                    let ended = await attemptEnded()
+                    let text = try await read(false)
+                    if ended { phase.current = .draining }
+                    if !text.isEmpty { return text }
+                    if !ended { try await Task.sleep(for: interval) }
+                case .draining:
+                    let text = try await read(true)
+                    if text.isEmpty { phase.current = .done }
+                    return text.isEmpty ? nil : text
+                case .done:
+                    return nil
+                }
+            }
         }
+    }
+}
+
+/// Where a polled log's reading is; the stream's elements are asked for one at a time.
+final class LogPollPhase: Sendable {
+    enum Phase { case following, draining, done }
+    private let phase: Mutex<Phase>
+
+    init(_ phase: Phase) { self.phase = Mutex(phase) }
+
+    var current: Phase {
+        get { phase.withLock { $0 } }
+        set { phase.withLock { $0 = newValue } }
     }
 }
