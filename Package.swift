@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "TrainyardAPI",
             dependencies: [
-                "TrainyardCore", "TrainyardStore", .product(name: "Hummingbird", package: "hummingbird"),
+                "TrainyardCore", "TrainyardStore", "TrainyardBackends", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
             ],

@@ -7,17 +7,20 @@ import TrainyardStore
 public struct APIServer: Sendable {
     let jobs: JobRoutes
     let dashboard: DashboardRoutes
+    let logs: LogRoutes
 
     /// - Parameters:
     ///   - store: the job store (read only here).
     ///   - keys: the API keys; with none, every authenticated endpoint answers 401.
     ///   - send: publishes submit and cancel commands to the requests topic.
+    ///   - logSources: where `GET /v1/jobs/{id}/logs` reads attempts' output, by backend.
     public init(
         store: JobStore, authenticator: Authenticator, send: @escaping JobRequestSender, configuration: APIConfiguration = APIConfiguration(),
-        logger: Logger
+        logSources: LogSources = LogSources([]), logger: Logger
     ) {
+        logs = LogRoutes(store: store, authenticator: authenticator, sources: logSources, logger: logger)
         jobs = JobRoutes(store: store, authenticator: authenticator, send: send, configuration: configuration, logger: logger)
-        dashboard = DashboardRoutes(store: store, authenticator: authenticator, configuration: configuration)
+        dashboard = DashboardRoutes(store: store, authenticator: authenticator, configuration: configuration, logSources: logSources)
     }
 
     /// Adds the error middleware and the routes. Call it before adding other routes, so that their
@@ -30,12 +33,14 @@ public struct APIServer: Sendable {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_yaml)))
         }
         jobs.register(on: router)
+        logs.register(on: router)
         dashboard.register(on: router)
     }
 
     /// Every path the server answers, with its methods (for 405 and `Allow`). `*` is one segment.
     static let routes: [(pattern: [String], methods: [String])] = [
         (["v1", "jobs"], ["GET", "POST"]), (["v1", "jobs", "*"], ["GET"]), (["v1", "jobs", "*", "events"], ["GET"]),
+        (["v1", "jobs", "*", "logs"], ["GET"]),
         (["v1", "jobs", "*", "cancel"], ["POST"]), (["v1", "login-links"], ["POST"]), ([], ["GET"]), (["jobs", "*"], ["GET"]),
         (["login"], ["GET", "POST"]), (["logout"], ["POST"]), (["healthz"], ["GET"]), (["readyz"], ["GET"]), (["metrics"], ["GET"]),
         (["openapi.yaml"], ["GET"]),

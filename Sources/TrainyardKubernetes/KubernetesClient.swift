@@ -13,7 +13,7 @@ import NIOSSL
 public final class KubernetesClient: Sendable {
     public let connection: KubernetesConnection
     public let retry: KubernetesRetryPolicy
-    private let http: HTTPClient
+    let http: HTTPClient
     private let logger: Logger
 
     public init(connection: KubernetesConnection, retry: KubernetesRetryPolicy = KubernetesRetryPolicy(), logger: Logger) throws(KubernetesError) {
@@ -163,7 +163,7 @@ public final class KubernetesClient: Sendable {
         }
     }
 
-    private func makeRequest(_ method: HTTPMethod, path: String, query: [String: String], body: Data?) throws(KubernetesError) -> HTTPClientRequest {
+    func makeRequest(_ method: HTTPMethod, path: String, query: [String: String], body: Data?) throws(KubernetesError) -> HTTPClientRequest {
         var components = URLComponents(url: connection.server, resolvingAgainstBaseURL: false)!
         components.path = (components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path) + path
         if !query.isEmpty { components.queryItems = query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) } }

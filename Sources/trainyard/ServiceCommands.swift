@@ -143,6 +143,12 @@ struct RunAggregator: AsyncParsableCommand {
     @Option(help: "Alert rules and webhook (YAML; env TRAINYARD_ALERTS_CONFIG; default: the built-in thresholds, no webhook).")
     var alertsConfig: String?
 
+    @Option(
+        help:
+            "The workers' configuration file, to read job logs from their targets (env TRAINYARD_WORKER_CONFIG; default: local run directories under --state-dir)."
+    )
+    var workerConfig: String?
+
     func run() async throws {
         let logger = options.logger("trainyard.aggregator")
         let alertConfiguration = try loadAlertConfiguration()
@@ -159,7 +165,11 @@ struct RunAggregator: AsyncParsableCommand {
         // The API reads through its own read-only connection (WAL: readers never block the writer).
         let apiStore = try JobStore(readingAt: options.databasePath)
         let requests = JobRequestPublisher(producer: producer, topic: options.topics.requests)
-        let api = APIServer(store: apiStore, authenticator: Authenticator(keys: keys), send: { try await requests.publish($0) }, logger: logger)
+        let logSources = makeLogSources(
+            workerConfig: try (workerConfig ?? ProcessInfo.processInfo.environment["TRAINYARD_WORKER_CONFIG"]).map(WorkerConfigFile.load(path:)),
+            stateDirectory: options.stateDirectory, logger: logger)
+        let api = APIServer(
+            store: apiStore, authenticator: Authenticator(keys: keys), send: { try await requests.publish($0) }, logSources: logSources, logger: logger)
         let http = ObservabilityServer.make(
             address: try parseAddress(httpAddress), registry: registry, ready: { aggregator.isReady && apiStore.isReachable() }, logger: logger,
             configure: api.install(on:))

@@ -157,7 +157,8 @@ struct DashboardRenderingTests {
         let attempt = AttemptStatus(event)
         let detail = JobPage(
             principal: Principal(name: "k", team: nil), job: job, spec: nil, attempts: [attempt],
-            events: [StoredEvent(position: MessagePosition(topic: "t", partition: 0, offset: 0), event: event)], now: Date()
+            events: [StoredEvent(position: MessagePosition(topic: "t", partition: 0, offset: 0), event: event)],
+            logTail: JobLogTail(text: hostile), now: Date()
         ).render()
         for page in [list, detail] {
             #expect(!page.contains("<script"))
@@ -166,6 +167,7 @@ struct DashboardRenderingTests {
         #expect(list.contains("25%"), "1 failed of 4 finished")
         #expect(list.contains("1m 02s"), "run time of the job")
         #expect(detail.contains("<svg"))
+        #expect(detail.contains("<pre id=\"log\">&lt;script&gt;"), "the log's last lines are text, never markup")
     }
 
     @Test("the timeline splits an attempt into its states in time order")

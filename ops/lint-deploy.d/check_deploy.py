@@ -39,9 +39,16 @@ WORKER_GROUP = "trainyard-workers"
 ALLOWED_SECRETS = {"trainyard-kafka-credentials", "trainyard-api-keys", "trainyard-alerts-webhook"}
 # The Kubernetes backend's needs, and nothing more (docs/backends/kubernetes.md: create, watch,
 # delete Jobs; read pod statuses).
+# Per Role: the worker's Kubernetes backend, and the aggregator reading job logs.
 EXPECTED_RBAC = {
-    ("batch", "jobs"): {"create", "get", "list", "watch", "delete"},
-    ("", "pods"): {"get", "list", "watch"},
+    "trainyard-kubernetes-backend": {
+        ("batch", "jobs"): {"create", "get", "list", "watch", "delete"},
+        ("", "pods"): {"get", "list", "watch"},
+    },
+    "trainyard-job-logs": {
+        ("", "pods"): {"list"},
+        ("", "pods/log"): {"get"},
+    },
 }
 MIN_WORKER_GRACE_SECONDS = 90
 
@@ -419,16 +426,19 @@ def check_k8s() -> None:
                     ):
                         finding(path, f"Service {name} targets port {target!r}, which its pods do not name")
 
-    # RBAC: exactly what the Kubernetes backend uses.
+    # RBAC: exactly what the Kubernetes backend and the log reader use.
+    for name in EXPECTED_RBAC.keys() - by_kind.get("Role", {}).keys():
+        finding(K8S, f"no Role {name}")
     for name, (path, doc) in by_kind.get("Role", {}).items():
+        expected = EXPECTED_RBAC.get(name, {})
         granted: dict[tuple[str, str], set[str]] = {}
         for rule in doc.get("rules") or []:
             for group in rule.get("apiGroups") or []:
                 for resource in rule.get("resources") or []:
                     granted.setdefault((group, resource), set()).update(rule.get("verbs") or [])
-        if granted != EXPECTED_RBAC:
+        if granted != expected:
             finding(path, f"Role {name} grants {sorted((g, r, sorted(v)) for (g, r), v in granted.items())}; "
-                          f"expected exactly {sorted((g, r, sorted(v)) for (g, r), v in EXPECTED_RBAC.items())}")
+                          f"expected exactly {sorted((g, r, sorted(v)) for (g, r), v in expected.items())}")
     if by_kind.get("ClusterRole") or by_kind.get("ClusterRoleBinding"):
         finding(K8S, "cluster-scoped RBAC: the backend needs a namespaced Role only")
 

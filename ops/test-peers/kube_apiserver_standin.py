@@ -97,6 +97,14 @@ class Store:
         self.failures = []  # HTTP codes to answer the next API requests with, in order
         self.released = set()  # (ns, name) of Jobs whose run time was ended by /_standin/release
         self.open_watches = {"jobs": 0, "pods": 0}
+        self.pod_logs = {}  # (ns, pod name) -> lines the main container printed
+
+    def print_lines(self, ns, pod, text):
+        if not text:
+            return
+        with self.cv:
+            self.pod_logs.setdefault((ns, pod), []).extend(line + "\n" for line in text.split("\n"))
+            self.cv.notify_all()
 
     def _emit(self, kind, event_type, obj):
         self.rv += 1
@@ -144,6 +152,8 @@ class Lifecycle(threading.Thread):
         self.seconds = float(env.get("KUBE_STANDIN_SECONDS", "1"))
         self.exit_code = int(env.get("KUBE_STANDIN_EXIT_CODE", "1"))
         self.unschedulable = float(env.get("KUBE_STANDIN_UNSCHEDULABLE_SECONDS", "2"))
+        self.log_at_start = env.get("KUBE_STANDIN_LOG", "")
+        self.log_at_exit = env.get("KUBE_STANDIN_LOG_AT_EXIT", "")
         self.main = container["name"]
         self.started = time.monotonic()
         suffix = "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(5))
@@ -206,9 +216,13 @@ class Lifecycle(threading.Thread):
             for c in status["containerStatuses"]:
                 c["state"] = {"running": {"startedAt": now_rfc3339()}}
         self.update_pod(mutate)
+        STORE.print_lines(self.ns, self.pod["metadata"]["name"], self.log_at_start)
         self.update_job(lambda s: s.update({"active": 1, "ready": 1}))
 
     def terminate(self, name, code, reason, phase=None):
+        if name == self.main:
+            STORE.print_lines(self.ns, self.pod["metadata"]["name"], self.log_at_exit)
+
         def mutate(status):
             c = self.container(status, name)
             started = c["state"].get("running", {}).get("startedAt", now_rfc3339())
@@ -357,6 +371,12 @@ class Handler(BaseHTTPRequestHandler):
         # /apis/batch/v1/namespaces/NS/jobs[/NAME] or /api/v1/namespaces/NS/pods
         if parts[:3] == ["apis", "batch", "v1"] and len(parts) >= 5 and parts[3] == "namespaces" and parts[5:6] == ["jobs"]:
             ns, name, kind, group = parts[4], (parts[6] if len(parts) > 6 else None), "jobs", "batch"
+        elif parts[:2] == ["api", "v1"] and len(parts) == 7 and parts[2] == "namespaces" and parts[4] == "pods" and parts[6] == "log":
+            if method != "GET":
+                return self.send_json(405, status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"))
+            if "get:pods/log" in self.server.forbidden:
+                return self.send_json(403, status(403, "Forbidden", f'pods "{parts[5]}" is forbidden: User "system:serviceaccount:trainyard:aggregator" cannot get resource "pods/log" in API group "" in the namespace "{parts[3]}"', {"name": parts[5], "kind": "pods"}))
+            return self.pod_log(parts[3], parts[5], query)
         elif parts[:2] == ["api", "v1"] and len(parts) >= 5 and parts[2] == "namespaces" and parts[4:5] == ["pods"]:
             ns, name, kind, group = parts[3], (parts[5] if len(parts) > 5 else None), "pods", ""
         else:
@@ -421,6 +441,80 @@ class Handler(BaseHTTPRequestHandler):
             rv = str(STORE.rv)
         self.send_json(200, {"kind": "JobList" if kind == "jobs" else "PodList", "apiVersion": "batch/v1" if kind == "jobs" else "v1",
                              "metadata": {"resourceVersion": rv}, "items": items})
+
+    def pod_log(self, ns, name, query):
+        pod = STORE.get("pods", ns, name)
+        if pod is None:
+            return self.send_json(404, status(404, "NotFound", f'pods "{name}" not found', {"name": name, "kind": "pods"}))
+        names = [c["name"] for c in pod["spec"]["containers"]]
+        container = query.get("container")
+        if container is None:
+            if len(names) != 1:
+                return self.send_json(400, status(400, "BadRequest", f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"))
+            container = names[0]
+        if container not in names:
+            return self.send_json(400, status(400, "BadRequest", f"container {container} is not valid for pod {name}"))
+        flags = {}
+        for flag in ("follow", "previous"):
+            value = query.get(flag, "false")
+            if value not in ("true", "false", "1", "0"):
+                return self.send_json(400, status(400, "BadRequest", f'strconv.ParseBool: parsing "{value}": invalid syntax'))
+            flags[flag] = value in ("true", "1")
+        numbers = {}
+        for field in ("tailLines", "limitBytes"):
+            if field in query:
+                try:
+                    numbers[field] = int(query[field])
+                except ValueError:
+                    return self.send_json(400, status(400, "BadRequest", f'strconv.ParseInt: parsing "{query[field]}": invalid syntax'))
+                if numbers[field] < (0 if field == "tailLines" else 1):
+                    return self.send_json(422, status(422, "Invalid", f"PodLogOptions \"\" is invalid: {field}: Invalid value: {numbers[field]}"))
+        state = next(c for c in pod["status"]["containerStatuses"] if c["name"] == container)
+        if flags["previous"]:
+            if not state.get("restartCount"):
+                return self.send_json(400, status(400, "BadRequest", f'previous terminated container "{container}" in pod "{name}" not found'))
+        elif "waiting" in state["state"]:
+            reason = state["state"]["waiting"].get("reason", "ContainerCreating")
+            return self.send_json(400, status(400, "BadRequest", f'container "{container}" in pod "{name}" is waiting to start: {reason}'))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        key = (ns, name)
+        budget = numbers.get("limitBytes")
+
+        def send(text):
+            nonlocal budget
+            data = text.encode()
+            if budget is not None:
+                data, budget = data[:budget], budget - len(data[:budget])
+            if data:
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+            return budget is None or budget > 0
+        try:
+            with STORE.cv:
+                lines = list(STORE.pod_logs.get(key, []))
+            sent = len(lines)
+            if "tailLines" in numbers:
+                lines = lines[len(lines) - numbers["tailLines"]:] if numbers["tailLines"] else []
+            going = send("".join(lines))
+            while going and flags["follow"] and not flags["previous"]:
+                with STORE.cv:
+                    current = STORE.objects["pods"].get(key)
+                    printed = STORE.pod_logs.get(key, [])
+                    fresh = printed[sent:]
+                    sent = len(printed)
+                    ended = current is None or "terminated" in next(c for c in current["status"]["containerStatuses"] if c["name"] == container)["state"]
+                    if not fresh and not ended:
+                        STORE.cv.wait(timeout=0.2)
+                going = send("".join(fresh))
+                if ended and not fresh:
+                    break
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.close_connection = True
 
     def write_chunk(self, obj):
         data = (json.dumps(obj) + "\n").encode()

@@ -21,6 +21,11 @@ and serves it (SageMaker, SQS, EventBridge, IAM on one port) with:
   Describe fields, times in epoch milliseconds),
   which a rule delivers to an SQS queue; per job `emulator.events` = normal | duplicate (each
   event twice, and a stale InProgress event after the final one) | drop (no events at all);
+- CloudWatch Logs as SageMaker writes them: when a job starts training its container "prints"
+  its `emulator.log` tag, and when it ends its `emulator.log-at-exit` tag, as events of the stream
+  `<job name>/algo-1-<epoch>` in `/aws/sagemaker/TrainingJobs` or `/aws/sagemaker/ProcessingJobs`;
+  FilterLogEvents honours `logStreamNamePrefix` and interleaves streams by time, as AWS does
+  (moto ignores the prefix and would answer with every job's events);
 - signatures checked: moto runs with INITIAL_NO_AUTH_ACTION_COUNT=3, the three calls that create
   an IAM user, its access key and an allow-all policy; every later call needs a valid SigV4
   signature with that key (a wrong one gets 403 SignatureDoesNotMatch).
@@ -52,6 +57,7 @@ REGION = "us-east-1"
 LOCK = threading.RLock()
 PLANS = {}  # job name -> lifecycle plan
 EVENTS = []  # (family, detail) waiting to be published
+LOG_LINES = []  # (log group, stream, message) waiting to be written to CloudWatch Logs
 
 
 class Family:
@@ -59,6 +65,7 @@ class Family:
 
     def __init__(self, noun, store, prefix, secondary, detail_type):
         self.noun, self.store, self.prefix, self.secondary, self.detail_type = noun, store, prefix, secondary, detail_type
+        self.log_group = f"/aws/sagemaker/{noun}s"
 
     def status(self, job):
         return getattr(job, f"{self.prefix}_job_status")
@@ -142,6 +149,8 @@ def install_family(backend_class, family, args, audit):
                 "events": tags.get("emulator.events", "normal"),
                 "max_runtime": float((job.stopping_condition or {}).get("MaxRuntimeInSeconds", 86400)),
                 "stop_at": None, "job": job, "family": family,
+                "log": tags.get("emulator.log"), "log_at_exit": tags.get("emulator.log-at-exit"),
+                "stream": f"{name}/algo-1-{int(time.time())}",
             }
             audit({"action": action, "name": name, "result": "created"})
             emit(family, name, job)
@@ -165,8 +174,23 @@ def install_family(backend_class, family, args, audit):
     setattr(SageMakerResponse, f"stop_{family.prefix}_job", stop)
 
 
+def print_line(plan, text):
+    if text:
+        LOG_LINES.append((plan["family"].log_group, plan["stream"], text))
+
+
 def advance(job, plan):
     """Moves one job along its planned lifecycle; returns True when it changed."""
+    changed = step(job, plan)
+    if changed and plan["family"].status(job) == "InProgress" and plan["started"] is not None and not plan.get("printed"):
+        plan["printed"] = True
+        print_line(plan, plan["log"])
+    if changed and plan["family"].status(job) in ("Completed", "Failed", "Stopped") and plan.get("printed"):
+        print_line(plan, plan["log_at_exit"])
+    return changed
+
+
+def step(job, plan):
     family, t = plan["family"], time.monotonic()
     status = family.status(job)
     if status == "Stopping" and plan["stop_at"] and t >= plan["stop_at"]:
@@ -191,7 +215,45 @@ def advance(job, plan):
     return True
 
 
-def lifecycle_loop(events_client):
+def write_logs(logs_client, lines):
+    for group, stream, message in lines:
+        try:
+            logs_client.create_log_group(logGroupName=group)
+        except logs_client.exceptions.ResourceAlreadyExistsException:
+            pass
+        try:
+            logs_client.create_log_stream(logGroupName=group, logStreamName=stream)
+        except logs_client.exceptions.ResourceAlreadyExistsException:
+            pass
+        logs_client.put_log_events(logGroupName=group, logStreamName=stream,
+                                   logEvents=[{"timestamp": int(time.time() * 1000), "message": message}])
+
+
+def install_log_filter():
+    """FilterLogEvents as AWS answers it: only the streams named by `logStreamNamePrefix`, interleaved by time."""
+    from moto.logs.responses import LogsResponse
+
+    def filter_log_events(self):
+        group_name = self._get_param("logGroupName")
+        prefix = self._get_param("logStreamNamePrefix")
+        names = self._get_param("logStreamNames", [])
+        if prefix is not None:
+            group = self.logs_backend.groups.get(group_name)
+            if group is None:
+                from moto.logs.exceptions import ResourceNotFoundException
+                raise ResourceNotFoundException()
+            names = [name for name in group.streams if name.startswith(prefix)]
+            if not names:
+                return json.dumps({"events": [], "searchedLogStreams": []})
+        events, next_token, searched = self.logs_backend.filter_log_events(
+            group_name, names, self._get_param("startTime"), self._get_param("endTime"), self._get_param("limit"),
+            self._get_param("nextToken"), self._get_param("filterPattern"), True)
+        return json.dumps({"events": events, "nextToken": next_token, "searchedLogStreams": searched})
+
+    LogsResponse.filter_log_events = filter_log_events
+
+
+def lifecycle_loop(events_client, logs_client):
     while True:
         time.sleep(0.2)
         with LOCK:
@@ -205,6 +267,9 @@ def lifecycle_loop(events_client):
                         EVENTS.append((family, stale))
             pending = EVENTS[:]
             del EVENTS[:]
+            lines = LOG_LINES[:]
+            del LOG_LINES[:]
+        write_logs(logs_client, lines)
         for family, detail in pending:
             events_client.put_events(Entries=[{
                 "Source": "aws.sagemaker", "DetailType": family.detail_type,
@@ -246,6 +311,7 @@ def main():
             out.write(json.dumps(record) + "\n")
 
     install_patches(args, audit)
+    install_log_filter()
     app = Throttle(DomainDispatcherApplication(create_backend_app), args.throttle_first, audit)
     server = make_server("127.0.0.1", args.port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -267,7 +333,7 @@ def main():
     events.put_rule(Name="trainyard-sagemaker", EventPattern=json.dumps(
         {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Training Job State Change", "SageMaker Processing Job State Change"]}))
     events.put_targets(Rule="trainyard-sagemaker", Targets=[{"Id": "queue", "Arn": queue_arn}])
-    threading.Thread(target=lifecycle_loop, args=(events,), daemon=True).start()
+    threading.Thread(target=lifecycle_loop, args=(events, client("logs", key_id, secret)), daemon=True).start()
 
     print(json.dumps({"endpoint": endpoint, "region": REGION, "accessKeyId": key_id, "secretAccessKey": secret,
                       "queueUrl": queue_url}), flush=True)

@@ -11,6 +11,7 @@ struct DashboardRoutes: Sendable {
     let store: JobStore
     let authenticator: Authenticator
     let configuration: APIConfiguration
+    let logSources: LogSources
 
     /// No scripts, no external resources, no framing; forms post only here.
     static let securityHeaders: HTTPFields = [
@@ -21,7 +22,7 @@ struct DashboardRoutes: Sendable {
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/") { request, _ in try jobsPage(request) }
-        router.get("jobs/:id") { request, context in try jobPage(request, id: context.parameters.get("id") ?? "") }
+        router.get("jobs/:id") { request, context in try await jobPage(request, id: context.parameters.get("id") ?? "") }
         router.get("login") { request, _ in loginWithToken(request) }
         router.post("login") { request, _ in try await loginWithKey(request) }
         router.post("logout") { request, _ in try logout(request) }
@@ -83,14 +84,14 @@ struct DashboardRoutes: Sendable {
         return Self.html(page.render(), status: problem == nil ? .ok : .badRequest)
     }
 
-    func jobPage(_ request: Request, id: String) throws -> Response {
+    func jobPage(_ request: Request, id: String) async throws -> Response {
         guard let principal = authenticator.principal(of: request) else { return loginRedirect(request) }
         guard let jobID = JobID(id), let job = try store.job(jobID), principal.canAccess(team: job.team) else {
             return Self.html(HTML.page(title: "Not found", principal: principal, body: "<h1>No job \(HTML.escape(id))</h1>"), status: .notFound)
         }
         let page = JobPage(
             principal: principal, job: job, spec: try store.spec(of: jobID), attempts: try store.attempts(of: jobID),
-            events: try store.events(of: jobID),
+            events: try store.events(of: jobID), logTail: await JobLogTail.read(job, sources: logSources, store: store),
             now: Date())
         return Self.html(page.render())
     }

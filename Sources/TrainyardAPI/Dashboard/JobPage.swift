@@ -2,13 +2,15 @@ import Foundation
 import TrainyardCore
 import TrainyardStore
 
-/// One job: its status, the state timeline of its attempts, its events and its spec.
+/// One job: its status, the state timeline of its attempts, its events, the last lines of its
+/// log and its spec.
 struct JobPage {
     var principal: Principal
     var job: JobRecord
     var spec: JobSpec?
     var attempts: [AttemptStatus]
     var events: [StoredEvent]
+    var logTail: JobLogTail
     var now: Date
 
     func render() -> String {
@@ -49,6 +51,14 @@ struct JobPage {
             body += "<td class=\"reason\">\(HTML.escape(event.reason ?? ""))</td></tr>"
         }
         body += "</tbody></table>"
+        let logs = "/v1/jobs/\(job.jobID.rawValue)/logs?attempt=\(job.attempt)"
+        body += "<h2>Log</h2><p>The last \(JobLogTail.lines) lines of attempt \(job.attempt), stdout then stderr. Whole log: "
+        body += "<a href=\"\(logs)\">stdout</a>, <a href=\"\(logs)&amp;stderr=true\">stderr</a>, <a href=\"\(logs)&amp;all=true\">both</a>.</p>"
+        if let text = logTail.text {
+            body += "<pre id=\"log\">\(HTML.escape(text))</pre>"
+        } else {
+            body += "<p id=\"log\" class=\"reason\">\(HTML.escape(logTail.note ?? ""))</p>"
+        }
         if let spec, let json = try? WireFormat.encoder().encode(spec) {
             body += "<h2>Spec</h2><pre>\(HTML.escape(String(decoding: json, as: UTF8.self)))</pre>"
         }
