@@ -8,9 +8,9 @@ let rdkafkaLinkerSettings: [LinkerSetting] =
         [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", $0])]
     } ?? []
 
+// Linux only (no `platforms`): the local backend reads /proc and uses Glibc directly.
 let package = Package(
     name: "Trainyard",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "trainyard", targets: ["trainyard"])
     ],
@@ -44,7 +44,10 @@ let package = Package(
         .target(name: "TrainyardObservability", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "TrainyardHTTP",
-            dependencies: ["TrainyardObservability", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: [
+                "TrainyardObservability", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "TrainyardAPI",
@@ -83,6 +86,7 @@ let package = Package(
             name: "TrainyardAWS",
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -123,7 +127,7 @@ let package = Package(
         ),
         .target(
             name: "TrainyardTesting",
-            dependencies: ["TrainyardCore", "TrainyardKafka", "TrainyardStore"]
+            dependencies: ["TrainyardCore", "TrainyardKafka", "TrainyardStore", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "trainyard",
@@ -131,11 +135,13 @@ let package = Package(
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "SageMakerBackend",
                 "SimulatedBackend", "TrainyardWorker",
                 "TrainyardStore", "TrainyardAggregator", "TrainyardAlerts", "TrainyardObservability", "TrainyardHTTP",
-                "TrainyardAPI", "TrainyardClient",
+                "TrainyardAPI", "TrainyardClient", "TrainyardKubernetes", "TrainyardAWS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -146,7 +152,8 @@ let package = Package(
         .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(
-            name: "TrainyardWorkerTests", dependencies: ["TrainyardWorker", "TrainyardBackends", "TrainyardCore", .product(name: "Yams", package: "Yams")]),
+            name: "TrainyardWorkerTests",
+            dependencies: ["TrainyardWorker", "TrainyardBackends", "TrainyardCore", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "TrainyardAlertsTests", dependencies: ["TrainyardAlerts", "TrainyardStore", "TrainyardCore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardAPITests", dependencies: ["TrainyardAPI", "TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
@@ -158,7 +165,10 @@ let package = Package(
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
         .testTarget(
             name: "KubernetesBackendTests",
-            dependencies: ["KubernetesBackend", "TrainyardKubernetes", "TrainyardBackends", "TrainyardCore", "TrainyardTesting"]
+            dependencies: [
+                "KubernetesBackend", "TrainyardKubernetes", "TrainyardBackends", "TrainyardCore", "TrainyardTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "IntegrationTests",
