@@ -129,16 +129,22 @@ let package = Package(
             name: "TrainyardTesting",
             dependencies: ["TrainyardCore", "TrainyardKafka", "TrainyardStore", .product(name: "Logging", package: "swift-log")]
         ),
+        // The worker's configuration file and the backend factories it drives.
+        .target(
+            name: "TrainyardConfiguration",
+            dependencies: [
+                "TrainyardCore", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "TrainyardKubernetes", "SageMakerBackend",
+                "TrainyardAWS", "SimulatedBackend", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .executableTarget(
             name: "trainyard",
             dependencies: [
-                "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "SageMakerBackend",
-                "SimulatedBackend", "TrainyardWorker",
+                "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "TrainyardConfiguration", "TrainyardWorker",
                 "TrainyardStore", "TrainyardAggregator", "TrainyardAlerts", "TrainyardObservability", "TrainyardHTTP",
-                "TrainyardAPI", "TrainyardClient", "TrainyardKubernetes", "TrainyardAWS",
+                "TrainyardAPI", "TrainyardClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -148,6 +154,10 @@ let package = Package(
         .executableTarget(
             name: "trainyard-bench",
             dependencies: ["TrainyardKafka", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "TrainyardConfigurationTests",
+            dependencies: ["TrainyardConfiguration", "TrainyardBackends", "TrainyardTesting", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),

@@ -13,7 +13,7 @@ import TrainyardKubernetes
 ///   nodeSelector: {nvidia.com/gpu.product: A100}
 ///   tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
 /// ```
-struct KubernetesTargetSettings: Decodable {
+public struct KubernetesTargetSettings: Decodable, Sendable {
     /// Default: the kubeconfig context's or the service account's namespace, else `default`.
     var namespace: String?
     /// A kubeconfig file; absent: in-cluster when running in a pod, else `KUBECONFIG` / `~/.kube/config`.
