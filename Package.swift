@@ -166,10 +166,17 @@ let package = Package(
             dependencies: ["TrainyardWorker", "TrainyardBackends", "TrainyardCore", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "TrainyardAlertsTests", dependencies: ["TrainyardAlerts", "TrainyardStore", "TrainyardCore", "TrainyardTesting"]),
-        .testTarget(name: "TrainyardAPITests", dependencies: ["TrainyardAPI", "TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
+        .testTarget(
+            name: "TrainyardAPITests",
+            dependencies: [
+                "TrainyardAPI", "TrainyardCore", "TrainyardStore", "TrainyardTesting", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         .testTarget(name: "TrainyardAWSTests", dependencies: ["TrainyardAWS", "TrainyardTesting"]),
         .testTarget(
-            name: "SageMakerBackendTests", dependencies: ["SageMakerBackend", "TrainyardAWS", "TrainyardBackends", "TrainyardCore"]),
+            name: "SageMakerBackendTests",
+            dependencies: ["SageMakerBackend", "TrainyardAWS", "TrainyardBackends", "TrainyardCore", "TrainyardTesting"]),
         .testTarget(
             name: "SimulatedBackendTests", dependencies: ["SimulatedBackend", "TrainyardBackends", "TrainyardCore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
@@ -177,7 +184,8 @@ let package = Package(
             name: "KubernetesBackendTests",
             dependencies: [
                 "KubernetesBackend", "TrainyardKubernetes", "TrainyardBackends", "TrainyardCore", "TrainyardTesting",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(
