@@ -59,7 +59,7 @@ public final class KubernetesBackend: ComputeBackend {
             now: now)
         let verdict = KubernetesOutcomeClassifier.classify(
             cache.snapshot(name), mainContainer: configuration.mainContainerName,
-            waitingFailureGrace: configuration.waitingFailureGraceSeconds, podStatusGrace: configuration.podStatusGraceSeconds, now: now)
+            waitingFailureGrace: configuration.waitingFailureGrace, podStatusGrace: configuration.podStatusGrace, now: now)
         if verdict.abandonJob, case .finished(let outcome) = verdict.observation {
             logger.warning("giving up on a Job that cannot start; deleting it", metadata: ["name": "\(name)"])
             do { try await client.deleteJob(name, namespace: configuration.namespace) } catch { throw Self.backendError(error) }
@@ -97,7 +97,7 @@ public final class KubernetesBackend: ComputeBackend {
     func watch<C: Clock<Duration>>(clock: C) async {
         let namespace = configuration.namespace
         let selector = KubernetesJobMapper.managedBySelector
-        let interval = Duration.seconds(configuration.relistIntervalSeconds)
+        let interval = configuration.relistInterval
         let timeout = configuration.watchTimeoutSeconds
         let (client, cache) = (client, cache)
         let jobs = KubernetesInformer<KubernetesJob, C>(

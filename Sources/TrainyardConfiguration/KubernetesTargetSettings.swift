@@ -35,8 +35,8 @@ public struct KubernetesTargetSettings: Decodable, Sendable {
         let configuration = KubernetesBackendConfiguration(
             namespace: namespace ?? connection.defaultNamespace ?? "default", nodeSelector: nodeSelector ?? [:], tolerations: tolerations ?? [],
             serviceAccountName: serviceAccountName, ttlSecondsAfterFinished: ttlSecondsAfterFinished ?? defaults.ttlSecondsAfterFinished,
-            waitingFailureGraceSeconds: startFailureGraceSeconds ?? defaults.waitingFailureGraceSeconds,
-            relistIntervalSeconds: relistIntervalSeconds ?? defaults.relistIntervalSeconds,
+            waitingFailureGrace: startFailureGraceSeconds.map { .seconds($0) } ?? defaults.waitingFailureGrace,
+            relistInterval: relistIntervalSeconds.map { .seconds($0) } ?? defaults.relistInterval,
             watchTimeoutSeconds: watchTimeoutSeconds ?? defaults.watchTimeoutSeconds)
         return KubernetesBackend(configuration: configuration, client: try KubernetesClient(connection: connection, logger: logger), logger: logger)
     }

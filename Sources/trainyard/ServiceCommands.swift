@@ -82,7 +82,7 @@ struct RunWorker: AsyncParsableCommand {
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
         guard heartbeatInterval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
         let configuration = WorkerConfiguration(
-            kafka: kafka, topics: options.topics, groupID: group, heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)),
+            kafka: kafka, topics: options.topics, groupID: group, heartbeatInterval: .seconds(heartbeatInterval),
             assignmentStrategy: strategy)
         let registry = MetricsRegistry()
         let worker = try Worker(configuration: configuration, producer: producer, router: router, metrics: registry, logger: logger)
