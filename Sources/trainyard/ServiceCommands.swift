@@ -96,7 +96,7 @@ struct RunWorker: AsyncParsableCommand {
         await producer.close()
     }
 
-    /// A bad target is refused like a bad flag (usage error), as before the factories moved.
+    /// A target whose settings cannot make a backend is refused like a bad flag (usage error).
     private func makeBackend(_ settings: BackendSettings, in environment: BackendEnvironment) throws -> any ComputeBackend {
         do { return try settings.makeBackend(in: environment) } catch let error as BackendTargetError { throw ValidationError(error.description) }
     }
