@@ -8,9 +8,9 @@ let rdkafkaLinkerSettings: [LinkerSetting] =
         [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", $0])]
     } ?? []
 
+// Linux only (no `platforms`): the local backend reads /proc and uses Glibc directly.
 let package = Package(
     name: "Trainyard",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "trainyard", targets: ["trainyard"]),
         .executable(name: "trainyard-local-supervise", targets: ["trainyard-local-supervise"]),
@@ -45,7 +45,10 @@ let package = Package(
         .target(name: "TrainyardObservability", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "TrainyardHTTP",
-            dependencies: ["TrainyardObservability", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: [
+                "TrainyardObservability", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "TrainyardAPI",
@@ -90,6 +93,7 @@ let package = Package(
             name: "TrainyardAWS",
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -130,19 +134,28 @@ let package = Package(
         ),
         .target(
             name: "TrainyardTesting",
-            dependencies: ["TrainyardCore", "TrainyardKafka", "TrainyardStore"]
+            dependencies: ["TrainyardCore", "TrainyardKafka", "TrainyardStore", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The worker's configuration file and the backend factories it drives.
+        .target(
+            name: "TrainyardConfiguration",
+            dependencies: [
+                "TrainyardCore", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "TrainyardKubernetes", "SageMakerBackend",
+                "TrainyardAWS", "SimulatedBackend", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+            ]
         ),
         .executableTarget(
             name: "trainyard",
             dependencies: [
-                "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "LocalSupervision", "KubernetesBackend",
-                "SageMakerBackend", "SimulatedBackend", "TrainyardWorker",
+                "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "LocalSupervision", "TrainyardConfiguration",
+                "TrainyardWorker",
                 "TrainyardStore", "TrainyardAggregator", "TrainyardAlerts", "TrainyardObservability", "TrainyardHTTP",
                 "TrainyardAPI", "TrainyardClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -150,22 +163,38 @@ let package = Package(
             name: "trainyard-bench",
             dependencies: ["TrainyardKafka", .product(name: "Logging", package: "swift-log")]
         ),
+        .testTarget(
+            name: "TrainyardConfigurationTests",
+            dependencies: ["TrainyardConfiguration", "TrainyardBackends", "TrainyardTesting", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(
-            name: "TrainyardWorkerTests", dependencies: ["TrainyardWorker", "TrainyardBackends", "TrainyardCore", .product(name: "Yams", package: "Yams")]),
+            name: "TrainyardWorkerTests",
+            dependencies: ["TrainyardWorker", "TrainyardBackends", "TrainyardCore", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "TrainyardAlertsTests", dependencies: ["TrainyardAlerts", "TrainyardStore", "TrainyardCore", "TrainyardTesting"]),
-        .testTarget(name: "TrainyardAPITests", dependencies: ["TrainyardAPI", "TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
+        .testTarget(
+            name: "TrainyardAPITests",
+            dependencies: [
+                "TrainyardAPI", "TrainyardCore", "TrainyardStore", "TrainyardTesting", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         .testTarget(name: "TrainyardAWSTests", dependencies: ["TrainyardAWS", "TrainyardTesting"]),
         .testTarget(
-            name: "SageMakerBackendTests", dependencies: ["SageMakerBackend", "TrainyardAWS", "TrainyardBackends", "TrainyardCore"]),
+            name: "SageMakerBackendTests",
+            dependencies: ["SageMakerBackend", "TrainyardAWS", "TrainyardBackends", "TrainyardCore", "TrainyardTesting"]),
         .testTarget(
             name: "SimulatedBackendTests", dependencies: ["SimulatedBackend", "TrainyardBackends", "TrainyardCore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardKafkaTests", dependencies: ["TrainyardKafka", "TrainyardTesting"]),
         .testTarget(
             name: "KubernetesBackendTests",
-            dependencies: ["KubernetesBackend", "TrainyardKubernetes", "TrainyardBackends", "TrainyardCore", "TrainyardTesting"]
+            dependencies: [
+                "KubernetesBackend", "TrainyardKubernetes", "TrainyardBackends", "TrainyardCore", "TrainyardTesting",
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
         .testTarget(
             name: "IntegrationTests",

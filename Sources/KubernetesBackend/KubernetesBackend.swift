@@ -59,7 +59,7 @@ public final class KubernetesBackend: ComputeBackend {
             now: now)
         let verdict = KubernetesOutcomeClassifier.classify(
             cache.snapshot(name), mainContainer: configuration.mainContainerName,
-            waitingFailureGrace: configuration.waitingFailureGraceSeconds, podStatusGrace: configuration.podStatusGraceSeconds, now: now)
+            waitingFailureGrace: configuration.waitingFailureGrace, podStatusGrace: configuration.podStatusGrace, now: now)
         if verdict.abandonJob, case .finished(let outcome) = verdict.observation {
             logger.warning("giving up on a Job that cannot start; deleting it", metadata: ["name": "\(name)"])
             do { try await client.deleteJob(name, namespace: configuration.namespace) } catch { throw Self.backendError(error) }
@@ -90,27 +90,34 @@ public final class KubernetesBackend: ComputeBackend {
 
     /// Watches Jobs and pods for the worker's lifetime.
     public func run() async throws {
+        await watch(clock: ContinuousClock())
+    }
+
+    /// Runs the Job and pod informers; they wait on `clock`.
+    func watch<C: Clock<Duration>>(clock: C) async {
         let namespace = configuration.namespace
         let selector = KubernetesJobMapper.managedBySelector
-        let interval = Duration.seconds(configuration.relistIntervalSeconds)
+        let interval = configuration.relistInterval
         let timeout = configuration.watchTimeoutSeconds
         let (client, cache) = (client, cache)
-        let jobs = KubernetesInformer<KubernetesJob>(
+        let jobs = KubernetesInformer<KubernetesJob, C>(
             kind: "jobs", relistInterval: interval, watchTimeoutSeconds: timeout,
             list: { () async throws(KubernetesError) in try await client.listJobs(namespace: namespace, labelSelector: selector) },
             watch: { (version, seconds) async throws(KubernetesError) in
                 try await client.watchJobs(namespace: namespace, labelSelector: selector, resourceVersion: version, timeoutSeconds: seconds)
             },
             replaceAll: { cache.replaceJobs($0) }, upsert: { cache.upsert(job: $0) }, remove: { cache.remove(job: $0) },
-            resourceVersion: { $0.metadata.resourceVersion }, logger: logger, onRelist: { [self] in relists.add(1, ordering: .relaxed) })
-        let pods = KubernetesInformer<KubernetesPod>(
+            resourceVersion: { $0.metadata.resourceVersion }, logger: logger, onRelist: { [self] in relists.add(1, ordering: .relaxed) }, clock: clock
+        )
+        let pods = KubernetesInformer<KubernetesPod, C>(
             kind: "pods", relistInterval: interval, watchTimeoutSeconds: timeout,
             list: { () async throws(KubernetesError) in try await client.listPods(namespace: namespace, labelSelector: selector) },
             watch: { (version, seconds) async throws(KubernetesError) in
                 try await client.watchPods(namespace: namespace, labelSelector: selector, resourceVersion: version, timeoutSeconds: seconds)
             },
             replaceAll: cache.replacePods, upsert: { cache.upsert(pod: $0) }, remove: { cache.remove(pod: $0) },
-            resourceVersion: { $0.metadata.resourceVersion }, logger: logger, onRelist: { [self] in relists.add(1, ordering: .relaxed) })
+            resourceVersion: { $0.metadata.resourceVersion }, logger: logger, onRelist: { [self] in relists.add(1, ordering: .relaxed) }, clock: clock
+        )
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await jobs.run() }
             group.addTask { await pods.run() }

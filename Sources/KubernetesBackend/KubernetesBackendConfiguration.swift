@@ -13,21 +13,21 @@ public struct KubernetesBackendConfiguration: Sendable {
     /// Job was removed cannot know it ran, so keep this well above any hand-over delay.
     public var ttlSecondsAfterFinished: Int
     /// How long an image pull (or a missing secret) may keep failing before the attempt fails.
-    public var waitingFailureGraceSeconds: Double
+    public var waitingFailureGrace: Duration
     /// How long a finished Job waits for its pod's final status (separate watches) before the
     /// Job's own condition decides the outcome.
-    public var podStatusGraceSeconds: Double
+    public var podStatusGrace: Duration
     /// A full list replaces the watched state this often (reconciliation).
-    public var relistIntervalSeconds: Double
-    /// Asked of the server for each watch request; it closes the stream after about this long.
+    public var relistInterval: Duration
+    /// Asked of the server for each watch request (its `timeoutSeconds` parameter, whole seconds); it closes the stream after about this long.
     public var watchTimeoutSeconds: Int
     /// The container whose exit decides the outcome (others are sidecars).
     public var mainContainerName: String
 
     public init(
         namespace: String, nodeSelector: [String: String] = [:], tolerations: [KubernetesToleration] = [], serviceAccountName: String? = nil,
-        ttlSecondsAfterFinished: Int = 86_400, waitingFailureGraceSeconds: Double = 120, podStatusGraceSeconds: Double = 10,
-        relistIntervalSeconds: Double = 300,
+        ttlSecondsAfterFinished: Int = 86_400, waitingFailureGrace: Duration = .seconds(120), podStatusGrace: Duration = .seconds(10),
+        relistInterval: Duration = .seconds(300),
         watchTimeoutSeconds: Int = 240, mainContainerName: String = "main"
     ) {
         self.namespace = namespace
@@ -35,9 +35,9 @@ public struct KubernetesBackendConfiguration: Sendable {
         self.tolerations = tolerations
         self.serviceAccountName = serviceAccountName
         self.ttlSecondsAfterFinished = ttlSecondsAfterFinished
-        self.waitingFailureGraceSeconds = waitingFailureGraceSeconds
-        self.podStatusGraceSeconds = podStatusGraceSeconds
-        self.relistIntervalSeconds = relistIntervalSeconds
+        self.waitingFailureGrace = waitingFailureGrace
+        self.podStatusGrace = podStatusGrace
+        self.relistInterval = relistInterval
         self.watchTimeoutSeconds = watchTimeoutSeconds
         self.mainContainerName = mainContainerName
     }

@@ -7,8 +7,8 @@ import TrainyardKubernetes
 /// list's resource version with bookmarks; on `410 Gone` relist; on a dropped connection resume
 /// from the last version seen after a backoff with jitter; relist in full every
 /// `relistInterval` (each watch asks the server to end by then) to reconcile anything a watch
-/// could have missed.
-struct KubernetesInformer<Object: Codable & Sendable>: Sendable {
+/// could have missed. All waiting (relist due, backoff, a silent watch) is on `clock`.
+struct KubernetesInformer<Object: Codable & Sendable, C: Clock<Duration>>: Sendable {
     /// Names the informer in logs (`jobs`, `pods`).
     let kind: String
     let relistInterval: Duration
@@ -22,25 +22,26 @@ struct KubernetesInformer<Object: Codable & Sendable>: Sendable {
     let logger: Logger
     /// Called after each successful full list (tests and metrics count them).
     let onRelist: @Sendable () -> Void
+    let clock: C
 
     /// Runs until the task is cancelled.
     func run() async {
         let cursor = Cursor()
-        var lastList: ContinuousClock.Instant?
+        var lastList: C.Instant?
         var failures = 0
         while !Task.isCancelled {
             do throws(KubernetesError) {
-                let listedNow = cursor.value == nil || lastList.map({ ContinuousClock.now - $0 >= relistInterval }) ?? true
+                let listedNow = cursor.value == nil || lastList.map({ $0.duration(to: clock.now) >= relistInterval }) ?? true
                 if listedNow {
                     let listed = try await list()
                     replaceAll(listed.items)
                     cursor.value = listed.metadata.resourceVersion
-                    lastList = .now
+                    lastList = clock.now
                     onRelist()
                 }
                 guard let from = cursor.value else { throw KubernetesError(.transient, "the \(kind) list had no resourceVersion") }
                 // The server ends the watch when the next relist is due (or after watchTimeoutSeconds).
-                let untilRelist = lastList.map { relistInterval - (ContinuousClock.now - $0) } ?? relistInterval
+                let untilRelist = lastList.map { relistInterval - $0.duration(to: clock.now) } ?? relistInterval
                 let timeout = max(1, min(watchTimeoutSeconds, Int(untilRelist.components.seconds)))
                 if try await consume(try await watch(from, timeout), timeoutSeconds: timeout, cursor: cursor) {
                     // Expired right after a fresh list: something is wrong; back off before relisting.
@@ -57,7 +58,7 @@ struct KubernetesInformer<Object: Codable & Sendable>: Sendable {
                 failures += 1
                 let ceiling = min(30, 0.25 * pow(2, Double(min(failures, 8))))
                 logger.warning("\(kind) watch failed, retrying: \(error)", metadata: ["failures": "\(failures)"])
-                try? await Task.sleep(for: .seconds(Double.random(in: ceiling / 2...ceiling)))
+                try? await clock.sleep(for: .seconds(Double.random(in: ceiling / 2...ceiling)))
             }
         }
     }
@@ -80,7 +81,7 @@ struct KubernetesInformer<Object: Codable & Sendable>: Sendable {
                 }
             }
             group.addTask {
-                try? await Task.sleep(for: deadline)
+                try? await clock.sleep(for: deadline)
                 return nil
             }
             let first = await group.next()!

@@ -64,7 +64,8 @@ public enum KubernetesOutcomeClassifier {
     ]
 
     public static func classify(
-        _ snapshot: KubernetesAttemptSnapshot, mainContainer: String, waitingFailureGrace: Double, podStatusGrace: Double = 10, now: Date
+        _ snapshot: KubernetesAttemptSnapshot, mainContainer: String, waitingFailureGrace: Duration, podStatusGrace: Duration = .seconds(10),
+        now: Date
     ) -> KubernetesClassification {
         let job = snapshot.job
         let failed = job?.condition("Failed") ?? job?.condition("FailureTarget")
@@ -109,7 +110,7 @@ public enum KubernetesOutcomeClassifier {
         let podLags =
             pod.map { $0.status?.phase != "Failed" && $0.status?.phase != "Succeeded" }
             ?? ((job?.status?.failed ?? 0) + (job?.status?.succeeded ?? 0) > 0)
-        let settling = podLags && now.timeIntervalSince(snapshot.jobFinishedSince ?? now) < podStatusGrace
+        let settling = podLags && .seconds(now.timeIntervalSince(snapshot.jobFinishedSince ?? now)) < podStatusGrace
         if let failed, !settling {
             let why = pod.flatMap { disruption($0, failed: failed) } ?? "the Job failed before its main container finished (\(describe(failed)))"
             return KubernetesClassification(
@@ -156,13 +157,13 @@ public enum KubernetesOutcomeClassifier {
 
     /// Not finished: running, or pending with the most useful reason, or given up after the grace.
     private static func waiting(
-        _ main: KubernetesPod.ContainerStatus?, pod: KubernetesPod?, since: Date?, grace: Double, now: Date, startedAt: Date?
+        _ main: KubernetesPod.ContainerStatus?, pod: KubernetesPod?, since: Date?, grace: Duration, now: Date, startedAt: Date?
     ) -> BackendObservation {
         guard let pod else { return .pending(reason: "waiting for the Job controller to create a pod") }
         if main?.state?.running != nil { return .running(since: startedAt ?? KubernetesTime.parse(pod.status?.startTime) ?? now) }
         if let waiting = main?.state?.waiting, let reason = waiting.reason, failingWaitReasons.contains(reason) {
             let description = "\(reason)\(waiting.message.map { ": \($0)" } ?? "")"
-            if hopelessWaitReasons.contains(reason) || now.timeIntervalSince(since ?? now) >= grace {
+            if hopelessWaitReasons.contains(reason) || .seconds(now.timeIntervalSince(since ?? now)) >= grace {
                 let failureClass: FailureClass = reason == "CreateContainerConfigError" ? .invalidRequest : .infrastructure
                 return .finished(
                     BackendOutcome(

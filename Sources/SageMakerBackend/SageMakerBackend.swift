@@ -17,7 +17,7 @@ public struct SageMakerBackend: ComputeBackend {
     private let api: SageMakerAPI
     private let requests: SageMakerJobRequest
     private let configuration: SageMakerBackendConfiguration
-    private let cache: SageMakerStateCache
+    private let cache: SageMakerStateCache<ContinuousClock>
     private let events: SageMakerEventQueue?
     private let logger: Logger
 
@@ -26,7 +26,7 @@ public struct SageMakerBackend: ComputeBackend {
         self.configuration = configuration
         self.api = SageMakerAPI(client: sagemaker)
         self.requests = SageMakerJobRequest(configuration: configuration)
-        self.cache = SageMakerStateCache()
+        self.cache = SageMakerStateCache(clock: ContinuousClock())
         self.logger = logger
         if let queue = configuration.eventQueueURL, let sqs {
             events = SageMakerEventQueue(

@@ -17,7 +17,7 @@ struct SageMakerEventQueue: Sendable {
     let queueURL: URL
     let waitSeconds: Int
     let maxReceives: Int
-    let cache: SageMakerStateCache
+    let cache: SageMakerStateCache<ContinuousClock>
     let logger: Logger
 
     /// Receives until cancelled; failures are logged and retried after a pause.

@@ -9,37 +9,42 @@ import Foundation
 /// was returned by `observe` and a later `observe` followed (the worker publishes between the
 /// two), or once it has been shown for `receiptGrace`, or once nobody has observed the job for
 /// `receiptGrace` (its tracking ended: e.g. a duplicate that arrived after the final state).
-actor SageMakerStateCache {
+/// Ages are measured on `clock`.
+actor SageMakerStateCache<C: Clock<Duration>> {
     struct Entry {
         var kind: SageMakerJobKind?
         var status: SageMakerJobStatus?
         /// When the status was last confirmed (by an event or a Describe).
-        var refreshedAt: ContinuousClock.Instant
+        var refreshedAt: C.Instant
         /// A worker tracks the job in this process (it called ensure / observe).
         var tracked = false
         var newReceipts: [String] = []
         var shownReceipts: [String] = []
-        var shownAt: ContinuousClock.Instant?
+        var shownAt: C.Instant?
         /// The last `observe` of the job here.
-        var observedAt: ContinuousClock.Instant?
+        var observedAt: C.Instant?
     }
 
     private var entries: [String: Entry] = [:]
     private let receiptGrace: Duration
+    private let clock: C
 
-    init(receiptGrace: Duration = .seconds(30)) { self.receiptGrace = receiptGrace }
+    init(receiptGrace: Duration = .seconds(30), clock: C) {
+        self.receiptGrace = receiptGrace
+        self.clock = clock
+    }
 
     /// Merges a status; returns whether it was newer than the cached one.
     @discardableResult
     func record(_ name: String, _ status: SageMakerJobStatus, receipt: String? = nil) -> Bool {
-        var entry = entries[name] ?? Entry(kind: status.kind, refreshedAt: .now)
+        var entry = entries[name] ?? Entry(kind: status.kind, refreshedAt: clock.now)
         let newer =
             entry.status.map {
                 status.rank > $0.rank || (status.rank == $0.rank && (status.lastModifiedAt ?? .distantPast) > ($0.lastModifiedAt ?? .distantPast))
             } ?? true
         if newer { entry.status = status }
         entry.kind = status.kind
-        entry.refreshedAt = .now
+        entry.refreshedAt = clock.now
         if let receipt { entry.newReceipts.append(receipt) }
         entries[name] = entry
         return newer
@@ -47,7 +52,7 @@ actor SageMakerStateCache {
 
     /// Remembers which API family a name belongs to (from a listing) without a status.
     func recordKind(_ name: String, _ kind: SageMakerJobKind) {
-        entries[name, default: Entry(refreshedAt: .now)].kind = kind
+        entries[name, default: Entry(refreshedAt: clock.now)].kind = kind
     }
 
     /// Forgets a job that does not exist (so the next observe asks again).
@@ -64,25 +69,25 @@ actor SageMakerStateCache {
     func observe(_ name: String) -> (status: SageMakerJobStatus?, receiptsToDelete: [String]) {
         guard var entry = entries[name] else { return (nil, []) }
         entry.tracked = true
-        entry.observedAt = .now
+        entry.observedAt = clock.now
         let done = entry.shownReceipts
         entry.shownReceipts = entry.newReceipts
         entry.newReceipts = []
-        entry.shownAt = entry.shownReceipts.isEmpty ? nil : .now
+        entry.shownAt = entry.shownReceipts.isEmpty ? nil : clock.now
         entries[name] = entry
         return (entry.status, done)
     }
 
     /// Marks a job tracked (ensure created or adopted it here).
     func track(_ name: String, kind: SageMakerJobKind) {
-        entries[name, default: Entry(refreshedAt: .now)].tracked = true
+        entries[name, default: Entry(refreshedAt: clock.now)].tracked = true
         entries[name]?.kind = kind
     }
 
     /// Tracked jobs not known to be finished whose state is older than `age`: due for a Describe.
     func due(olderThan age: Duration) -> [(name: String, kind: SageMakerJobKind?)] {
-        let now = ContinuousClock.now
-        return entries.filter { $0.value.tracked && !($0.value.status?.isTerminal ?? false) && now - $0.value.refreshedAt >= age }
+        let now = clock.now
+        return entries.filter { $0.value.tracked && !($0.value.status?.isTerminal ?? false) && $0.value.refreshedAt.duration(to: now) >= age }
             .map { (name: $0.key, kind: $0.value.kind) }
     }
 
@@ -90,19 +95,21 @@ actor SageMakerStateCache {
     /// for that long (their tracking ended), removed from the cache; terminal entries untouched
     /// for an hour are dropped.
     func expiredReceipts() -> [String] {
-        let now = ContinuousClock.now
+        let now = clock.now
         var expired: [String] = []
         for (name, entry) in entries {
-            if let shownAt = entry.shownAt, now - shownAt >= receiptGrace {
+            if let shownAt = entry.shownAt, shownAt.duration(to: now) >= receiptGrace {
                 expired += entry.shownReceipts
                 entries[name]?.shownReceipts = []
                 entries[name]?.shownAt = nil
             }
-            if entry.tracked, !entry.newReceipts.isEmpty, now - (entry.observedAt ?? entry.refreshedAt) >= receiptGrace {
+            if entry.tracked, !entry.newReceipts.isEmpty, (entry.observedAt ?? entry.refreshedAt).duration(to: now) >= receiptGrace {
                 expired += entry.newReceipts
                 entries[name]?.newReceipts = []
             }
-            if entry.status?.isTerminal ?? false, now - entry.refreshedAt > .seconds(3600), entry.newReceipts.isEmpty, entry.shownReceipts.isEmpty {
+            if entry.status?.isTerminal ?? false, entry.refreshedAt.duration(to: now) > .seconds(3600), entry.newReceipts.isEmpty,
+                entry.shownReceipts.isEmpty
+            {
                 entries[name] = nil
             }
         }

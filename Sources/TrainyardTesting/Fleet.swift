@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import TrainyardCore
 import TrainyardKafka
 import TrainyardStore
@@ -10,13 +11,13 @@ import TrainyardStore
 
 /// A Trainyard deployment for one test: its own topic prefix, store and state directory, and
 /// real `trainyard` processes (aggregator, workers) talking to the local broker.
-public final class Fleet: @unchecked Sendable {
+public final class Fleet: Sendable {
     public let topics: TopicNames
     public let home: URL
     public let kafka: KafkaConfiguration
     public let executable: URL
-    private let lock = NSLock()
-    private var processes: [String: Process] = [:]
+    /// The running processes by name.
+    private let processes = Mutex<[String: Process]>([:])
 
     public var databasePath: String { home.appendingPathComponent("trainyard.db").path }
     public var stateDirectory: URL { home.appendingPathComponent("state") }
@@ -53,7 +54,7 @@ public final class Fleet: @unchecked Sendable {
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
-        lock.withLock { processes[name] = process }
+        processes.withLock { $0[name] = process }
         return process
     }
 
@@ -79,7 +80,7 @@ public final class Fleet: @unchecked Sendable {
     /// (nil when it had to be killed, or no such service runs).
     @discardableResult
     public func stop(_ name: String, timeout: Duration = .seconds(30)) async -> Int32? {
-        guard let process = lock.withLock({ processes.removeValue(forKey: name) }) else { return nil }
+        guard let process = processes.withLock({ $0.removeValue(forKey: name) }) else { return nil }
         process.terminate()
         let deadline = ContinuousClock.now + timeout
         while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
@@ -91,24 +92,24 @@ public final class Fleet: @unchecked Sendable {
 
     /// The exit status of a service that ended by itself; nil while it runs.
     public func exitStatus(_ name: String) -> Int32? {
-        lock.withLock { processes[name].flatMap { $0.isRunning ? nil : $0.terminationStatus } }
+        processes.withLock { $0[name].flatMap { $0.isRunning ? nil : $0.terminationStatus } }
     }
 
     /// True while the named service's process runs.
     public func isRunning(_ name: String) -> Bool {
-        lock.withLock { processes[name]?.isRunning ?? false }
+        processes.withLock { $0[name]?.isRunning ?? false }
     }
 
     /// kill -9: no chance to commit, close or hand over.
     public func crash(_ name: String) {
-        guard let process = lock.withLock({ processes.removeValue(forKey: name) }) else { return }
+        guard let process = processes.withLock({ $0.removeValue(forKey: name) }) else { return }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
     /// Stops every service still running.
     public func stopAll() async {
-        for name in lock.withLock({ Array(processes.keys) }) { await stop(name) }
+        for name in processes.withLock({ Array($0.keys) }) { await stop(name) }
     }
 
     /// Publishes submit commands straight to the requests topic; returns the job ids in order.

@@ -7,7 +7,7 @@ import Glibc
 
 /// A running `ops/test-peers/kube_apiserver_standin.py`: the documented kube-apiserver
 /// behaviour Trainyard depends on, with scripted pod lifecycles (not a real API server).
-public final class KubeAPIServerStandIn: @unchecked Sendable {
+public final class KubeAPIServerStandIn: Sendable {
     /// `http://127.0.0.1:PORT` (or `https://` with TLS).
     public let url: URL
     public let token: String

@@ -4,7 +4,7 @@ import Glibc
 /// The SageMaker test peer (`ops/test-peers/sagemaker_emulator.py`: moto with realistic job
 /// lifecycles, StopTrainingJob, ResourceInUse, EventBridge → SQS events and checked
 /// signatures), started for one test and stopped by `stop()`.
-public final class SageMakerEmulator: @unchecked Sendable {
+public final class SageMakerEmulator: Sendable {
     /// What the peer printed when ready.
     public struct Info: Decodable, Sendable {
         public var endpoint: String

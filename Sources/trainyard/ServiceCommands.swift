@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import LocalBackend
 import LocalSupervision
-import ServiceLifecycle
 import Logging
+import ServiceLifecycle
 import TrainyardAPI
 import TrainyardAggregator
 import TrainyardAlerts
 import TrainyardBackends
 import TrainyardClient
+import TrainyardConfiguration
 import TrainyardCore
 import TrainyardHTTP
 import TrainyardKafka
@@ -58,10 +59,7 @@ struct RunWorker: AsyncParsableCommand {
             do {
                 let file = try WorkerConfigFile.load(path: path)
                 print("\(path): valid")
-                for entry in file.backends {
-                    print("target \(entry.name): \(entry.settings.typeName), concurrency \(entry.concurrency.map(String.init) ?? "default")")
-                }
-                for line in file.policy.summary { print("route \(line)") }
+                for line in file.summary { print(line) }
                 return
             } catch let error as ConfigFileError {
                 printError("\(error)")
@@ -72,19 +70,20 @@ struct RunWorker: AsyncParsableCommand {
             throw ValidationError("unknown assignment strategy \(assignmentStrategy)")
         }
         let kafka = try options.kafka(clientID: "trainyard-worker")
-        let file = try (config ?? environment["TRAINYARD_WORKER_CONFIG"]).map(WorkerConfigFile.load(path:))
+        let file = try (config ?? environment["TRAINYARD_WORKER_CONFIG"]).map(WorkerConfigFile.load(path:)) ?? .localOnly
         let workerConcurrency = concurrency ?? environment["TRAINYARD_CONCURRENCY"].flatMap(Int.init)
-        let entries = file?.backends ?? [BackendEntry(name: "local", concurrency: nil, settings: .local(LocalTargetSettings()))]
-        let targets = try entries.map { entry in
+        let backendEnvironment = BackendEnvironment(
+            stateDirectory: options.stateDirectory, secretsDirectory: secretsDir ?? environment["TRAINYARD_SECRETS_DIR"], logger: logger)
+        let targets = try file.backends.map { entry in
             BackendTarget(
-                name: entry.name, backend: try makeBackend(entry.settings, logger: logger),
+                name: entry.name, backend: try makeBackend(entry.settings, in: backendEnvironment),
                 concurrencyLimit: entry.concurrency ?? workerConcurrency ?? entry.settings.defaultConcurrency)
         }
-        let router = try BackendRouter(targets: targets, policy: file?.policy ?? RoutingPolicy(defaultTarget: targets[0].name))
+        let router = try BackendRouter(targets: targets, policy: file.policy)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
         guard heartbeatInterval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
         let configuration = WorkerConfiguration(
-            kafka: kafka, topics: options.topics, groupID: group, heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)),
+            kafka: kafka, topics: options.topics, groupID: group, heartbeatInterval: .seconds(heartbeatInterval),
             assignmentStrategy: strategy)
         let registry = MetricsRegistry()
         let worker = try Worker(configuration: configuration, producer: producer, router: router, metrics: registry, logger: logger)
@@ -98,21 +97,9 @@ struct RunWorker: AsyncParsableCommand {
         await producer.close()
     }
 
-    private func makeBackend(_ settings: BackendSettings, logger: Logger) throws -> any ComputeBackend {
-        switch settings {
-        case .local(let local):
-            let secrets = local.secretsDir ?? secretsDir ?? ProcessInfo.processInfo.environment["TRAINYARD_SECRETS_DIR"]
-            return try LocalBackend(
-                configuration: LocalBackendConfiguration(
-                    stateDirectory: options.stateDirectory, secretsDirectory: secrets.map { URL(fileURLWithPath: $0) }),
-                logger: logger)
-        case .kubernetes(let kubernetes):
-            return try kubernetes.makeBackend(logger: logger)
-        case .sagemaker(let sagemaker):
-            return try sagemaker.makeBackend(logger: logger)
-        case .simulated(let simulated):
-            return try simulated.makeBackend(stateDirectory: options.stateDirectory)
-        }
+    /// A target whose settings cannot make a backend is refused like a bad flag (usage error).
+    private func makeBackend(_ settings: BackendSettings, in environment: BackendEnvironment) throws -> any ComputeBackend {
+        do { return try settings.makeBackend(in: environment) } catch let error as BackendTargetError { throw ValidationError(error.description) }
     }
 }
 
@@ -165,9 +152,9 @@ struct RunAggregator: AsyncParsableCommand {
         // The API reads through its own read-only connection (WAL: readers never block the writer).
         let apiStore = try JobStore(readingAt: options.databasePath)
         let requests = JobRequestPublisher(producer: producer, topic: options.topics.requests)
-        let logSources = makeLogSources(
+        let logSources = LogSources(makeLogSources(
             workerConfig: try (workerConfig ?? ProcessInfo.processInfo.environment["TRAINYARD_WORKER_CONFIG"]).map(WorkerConfigFile.load(path:)),
-            stateDirectory: options.stateDirectory, logger: logger)
+            stateDirectory: options.stateDirectory, logger: logger))
         let api = APIServer(
             store: apiStore, authenticator: Authenticator(keys: keys), send: { try await requests.publish($0) }, logSources: logSources, logger: logger)
         let http = ObservabilityServer.make(

@@ -47,7 +47,7 @@ struct KubernetesOutcomeClassifierTests {
         KubernetesPod.ContainerState(waiting: KubernetesPod.Waiting(reason: reason, message: "details"))
     }
 
-    func classify(_ snapshot: KubernetesAttemptSnapshot, grace: Double = 60) -> KubernetesClassification {
+    func classify(_ snapshot: KubernetesAttemptSnapshot, grace: Duration = .seconds(60)) -> KubernetesClassification {
         KubernetesOutcomeClassifier.classify(snapshot, mainContainer: "main", waitingFailureGrace: grace, now: now)
     }
 

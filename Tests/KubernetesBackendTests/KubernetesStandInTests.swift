@@ -24,11 +24,11 @@ struct KubernetesStandInTests {
         BackendIdentity(jobID: JobID.generate(), attempt: attempt, team: "tests")
     }
 
-    func backend(_ standIn: KubeAPIServerStandIn, relist: Double = 300) throws -> (KubernetesBackend, KubernetesClient) {
+    func backend(_ standIn: KubeAPIServerStandIn, relist: Duration = .seconds(300)) throws -> (KubernetesBackend, KubernetesClient) {
         let connection = try KubernetesConnectionLoader.kubeconfig(path: try standIn.writeKubeconfig(namespace: "ml"))
         let client = try KubernetesClient(connection: connection, logger: logger)
         let configuration = KubernetesBackendConfiguration(
-            namespace: connection.defaultNamespace!, relistIntervalSeconds: relist, watchTimeoutSeconds: 20)
+            namespace: connection.defaultNamespace!, relistInterval: relist, watchTimeoutSeconds: 20)
         return (KubernetesBackend(configuration: configuration, client: client, logger: logger), client)
     }
 
@@ -104,7 +104,7 @@ struct KubernetesStandInTests {
     @Test("a full relist reconciles every relistIntervalSeconds, also while a watch is open")
     func periodicRelist() async throws {
         let standIn = try KubeAPIServerStandIn()
-        let (backend, client) = try backend(standIn, relist: 1)
+        let (backend, client) = try backend(standIn, relist: .seconds(1))
         let watching = Task { try await backend.run() }
         defer { watching.cancel() }
         // Two informers: 2 initial lists, then one per informer per interval while the watches stay open.

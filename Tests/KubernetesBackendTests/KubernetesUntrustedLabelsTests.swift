@@ -19,7 +19,7 @@ struct KubernetesUntrustedLabelsTests {
         let standIn = try KubeAPIServerStandIn()
         let connection = try KubernetesConnectionLoader.kubeconfig(path: try standIn.writeKubeconfig(namespace: "ml"))
         let client = try KubernetesClient(connection: connection, logger: logger)
-        let configuration = KubernetesBackendConfiguration(namespace: "ml", relistIntervalSeconds: 300, watchTimeoutSeconds: 20)
+        let configuration = KubernetesBackendConfiguration(namespace: "ml", relistInterval: .seconds(300), watchTimeoutSeconds: 20)
         let backend = KubernetesBackend(configuration: configuration, client: client, logger: logger)
         let jobID = JobID.generate()
         let spec = JobSpec(name: "forged", team: "tests", image: "busybox:1.36", command: ["true"], maxRuntimeSeconds: 60)

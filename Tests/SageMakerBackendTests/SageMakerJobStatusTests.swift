@@ -3,6 +3,7 @@ import Testing
 import TrainyardAWS
 import TrainyardBackends
 import TrainyardCore
+import TrainyardTesting
 
 @testable import SageMakerBackend
 
@@ -56,7 +57,7 @@ import TrainyardCore
     }
 
     @Test func theCacheOnlyMovesForwardAndHandsBackReceiptsAfterTheNextObserve() async {
-        let cache = SageMakerStateCache()
+        let cache = SageMakerStateCache(clock: ManualClock())
         let completed = status(["TrainingJobStatus": "Completed"])
         let running = status(["TrainingJobStatus": "InProgress", "TrainingStartTime": 1])
         await cache.track("ty-x-a1", kind: .training)
@@ -74,17 +75,50 @@ import TrainyardCore
     }
 }
 
+/// Receipt expiry and reconciliation ages on a manual clock: the grace periods are the test's
+/// to cross, not the machine's.
 @Suite struct SageMakerReceiptExpiryTests {
     @Test func receiptsOfJobsNobodyObservesAnyMoreExpire() async throws {
-        let cache = SageMakerStateCache(receiptGrace: .milliseconds(200))
+        let clock = ManualClock()
+        let cache = SageMakerStateCache(receiptGrace: .seconds(30), clock: clock)
         let completed = SageMakerJobStatus(kind: .training, status: "Completed")
         await cache.track("ty-x-a1", kind: .training)
         await cache.record("ty-x-a1", completed, receipt: "final")
         _ = await cache.observe("ty-x-a1")  // the worker got the final state and stops observing
         await cache.record("ty-x-a1", completed, receipt: "late-duplicate")
+        clock.advance(by: .seconds(29))
         #expect(await cache.expiredReceipts().isEmpty, "nothing expires within the grace period")
-        try await Task.sleep(for: .milliseconds(300))
+        clock.advance(by: .seconds(1))
         #expect(Set(await cache.expiredReceipts()) == ["final", "late-duplicate"])
         #expect(await cache.expiredReceipts().isEmpty)
+    }
+
+    @Test func aShownReceiptExpiresAfterTheGraceEvenIfTheJobIsStillObserved() async {
+        let clock = ManualClock()
+        let cache = SageMakerStateCache(receiptGrace: .seconds(30), clock: clock)
+        await cache.track("ty-x-a1", kind: .training)
+        await cache.record("ty-x-a1", SageMakerJobStatus(kind: .training, status: "InProgress"), receipt: "r1")
+        _ = await cache.observe("ty-x-a1")  // r1 shown
+        clock.advance(by: .seconds(20))
+        #expect(await cache.observe("ty-x-a1").receiptsToDelete == ["r1"], "handed back at the next observe")
+        await cache.record("ty-x-a1", SageMakerJobStatus(kind: .training, status: "InProgress"), receipt: "r2")
+        _ = await cache.observe("ty-x-a1")  // r2 shown at 20 s
+        clock.advance(by: .seconds(29))
+        #expect(await cache.expiredReceipts().isEmpty)
+        clock.advance(by: .seconds(1))
+        #expect(await cache.expiredReceipts() == ["r2"])
+    }
+
+    @Test func trackedJobsAreDueForADescribeOnlyOnceTheirStateIsOldEnough() async {
+        let clock = ManualClock()
+        let cache = SageMakerStateCache(clock: clock)
+        await cache.track("ty-x-a1", kind: .training)
+        await cache.record("ty-x-a1", SageMakerJobStatus(kind: .training, status: "InProgress"))
+        clock.advance(by: .seconds(59))
+        #expect(await cache.due(olderThan: .seconds(60)).isEmpty)
+        clock.advance(by: .seconds(1))
+        #expect(await cache.due(olderThan: .seconds(60)).map(\.name) == ["ty-x-a1"])
+        await cache.record("ty-x-a1", SageMakerJobStatus(kind: .training, status: "InProgress"))
+        #expect(await cache.due(olderThan: .seconds(60)).isEmpty, "a Describe or an event refreshes the state")
     }
 }

@@ -13,7 +13,7 @@ import TrainyardKubernetes
 ///   nodeSelector: {nvidia.com/gpu.product: A100}
 ///   tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
 /// ```
-struct KubernetesTargetSettings: Decodable {
+public struct KubernetesTargetSettings: Decodable, Sendable {
     /// Default: the kubeconfig context's or the service account's namespace, else `default`.
     var namespace: String?
     /// A kubeconfig file; absent: in-cluster when running in a pod, else `KUBECONFIG` / `~/.kube/config`.
@@ -35,8 +35,8 @@ struct KubernetesTargetSettings: Decodable {
         let configuration = KubernetesBackendConfiguration(
             namespace: namespace ?? connection.defaultNamespace ?? "default", nodeSelector: nodeSelector ?? [:], tolerations: tolerations ?? [],
             serviceAccountName: serviceAccountName, ttlSecondsAfterFinished: ttlSecondsAfterFinished ?? defaults.ttlSecondsAfterFinished,
-            waitingFailureGraceSeconds: startFailureGraceSeconds ?? defaults.waitingFailureGraceSeconds,
-            relistIntervalSeconds: relistIntervalSeconds ?? defaults.relistIntervalSeconds,
+            waitingFailureGrace: startFailureGraceSeconds.map { .seconds($0) } ?? defaults.waitingFailureGrace,
+            relistInterval: relistIntervalSeconds.map { .seconds($0) } ?? defaults.relistInterval,
             watchTimeoutSeconds: watchTimeoutSeconds ?? defaults.watchTimeoutSeconds)
         return KubernetesBackend(configuration: configuration, client: try KubernetesClient(connection: connection, logger: logger), logger: logger)
     }

@@ -4,7 +4,6 @@ import LocalBackend
 import Logging
 import SageMakerBackend
 import SimulatedBackend
-import TrainyardAPI
 import TrainyardAWS
 import TrainyardBackends
 import TrainyardKubernetes
@@ -12,7 +11,7 @@ import TrainyardKubernetes
 /// The log readers of the aggregator's API, one per backend type of the workers' configuration
 /// file (the first target of a type wins: one Kubernetes namespace, one SageMaker region).
 /// Without a file: the local run directories under the state directory, and the simulated line.
-func makeLogSources(workerConfig: WorkerConfigFile?, stateDirectory: URL, logger: Logger) -> LogSources {
+public func makeLogSources(workerConfig: WorkerConfigFile?, stateDirectory: URL, logger: Logger) -> [any LogSource] {
     var sources: [any LogSource] = []
     for entry in workerConfig?.backends ?? [] {
         // A target whose logs cannot be reached must not keep the aggregator from running: its
@@ -29,12 +28,12 @@ func makeLogSources(workerConfig: WorkerConfigFile?, stateDirectory: URL, logger
         }
     }
     sources += [LocalLogSource(stateDirectory: stateDirectory), SimulatedLogSource()]
-    return LogSources(sources)
+    return sources
 }
 
 extension KubernetesTargetSettings {
     /// pods/log of the target's namespace, with the target's connection.
-    func makeLogSource(logger: Logger) throws -> KubernetesLogSource {
+    public func makeLogSource(logger: Logger) throws -> KubernetesLogSource {
         let connection = try KubernetesConnectionLoader.automatic(kubeconfigPath: kubeconfig, context: context)
         return KubernetesLogSource(
             client: try KubernetesClient(connection: connection, logger: logger), namespace: namespace ?? connection.defaultNamespace ?? "default")
@@ -43,7 +42,7 @@ extension KubernetesTargetSettings {
 
 extension SageMakerTargetSettings {
     /// CloudWatch Logs of the target's region (at `endpoint` when one is set: an emulator).
-    func makeLogSource(logger: Logger) throws -> SageMakerLogSource {
+    public func makeLogSource(logger: Logger) throws -> SageMakerLogSource {
         let region = try resolveAWSRegion(explicit: region)
         var url = AWSServiceConfiguration.defaultEndpoint(hostPrefix: "logs", region: region)
         if let endpoint {

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import SimulatedBackend
 
@@ -16,7 +15,7 @@ import SimulatedBackend
 ///   failureRatio: 0.1          # share of attempts that fail (default 0)
 ///   stateFile: /var/lib/trainyard/simulated.sqlite   # default <state dir>/simulated.sqlite
 /// ```
-struct SimulatedTargetSettings: Decodable {
+public struct SimulatedTargetSettings: Decodable, Sendable {
     var seconds: Double?
     var pendingSeconds: Double?
     var outcome: SimulatedOutcome?
@@ -39,7 +38,7 @@ struct SimulatedTargetSettings: Decodable {
         do {
             return try SimulatedBackend(configuration: SimulatedBackendConfiguration(stateFile: file, script: script))
         } catch {
-            throw ValidationError("simulated target: \(error)")
+            throw BackendTargetError("simulated target: \(error)")
         }
     }
 }

@@ -15,7 +15,7 @@ import TrainyardBackends
 ///   eventQueueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/trainyard-sagemaker-events
 ///   defaultOutputPath: s3://ml-artifacts/trainyard
 /// ```
-struct SageMakerTargetSettings: Decodable {
+public struct SageMakerTargetSettings: Decodable, Sendable {
     /// The execution role SageMaker assumes (`RoleArn`).
     var roleArn: String
     var region: String?
@@ -66,7 +66,7 @@ struct SageMakerTargetSettings: Decodable {
             credentials: credentials, retry: retry, logger: logger)
         let configuration = SageMakerBackendConfiguration(
             roleArn: roleArn, defaultOutputPath: defaultOutputPath, eventQueueURL: try url(eventQueueUrl, "eventQueueUrl"),
-            reconcileInterval: .milliseconds(Int64((reconcileSeconds ?? 60) * 1000)), eventWaitSeconds: eventWaitSeconds ?? 20,
+            reconcileInterval: .seconds(reconcileSeconds ?? 60), eventWaitSeconds: eventWaitSeconds ?? 20,
             subnets: subnets ?? [], securityGroupIDs: securityGroupIds ?? [], volumeSizeGB: volumeSizeGB ?? 30, extraTags: tags ?? [:])
         return SageMakerBackend(configuration: configuration, sagemaker: sagemaker, sqs: sqs, logger: logger)
     }

@@ -16,13 +16,13 @@ import Yams
 ///   rules:
 ///     - {kinds: [training], backend: laptop}
 /// ```
-struct WorkerConfigFile: Decodable {
-    var backends: [BackendEntry]
+public struct WorkerConfigFile: Decodable, Sendable {
+    public var backends: [BackendEntry]
     /// Absent: every job goes to the first target.
-    var routing: RoutingPolicy?
+    public var routing: RoutingPolicy?
 
     /// Reads and checks the file: types and required keys, and that routing names only configured targets.
-    static func load(path: String) throws -> WorkerConfigFile {
+    public static func load(path: String) throws -> WorkerConfigFile {
         let file = try ConfigFile.load(WorkerConfigFile.self, path: path)
         guard !file.backends.isEmpty else { throw ConfigFileError(path: path, message: "`backends` lists no target") }
         do {
@@ -34,17 +34,29 @@ struct WorkerConfigFile: Decodable {
     }
 
     /// The routing policy, defaulting to the first target.
-    var policy: RoutingPolicy { routing ?? RoutingPolicy(defaultTarget: backends[0].name) }
+    public var policy: RoutingPolicy { routing ?? RoutingPolicy(defaultTarget: backends[0].name) }
+
+    /// A worker without a file: one `local` target.
+    public static var localOnly: WorkerConfigFile {
+        WorkerConfigFile(backends: [BackendEntry(name: "local", settings: .local(LocalTargetSettings()))])
+    }
+
+    /// What `worker --check-config` prints after "PATH: valid": one `target` line per entry, then
+    /// one `route` line per routing rule.
+    public var summary: [String] {
+        backends.map { "target \($0.name): \($0.settings.typeName), concurrency \($0.concurrency.map(String.init) ?? "default")" }
+            + policy.summary.map { "route \($0)" }
+    }
 }
 
 /// One entry of `backends`: a name, a type, an optional concurrency limit and the type's settings.
-struct BackendEntry: Decodable {
-    var name: String
+public struct BackendEntry: Decodable, Sendable {
+    public var name: String
     /// Overrides the worker's `--concurrency` for this target.
-    var concurrency: Int?
-    var settings: BackendSettings
+    public var concurrency: Int?
+    public var settings: BackendSettings
 
-    init(name: String, concurrency: Int? = nil, settings: BackendSettings) {
+    public init(name: String, concurrency: Int? = nil, settings: BackendSettings) {
         self.name = name
         self.concurrency = concurrency
         self.settings = settings
@@ -52,7 +64,7 @@ struct BackendEntry: Decodable {
 
     enum CodingKeys: String, CodingKey { case name, type, concurrency }
 
-    init(from decoder: Decoder) throws {
+    public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)
         concurrency = try container.decodeIfPresent(Int.self, forKey: .concurrency)
@@ -74,14 +86,14 @@ struct BackendEntry: Decodable {
 }
 
 /// Settings per backend type, read from the same mapping as the entry's name and type.
-enum BackendSettings {
+public enum BackendSettings: Sendable {
     case local(LocalTargetSettings)
     case kubernetes(KubernetesTargetSettings)
     case sagemaker(SageMakerTargetSettings)
     case simulated(SimulatedTargetSettings)
 
     /// The `type` key's value.
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .local: "local"
         case .kubernetes: "kubernetes"
@@ -92,7 +104,7 @@ enum BackendSettings {
 
     /// Attempts per worker on a target of this type when neither its entry nor the worker's
     /// `--concurrency` says.
-    var defaultConcurrency: Int {
+    public var defaultConcurrency: Int {
         switch self {
         case .simulated: SimulatedTargetSettings.defaultConcurrency
         case .local, .kubernetes, .sagemaker: 16
@@ -101,14 +113,15 @@ enum BackendSettings {
 }
 
 /// `type: local`
-struct LocalTargetSettings: Decodable {
+public struct LocalTargetSettings: Decodable, Sendable {
     /// Folder of secret files (default: `--secrets-dir` / TRAINYARD_SECRETS_DIR).
     var secretsDir: String?
 }
 
 /// Reads YAML configuration files into their types, with errors that name the file and field.
-enum ConfigFile {
-    static func load<Value: Decodable>(_ type: Value.Type, path: String) throws -> Value {
+public enum ConfigFile {
+    /// Decodes the YAML file at `path`; every failure is a `ConfigFileError`.
+    public static func load<Value: Decodable>(_ type: Value.Type, path: String) throws -> Value {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigFileError(path: path, message: "cannot read it: \(error.localizedDescription)")
@@ -128,8 +141,8 @@ enum ConfigFile {
 }
 
 /// The configuration file could not be used; names the file and the offending field.
-struct ConfigFileError: Error, CustomStringConvertible {
-    var path: String
-    var message: String
-    var description: String { "\(path): \(message)" }
+public struct ConfigFileError: Error, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var description: String { "\(path): \(message)" }
 }
