@@ -61,6 +61,7 @@ struct RunWorker: AsyncParsableCommand {
                     print("target \(entry.name): \(entry.settings.typeName), concurrency \(entry.concurrency.map(String.init) ?? "default")")
                 }
                 for line in file.policy.summary { print("route \(line)") }
+                for line in try SecretPolicy.load(workerConfigurationAt: path).summary { print(line) }
                 return
             } catch let error as ConfigFileError {
                 printError("\(error)")
@@ -72,6 +73,7 @@ struct RunWorker: AsyncParsableCommand {
         }
         let kafka = try options.kafka(clientID: "trainyard-worker")
         let file = try (config ?? environment["TRAINYARD_WORKER_CONFIG"]).map(WorkerConfigFile.load(path:))
+        let secretPolicy = try SecretPolicy.load(workerConfigurationAt: config ?? environment["TRAINYARD_WORKER_CONFIG"])
         let workerConcurrency = concurrency ?? environment["TRAINYARD_CONCURRENCY"].flatMap(Int.init)
         let entries = file?.backends ?? [BackendEntry(name: "local", concurrency: nil, settings: .local(LocalTargetSettings()))]
         let targets = try entries.map { entry in
@@ -79,7 +81,8 @@ struct RunWorker: AsyncParsableCommand {
                 name: entry.name, backend: try makeBackend(entry.settings, logger: logger),
                 concurrencyLimit: entry.concurrency ?? workerConcurrency ?? entry.settings.defaultConcurrency)
         }
-        let router = try BackendRouter(targets: targets, policy: file?.policy ?? RoutingPolicy(defaultTarget: targets[0].name))
+        let router = try BackendRouter(
+            targets: targets, policy: file?.policy ?? RoutingPolicy(defaultTarget: targets[0].name), secretPolicy: secretPolicy)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
         guard heartbeatInterval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
         let configuration = WorkerConfiguration(
@@ -142,11 +145,26 @@ struct RunAggregator: AsyncParsableCommand {
     @Option(help: "Alert rules and webhook (YAML; env TRAINYARD_ALERTS_CONFIG; default: the built-in thresholds, no webhook).")
     var alertsConfig: String?
 
+    @Option(
+        help:
+            "The workers' configuration file, for the secret policy the API checks at submit (env TRAINYARD_WORKER_CONFIG; default: a team only its own secrets)."
+    )
+    var workerConfig: String?
+
     func run() async throws {
         let logger = options.logger("trainyard.aggregator")
         let alertConfiguration = try loadAlertConfiguration()
+        let secretPolicy = try SecretPolicy.load(
+            workerConfigurationAt: workerConfig ?? ProcessInfo.processInfo.environment["TRAINYARD_WORKER_CONFIG"])
         try options.prepareDirectory(for: options.databasePath)
-        let store = try JobStore(path: options.databasePath)
+        let store: JobStore
+        do {
+            store = try JobStore(path: options.databasePath)
+        } catch let error as SQLiteError {
+            // A corrupt or foreign file: say which, and exit 2 like every other unusable configuration.
+            printError("cannot use the store: \(error)")
+            throw ExitCode(2)
+        }
         let registry = MetricsRegistry()
         let kafka = try options.kafka(clientID: "trainyard-aggregator")
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
@@ -158,7 +176,9 @@ struct RunAggregator: AsyncParsableCommand {
         // The API reads through its own read-only connection (WAL: readers never block the writer).
         let apiStore = try JobStore(readingAt: options.databasePath)
         let requests = JobRequestPublisher(producer: producer, topic: options.topics.requests)
-        let api = APIServer(store: apiStore, authenticator: Authenticator(keys: keys), send: { try await requests.publish($0) }, logger: logger)
+        let api = APIServer(
+            store: apiStore, authenticator: Authenticator(keys: keys), send: { try await requests.publish($0) },
+            configuration: APIConfiguration(secretPolicy: secretPolicy), logger: logger)
         let http = ObservabilityServer.make(
             address: try parseAddress(httpAddress), registry: registry, ready: { aggregator.isReady && apiStore.isReachable() }, logger: logger,
             configure: api.install(on:))
