@@ -31,6 +31,9 @@ public enum ObservabilityServer {
     /// Most connections open at once; beyond it the server stops accepting until one closes (the
     /// kernel's backlog holds the rest), so many or slow clients cannot exhaust file descriptors.
     public static let maxConnections = 512
+    /// Seconds a client has to send a request's headers, from the connection's start or the end
+    /// of the previous response.
+    public static let requestHeaderDeadlineSeconds: Int64 = 10
 
     /// - Parameter configure: adds the process's own routes and middleware first (the aggregator's
     ///   HTTP API), so its middleware also covers these endpoints and unknown paths.
@@ -59,8 +62,13 @@ public enum ObservabilityServer {
         var serverLogger = logger
         serverLogger.logLevel = .critical
         return Application(
-            router: router,  // A connection idle for 30 s (no request, or a body that stopped arriving) is closed.
-            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            router: router,
+            // A connection idle for 30 s (no request, or a body that stopped arriving) is closed, and
+            // so is one whose request headers take longer than `requestHeaderDeadline` (slowloris).
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [RequestHeaderDeadline(deadline: .seconds(requestHeaderDeadlineSeconds))],
+                    idleTimeout: .seconds(30))),
             configuration: ApplicationConfiguration(
                 address: .hostname(address.host, port: address.port), serverName: "trainyard",
                 availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
