@@ -25,21 +25,32 @@ public struct HTTPAddress: Sendable, Equatable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
+/// How long a client may take before the server closes its connection.
+public struct HTTPTimeouts: Sendable {
+    /// From the connection's start, or the end of the previous response, to the end of the next
+    /// request's headers (a client trickling header bytes, slowloris, gets no longer).
+    public var requestHeaders: Duration
+    /// Without a request or response moving (Hummingbird's idle timeout).
+    public var idle: Duration
+
+    public init(requestHeaders: Duration = .seconds(10), idle: Duration = .seconds(30)) {
+        self.requestHeaders = requestHeaders
+        self.idle = idle
+    }
+}
+
 /// The endpoints every Trainyard process serves: `/metrics` (Prometheus text), `/healthz`
 /// (the process answers) and `/readyz` (it can do its job: e.g. the consumer has joined).
 public enum ObservabilityServer {
     /// Most connections open at once; beyond it the server stops accepting until one closes (the
     /// kernel's backlog holds the rest), so many or slow clients cannot exhaust file descriptors.
     public static let maxConnections = 512
-    /// Seconds a client has to send a request's headers, from the connection's start or the end
-    /// of the previous response.
-    public static let requestHeaderDeadlineSeconds: Int64 = 10
 
     /// - Parameter configure: adds the process's own routes and middleware first (the aggregator's
     ///   HTTP API), so its middleware also covers these endpoints and unknown paths.
     public static func make(
         address: HTTPAddress, registry: MetricsRegistry, ready: @escaping @Sendable () async -> Bool, logger: Logger,
-        configure: (Router<BasicRequestContext>) -> Void = { _ in }
+        timeouts: HTTPTimeouts = HTTPTimeouts(), configure: (Router<BasicRequestContext>) -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
         configure(router)
@@ -63,12 +74,10 @@ public enum ObservabilityServer {
         serverLogger.logLevel = .critical
         return Application(
             router: router,
-            // A connection idle for 30 s (no request, or a body that stopped arriving) is closed, and
-            // so is one whose request headers take longer than `requestHeaderDeadline` (slowloris).
             server: .http1(
                 configuration: .init(
-                    additionalChannelHandlers: [RequestHeaderDeadline(deadline: .seconds(requestHeaderDeadlineSeconds))],
-                    idleTimeout: .seconds(30))),
+                    additionalChannelHandlers: [RequestHeaderDeadline(deadline: .nanoseconds(Int64(timeouts.requestHeaders / .nanoseconds(1))))],
+                    idleTimeout: .nanoseconds(Int64(timeouts.idle / .nanoseconds(1))))),
             configuration: ApplicationConfiguration(
                 address: .hostname(address.host, port: address.port), serverName: "trainyard",
                 availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),

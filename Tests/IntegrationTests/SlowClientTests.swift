@@ -1,12 +1,15 @@
 import Foundation
+import Hummingbird
 import Testing
+import TrainyardHTTP
+import TrainyardObservability
 import TrainyardTesting
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// A client that trickles its request headers (slowloris; issue #13): the aggregator closes the
+/// A client that trickles its request headers (slowloris; issue #13): the server closes the
 /// connection at its header deadline instead of holding it as long as bytes keep coming.
 @Suite("Slow clients")
 struct SlowClientTests {
@@ -52,34 +55,55 @@ struct SlowClientTests {
         }
     }
 
-    @Test("headers trickled a byte at a time: the server closes the connection without answering, and still serves others")
+    @Test("headers trickled a byte at a time: the server closes the connection at its header deadline, long before its idle timeout")
     func slowloris() async throws {
-        try await Fleet.with(name: "slowloris") { fleet in
-            let port = try Fleet.freePort()
-            try fleet.startAggregator(httpPort: port)
-            let ready = try await eventually(timeout: .seconds(120)) { (try? await Fleet.get(port: port, path: "/healthz"))?.0 == 200 }
-            try #require(ready, "the aggregator never answered:\n\(fleet.logTail("aggregator"))")
+        let port = try Fleet.freePort()
+        // An idle timeout far beyond this test's patience: only the header deadline can end the trickle.
+        let server = ObservabilityServer.make(
+            address: HTTPAddress(host: "127.0.0.1", port: port), registry: MetricsRegistry(), ready: { true },
+            logger: TestEnvironment.logger("slowloris"), timeouts: HTTPTimeouts(requestHeaders: .seconds(1), idle: .seconds(3600)))
+        let serving = Task { try await server.runService() }
+        defer { serving.cancel() }
+        let up = try await eventually(timeout: .seconds(120)) { (try? await Fleet.get(port: port, path: "/healthz"))?.0 == 200 }
+        try #require(up, "the server never answered")
 
-            let connection = try RawConnection(port: port, readTimeout: timeval(tv_sec: 0, tv_usec: 250_000))
-            #expect(connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "))
-            // Far longer than the idle timeout: only a deadline on the headers ends this.
-            let giveUp = ContinuousClock.now + .seconds(120)
-            var outcome = RawConnection.Read.nothingYet
-            while ContinuousClock.now < giveUp {
-                guard connection.send("a") else {
-                    outcome = .closed
-                    break
-                }
-                outcome = connection.read()
-                if case .nothingYet = outcome { continue }
+        let connection = try RawConnection(port: port, readTimeout: timeval(tv_sec: 0, tv_usec: 250_000))
+        #expect(connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "))
+        let giveUp = ContinuousClock.now + .seconds(120)
+        var outcome = RawConnection.Read.nothingYet
+        while ContinuousClock.now < giveUp {
+            guard connection.send("a") else {
+                outcome = .closed
                 break
             }
-            switch outcome {
-            case .closed: break
-            case .nothingYet: Issue.record("the connection was still open after 120 s of trickled headers")
-            case .data(let text): Issue.record("the server answered headers that never ended: \(text)")
-            }
-            #expect(try await Fleet.get(port: port, path: "/healthz").0 == 200, "the server still serves other clients")
+            outcome = connection.read()
+            if case .nothingYet = outcome { continue }
+            break
+        }
+        switch outcome {
+        case .closed: break
+        case .nothingYet: Issue.record("the connection was still open after 120 s of trickled headers")
+        case .data(let text): Issue.record("the server answered headers that never ended: \(text)")
+        }
+        #expect(try await Fleet.get(port: port, path: "/healthz").0 == 200, "the server still serves other clients")
+    }
+
+    @Test("a keep-alive connection serves one request after another while each one's headers arrive in time")
+    func keepAliveUnaffected() async throws {
+        let port = try Fleet.freePort()
+        let server = ObservabilityServer.make(
+            address: HTTPAddress(host: "127.0.0.1", port: port), registry: MetricsRegistry(), ready: { true },
+            logger: TestEnvironment.logger("keep-alive"), timeouts: HTTPTimeouts(requestHeaders: .seconds(60), idle: .seconds(3600)))
+        let serving = Task { try await server.runService() }
+        defer { serving.cancel() }
+        let up = try await eventually(timeout: .seconds(120)) { (try? await Fleet.get(port: port, path: "/healthz"))?.0 == 200 }
+        try #require(up, "the server never answered")
+        let connection = try RawConnection(port: port, readTimeout: timeval(tv_sec: 120, tv_usec: 0))
+        for round in 1...3 {
+            #expect(connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+            var answer = ""
+            while !answer.hasSuffix("ok\n"), case .data(let text) = connection.read() { answer += text }
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "request \(round): \(answer)")
         }
     }
 }
