@@ -10,12 +10,17 @@ public struct APIConfiguration: Sendable {
     /// How long `POST /v1/jobs` waits, after the broker took the request, for the store to show the
     /// job (so a GET right after finds it); 202 either way.
     public var submitVisibilityWait: Duration
+    /// The workers' secret policy: a submit whose secrets no backend target allows its team gets 400.
+    public var secretPolicy: SecretPolicy
 
-    public init(maxSpecBytes: Int = JobSpecParser.maxDocumentBytes, maxSmallBodyBytes: Int = 16 * 1024, submitVisibilityWait: Duration = .seconds(2))
-    {
+    public init(
+        maxSpecBytes: Int = JobSpecParser.maxDocumentBytes, maxSmallBodyBytes: Int = 16 * 1024, submitVisibilityWait: Duration = .seconds(2),
+        secretPolicy: SecretPolicy = .ownTeamOnly
+    ) {
         self.maxSpecBytes = maxSpecBytes
         self.maxSmallBodyBytes = maxSmallBodyBytes
         self.submitVisibilityWait = submitVisibilityWait
+        self.secretPolicy = secretPolicy
     }
 }
 

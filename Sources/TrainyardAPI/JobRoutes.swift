@@ -42,6 +42,9 @@ struct JobRoutes: Sendable {
         guard principal.canAccess(team: spec.team) else {
             throw APIError(.forbidden, "forbidden", "this key submits only for team \(principal.team ?? "")")
         }
+        if let violation = configuration.secretPolicy.violationOnEveryTarget(of: spec) {
+            throw APIError.invalid("secret not allowed for team \(spec.team)", fields: [violation])
+        }
         let command = SubmitCommand(spec: spec)
         let location: HTTPFields = [.location: "/v1/jobs/\(command.jobID)"]
         let fingerprint = IdempotencyGate.fingerprint(spec)

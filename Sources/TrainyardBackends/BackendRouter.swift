@@ -22,26 +22,39 @@ public struct BackendTarget: Sendable {
 ///
 /// `auto` specs take the first matching rule's target, else the default. A spec that names a
 /// backend type gets it only when the policy allows explicit choices of that type; it then takes
-/// the first matching rule whose target has that type, else the first target of that type.
+/// the first matching rule whose target has that type, else the first target of that type. A job
+/// whose secrets the chosen target's secret rules do not allow its team has no target.
 public struct BackendRouter: Sendable {
     public let targets: [BackendTarget]
     public let policy: RoutingPolicy
+    public let secretPolicy: SecretPolicy
 
     /// Fails when a rule or the default names a target that is not configured.
-    public init(targets: [BackendTarget], policy: RoutingPolicy) throws(BackendError) {
+    public init(targets: [BackendTarget], policy: RoutingPolicy, secretPolicy: SecretPolicy = .ownTeamOnly) throws(BackendError) {
         try policy.validate(targetNames: targets.map(\.name))
         self.targets = targets
         self.policy = policy
+        self.secretPolicy = secretPolicy
     }
 
     /// A router with one target that every job goes to.
-    public init(single target: BackendTarget) {
+    public init(single target: BackendTarget, secretPolicy: SecretPolicy = .ownTeamOnly) {
         targets = [target]
         policy = RoutingPolicy(defaultTarget: target.name)
+        self.secretPolicy = secretPolicy
     }
 
-    /// The target for `spec`, or why there is none.
+    /// The target for `spec`, or why there is none (the message names a refused secret, never a value).
     public func route(_ spec: JobSpec) -> Result<BackendTarget, BackendError> {
+        route(ignoringSecrets: spec).flatMap { target in
+            if let violation = secretPolicy.violation(of: spec, onTarget: target.name) {
+                return .failure(BackendError(.invalidRequest, violation.description))
+            }
+            return .success(target)
+        }
+    }
+
+    private func route(ignoringSecrets spec: JobSpec) -> Result<BackendTarget, BackendError> {
         let matching = policy.rules.filter { $0.matches(spec) }.compactMap { rule in targets.first { $0.name == rule.target } }
         if spec.backend == .auto {
             return .success(matching.first ?? targets.first { $0.name == policy.defaultTarget }!)

@@ -25,6 +25,20 @@ public struct HTTPAddress: Sendable, Equatable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
+/// How long a client may take before the server closes its connection.
+public struct HTTPTimeouts: Sendable {
+    /// From the connection's start, or the end of the previous response, to the end of the next
+    /// request's headers (a client trickling header bytes, slowloris, gets no longer).
+    public var requestHeaders: Duration
+    /// Without a request or response moving (Hummingbird's idle timeout).
+    public var idle: Duration
+
+    public init(requestHeaders: Duration = .seconds(10), idle: Duration = .seconds(30)) {
+        self.requestHeaders = requestHeaders
+        self.idle = idle
+    }
+}
+
 /// The endpoints every Trainyard process serves: `/metrics` (Prometheus text), `/healthz`
 /// (the process answers) and `/readyz` (it can do its job: e.g. the consumer has joined).
 public enum ObservabilityServer {
@@ -36,7 +50,7 @@ public enum ObservabilityServer {
     ///   HTTP API), so its middleware also covers these endpoints and unknown paths.
     public static func make(
         address: HTTPAddress, registry: MetricsRegistry, ready: @escaping @Sendable () async -> Bool, logger: Logger,
-        configure: (Router<BasicRequestContext>) -> Void = { _ in }
+        timeouts: HTTPTimeouts = HTTPTimeouts(), configure: (Router<BasicRequestContext>) -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
         configure(router)
@@ -59,8 +73,11 @@ public enum ObservabilityServer {
         var serverLogger = logger
         serverLogger.logLevel = .critical
         return Application(
-            router: router,  // A connection idle for 30 s (no request, or a body that stopped arriving) is closed.
-            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            router: router,
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [RequestHeaderDeadline(deadline: .nanoseconds(Int64(timeouts.requestHeaders / .nanoseconds(1))))],
+                    idleTimeout: .nanoseconds(Int64(timeouts.idle / .nanoseconds(1))))),
             configuration: ApplicationConfiguration(
                 address: .hostname(address.host, port: address.port), serverName: "trainyard",
                 availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),

@@ -97,7 +97,10 @@ struct JobFold {
         rowChanged = true
     }
 
+    /// The first submit of a job is the one its worker runs (one key, one partition, in order):
+    /// a later one with the same id (an idempotent resubmit, maybe with another spec) changes nothing.
     mutating func submit(_ command: SubmitCommand, specJSON: String) {
+        guard row?.submittedAt == nil else { return }
         let spec = command.spec
         ensureRow(command.jobID, team: spec.team, at: command.submittedAt)
         row!.team = spec.team

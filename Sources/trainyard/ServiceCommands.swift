@@ -60,6 +60,7 @@ struct RunWorker: AsyncParsableCommand {
                 let file = try WorkerConfigFile.load(path: path)
                 print("\(path): valid")
                 for line in file.summary { print(line) }
+                for line in try SecretPolicy.load(workerConfigurationAt: path).summary { print(line) }
                 return
             } catch let error as ConfigFileError {
                 printError("\(error)")
@@ -70,7 +71,9 @@ struct RunWorker: AsyncParsableCommand {
             throw ValidationError("unknown assignment strategy \(assignmentStrategy)")
         }
         let kafka = try options.kafka(clientID: "trainyard-worker")
-        let file = try (config ?? environment["TRAINYARD_WORKER_CONFIG"]).map(WorkerConfigFile.load(path:)) ?? .localOnly
+        let configPath = config ?? environment["TRAINYARD_WORKER_CONFIG"]
+        let file = try configPath.map(WorkerConfigFile.load(path:)) ?? .localOnly
+        let secretPolicy = try SecretPolicy.load(workerConfigurationAt: configPath)
         let workerConcurrency = concurrency ?? environment["TRAINYARD_CONCURRENCY"].flatMap(Int.init)
         let backendEnvironment = BackendEnvironment(
             stateDirectory: options.stateDirectory, secretsDirectory: secretsDir ?? environment["TRAINYARD_SECRETS_DIR"], logger: logger)
@@ -79,7 +82,7 @@ struct RunWorker: AsyncParsableCommand {
                 name: entry.name, backend: try makeBackend(entry.settings, in: backendEnvironment),
                 concurrencyLimit: entry.concurrency ?? workerConcurrency ?? entry.settings.defaultConcurrency)
         }
-        let router = try BackendRouter(targets: targets, policy: file.policy)
+        let router = try BackendRouter(targets: targets, policy: file.policy, secretPolicy: secretPolicy)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
         guard heartbeatInterval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
         let configuration = WorkerConfiguration(
@@ -132,15 +135,24 @@ struct RunAggregator: AsyncParsableCommand {
 
     @Option(
         help:
-            "The workers' configuration file, to read job logs from their targets (env TRAINYARD_WORKER_CONFIG; default: local run directories under --state-dir)."
+            "The workers' configuration file: the secret policy the API checks at submit, and the targets job logs are read from (env TRAINYARD_WORKER_CONFIG; default: a team only its own secrets, logs from the local run directories under --state-dir)."
     )
     var workerConfig: String?
 
     func run() async throws {
         let logger = options.logger("trainyard.aggregator")
         let alertConfiguration = try loadAlertConfiguration()
+        let workerConfigPath = workerConfig ?? ProcessInfo.processInfo.environment["TRAINYARD_WORKER_CONFIG"]
+        let secretPolicy = try SecretPolicy.load(workerConfigurationAt: workerConfigPath)
         try options.prepareDirectory(for: options.databasePath)
-        let store = try JobStore(path: options.databasePath)
+        let store: JobStore
+        do {
+            store = try JobStore(path: options.databasePath)
+        } catch let error as SQLiteError {
+            // A corrupt or foreign file: say which, and exit 2 like every other unusable configuration.
+            printError("cannot use the store: \(error)")
+            throw ExitCode(2)
+        }
         let registry = MetricsRegistry()
         let kafka = try options.kafka(clientID: "trainyard-aggregator")
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
@@ -153,10 +165,10 @@ struct RunAggregator: AsyncParsableCommand {
         let apiStore = try JobStore(readingAt: options.databasePath)
         let requests = JobRequestPublisher(producer: producer, topic: options.topics.requests)
         let logSources = LogSources(makeLogSources(
-            workerConfig: try (workerConfig ?? ProcessInfo.processInfo.environment["TRAINYARD_WORKER_CONFIG"]).map(WorkerConfigFile.load(path:)),
-            stateDirectory: options.stateDirectory, logger: logger))
+            workerConfig: try workerConfigPath.map(WorkerConfigFile.load(path:)), stateDirectory: options.stateDirectory, logger: logger))
         let api = APIServer(
-            store: apiStore, authenticator: Authenticator(keys: keys), send: { try await requests.publish($0) }, logSources: logSources, logger: logger)
+            store: apiStore, authenticator: Authenticator(keys: keys), send: { try await requests.publish($0) },
+            configuration: APIConfiguration(secretPolicy: secretPolicy), logSources: logSources, logger: logger)
         let http = ObservabilityServer.make(
             address: try parseAddress(httpAddress), registry: registry, ready: { aggregator.isReady && apiStore.isReachable() }, logger: logger,
             configure: api.install(on:))

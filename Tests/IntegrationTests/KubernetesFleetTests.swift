@@ -29,7 +29,7 @@ struct KubernetesFleetTests {
         JobSpec(
             name: name, team: "hybrid", kind: .training, image: "registry.example/\(name):1", command: ["python", "main.py"],
             env: ["KUBE_STANDIN_SCENARIO": scenario, "KUBE_STANDIN_SECONDS": String(seconds)].merging(extra) { $1 },
-            secrets: [SecretReference(env: "API_TOKEN", secretName: "api", key: "token")], maxRuntimeSeconds: maxRuntime,
+            secrets: [SecretReference(env: "API_TOKEN", secretName: "hybrid-api", key: "token")], maxRuntimeSeconds: maxRuntime,
             retry: RetryPolicy(maxAttempts: 1))
     }
 

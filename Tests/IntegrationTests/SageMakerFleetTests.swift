@@ -19,7 +19,7 @@ struct SageMakerFleetTests {
         JobSpec(
             name: name, team: "vision", kind: .training, image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1",
             command: ["python", "train.py"], args: ["--epochs", "1"], env: ["MODE": "test"],
-            secrets: [SecretReference(env: "HF_TOKEN", secretName: "hf-token")],
+            secrets: [SecretReference(env: "HF_TOKEN", secretName: "vision-hf-token")],
             resources: Resources(cpu: 2, memoryMiB: 4096), maxRuntimeSeconds: maxRuntimeSeconds,
             retry: RetryPolicy(maxAttempts: maxAttempts, backoffSeconds: 0.1), hyperparameters: ["lr": "0.01"],
             inputs: [InputChannel(name: "train", uri: "s3://trainyard-test/data")],

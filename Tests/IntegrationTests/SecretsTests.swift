@@ -14,7 +14,7 @@ struct SecretsTests {
             let value = "s3cr3t-\(UUID().uuidString)"
             let secrets = fleet.home.appendingPathComponent("secrets")
             try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
-            try Data((value + "\n").utf8).write(to: secrets.appendingPathComponent("db-password"))
+            try Data((value + "\n").utf8).write(to: secrets.appendingPathComponent("secrets-db-password"))
             try fleet.startAggregator()
             try fleet.startWorker("worker-1", arguments: ["--secrets-dir", secrets.path, "--log-level", "trace"])
 
@@ -22,9 +22,9 @@ struct SecretsTests {
             var uses = JobSpec(
                 name: "uses-secret", team: "secrets",
                 command: ["/bin/sh", "-c", "[ -n \"$DB_PASSWORD\" ] && [ \"${#DB_PASSWORD}\" -eq \(value.count) ] && echo ok > seen.txt"])
-            uses.secrets = [SecretReference(env: "DB_PASSWORD", secretName: "db-password")]
+            uses.secrets = [SecretReference(env: "DB_PASSWORD", secretName: "secrets-db-password")]
             var missing = JobSpec(name: "missing-secret", team: "secrets", command: ["true"])
-            missing.secrets = [SecretReference(env: "API_TOKEN", secretName: "not-there")]
+            missing.secrets = [SecretReference(env: "API_TOKEN", secretName: "secrets-not-there")]
             let ids = try await fleet.submit([uses, missing])
             let records = try await fleet.waitForTerminal(ids, timeout: .seconds(60))
 
@@ -33,7 +33,7 @@ struct SecretsTests {
                 contentsOf: fleet.stateDirectory.appendingPathComponent("runs/ty-\(ids[0].rawValue)-a1/work/seen.txt"), encoding: .utf8)
             #expect(seen == "ok\n")
             #expect(records[ids[1]]?.state == .failed && records[ids[1]]?.failureClass == .invalidRequest && records[ids[1]]?.attempt == 1)
-            #expect(records[ids[1]]?.reason?.contains("not-there") == true)
+            #expect(records[ids[1]]?.reason?.contains("secrets-not-there") == true)
 
             // Nowhere else: not in the store, the services' logs, the run directory's records, or any topic.
             #expect(try !JobStore(readingAt: fleet.databasePath).canonicalDump().contains(value))
