@@ -88,9 +88,12 @@ public final class KubernetesBackend: ComputeBackend {
         }
     }
 
-    /// Watches Jobs and pods for the worker's lifetime.
+    /// Watches Jobs and pods for the worker's lifetime, then shuts the API client down (the
+    /// backend is not used after its background work ends; a client dropped while open traps).
     public func run() async throws {
         await watch(clock: ContinuousClock())
+        // Several namespaces' backends may share one client: the first shutdown wins.
+        try? await client.shutdown()
     }
 
     /// Runs the Job and pod informers; they wait on `clock`.

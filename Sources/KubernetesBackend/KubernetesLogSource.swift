@@ -21,6 +21,10 @@ public struct KubernetesLogSource: LogSource {
         self.poller = poller
     }
 
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+
     public func read(_ query: LogQuery, attemptEnded: @escaping @Sendable () async -> Bool) async throws -> AsyncThrowingStream<String, any Error> {
         let pod = try await startedPod(query, attemptEnded: attemptEnded)
         let status = pod.containerStatus(container)

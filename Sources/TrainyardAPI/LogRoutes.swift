@@ -16,6 +16,11 @@ public struct LogSources: Sendable {
         byBackend = Dictionary(sources.map { ($0.backendName, $0) }, uniquingKeysWith: { first, _ in first })
         self.pollInterval = pollInterval
     }
+
+    /// Shuts every source down (after the HTTP server stopped).
+    public func shutdown() async {
+        for source in byBackend.values { await source.shutdown() }
+    }
 }
 
 /// The query of `GET /v1/jobs/{id}/logs`: attempt (default the latest), follow, tail, and

@@ -39,6 +39,14 @@ public protocol LogSource: Sendable {
     /// the output ends). Without `follow` the chunks end with what is there now; with it, after
     /// `attemptEnded()` returned true and the rest was read.
     func read(_ query: LogQuery, attemptEnded: @escaping @Sendable () async -> Bool) async throws -> AsyncThrowingStream<String, any Error>
+
+    /// Releases what the source holds open (an HTTP client); called once when the process stops.
+    func shutdown() async
+}
+
+extension LogSource {
+    /// Nothing held open.
+    public func shutdown() async {}
 }
 
 /// Why a log could not be read.

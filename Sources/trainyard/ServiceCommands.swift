@@ -186,6 +186,7 @@ struct RunAggregator: AsyncParsableCommand {
         services.append(BackgroundService(description: "offset committer") { await aggregator.commitPeriodically() })
         services.append(StoppableService(description: "aggregator", body: { try await aggregator.run() }, stop: { await aggregator.shutdown() }))
         try await runServices(services, logger: logger)
+        await logSources.shutdown()
         await producer.close()
     }
 }
