@@ -22,12 +22,13 @@ public final class Fleet: Sendable {
     public var databasePath: String { home.appendingPathComponent("trainyard.db").path }
     public var stateDirectory: URL { home.appendingPathComponent("state") }
 
-    /// Creates the topics (4 partitions each) and the folders; starts nothing yet.
-    public init(name: String, partitions: Int = 4) async throws {
+    /// Creates the topics (4 partitions each) and the folders; starts nothing yet. `brokers`:
+    /// another broker than the shared test broker (e.g. a `PrivateBroker` the test pauses).
+    public init(name: String, partitions: Int = 4, brokers: String? = nil) async throws {
         topics = TopicNames(prefix: TestEnvironment.uniqueName(name))
         home = try TestEnvironment.temporaryDirectory(name)
         executable = try TestEnvironment.executable()
-        kafka = try await TestEnvironment.kafka(topics: topics.all, partitions: partitions)
+        kafka = try await TestEnvironment.kafka(topics: topics.all, partitions: partitions, brokers: brokers)
     }
 
     /// Environment for a `trainyard` child process of this fleet.
@@ -166,8 +167,8 @@ public final class Fleet: Sendable {
     }
 
     /// Runs `body` with a new fleet and always tears the fleet down afterwards.
-    public static func with(name: String, partitions: Int = 4, _ body: (Fleet) async throws -> Void) async throws {
-        let fleet = try await Fleet(name: name, partitions: partitions)
+    public static func with(name: String, partitions: Int = 4, brokers: String? = nil, _ body: (Fleet) async throws -> Void) async throws {
+        let fleet = try await Fleet(name: name, partitions: partitions, brokers: brokers)
         do {
             try await body(fleet)
         } catch {

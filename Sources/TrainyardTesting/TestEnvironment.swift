@@ -98,9 +98,10 @@ public enum TestEnvironment {
         return url
     }
 
-    /// Creates topics for one test and returns the Kafka configuration to reach them.
-    public static func kafka(topics: [String], partitions: Int = 4) async throws -> KafkaConfiguration {
-        let configuration = KafkaConfiguration(bootstrapServers: try brokers(), clientID: "trainyard-tests")
+    /// Creates topics for one test and returns the Kafka configuration to reach them (on
+    /// `brokers`, by default the shared test broker).
+    public static func kafka(topics: [String], partitions: Int = 4, brokers: String? = nil) async throws -> KafkaConfiguration {
+        let configuration = KafkaConfiguration(bootstrapServers: try brokers ?? Self.brokers(), clientID: "trainyard-tests")
         let admin = try KafkaAdmin(configuration: configuration, logger: logger("test-admin"))
         try await admin.createTopics(topics.map { KafkaNewTopic(name: $0, partitions: partitions) })
         return configuration

@@ -21,7 +21,7 @@ struct KafkaFlowControlTests {
                 return messages
             }
             group.addTask {
-                try await Task.sleep(for: .seconds(60))
+                try await Task.sleep(for: .seconds(120))
                 return nil
             }
             let first = try await group.next()!

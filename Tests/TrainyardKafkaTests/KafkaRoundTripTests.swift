@@ -9,7 +9,7 @@ struct KafkaRoundTripTests {
     let logger = TestEnvironment.logger("kafka-tests")
 
     /// Reads `count` messages (or fails after `timeout`), acknowledging each by storing its offset.
-    func collect(_ consumer: KafkaConsumer, count: Int, timeout: Duration = .seconds(60)) async throws -> [KafkaMessage] {
+    func collect(_ consumer: KafkaConsumer, count: Int, timeout: Duration = .seconds(120)) async throws -> [KafkaMessage] {
         try await withThrowingTaskGroup(of: [KafkaMessage]?.self) { group in
             group.addTask {
                 var messages: [KafkaMessage] = []

@@ -347,6 +347,7 @@ class Chaos:
         self.tansu: subprocess.Popen | None = None
         self.proxy: broker_faults.FaultProxy | None = None
         self.faults: broker_faults.FaultInjector | None = None
+        self.fault_in_flight: set[str] = set()
         self.fault_gate = threading.Lock()
 
     # -- environment ----------------------------------------------------------------------
@@ -517,9 +518,24 @@ class Chaos:
     def start_faults(self):
         tansu_pid = self.tansu.pid if self.tansu else 0
         self.faults = broker_faults.FaultInjector(self.fault_plan, tansu_pid, self.proxy, log=log, gate=self.fault_gate,
-                                                  busy=lambda: bool(self.children))
+                                                  busy=lambda: bool(self.children), settled=self.faults_settled,
+                                                  on_start=self.note_in_flight)
         self.faults.start()
         log("broker faults planned: " + ", ".join(f"+{fault.at:.0f}s {fault.describe()}" for fault in self.fault_plan))
+
+    def note_in_flight(self, fault: broker_faults.Fault):
+        """At a fault's start: the jobs in flight (claimed, not terminal) as the store shows them."""
+        states = store_states(self.db)
+        self.fault_in_flight = {job_id for job_id in self.by_id if states.get(job_id, ("QUEUED",))[0] not in TERMINAL | {"QUEUED"}}
+
+    def faults_settled(self) -> bool:
+        """True when the jobs in flight at the last fault's start are terminal in the store (or 120 s
+        after that fault ended), so the next fault does not fall into the last one's recovery."""
+        last = self.faults.done[-1] if self.faults is not None and self.faults.done else None
+        if last is None or time.time() - last.ended > 120:
+            return True
+        states = store_states(self.db)
+        return all(states.get(job_id, ("",))[0] in TERMINAL for job_id in self.fault_in_flight)
 
     def recoveries(self, events) -> list[tuple[broker_faults.Fault, int, float | None]]:
         """Per broker fault: the jobs in flight when it began (their last event before it was not

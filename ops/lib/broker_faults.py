@@ -214,16 +214,23 @@ class FaultInjector:
 
     A fault starts only while `busy()` is false, checked under `gate`: a harness that holds
     `gate` while it starts a client command (and counts it busy until it ends) never has one cut
-    off by a fault; it checks `active` under the same lock before starting one."""
+    off by a fault; it checks `active` under the same lock before starting one.
+
+    A fault also waits until `settled()` (e.g. the jobs in flight at the previous fault have
+    ended), so that one fault's recovery is not measured across the next fault; `on_start(fault)`
+    runs under `gate` just before a fault begins. A delayed fault delays the rest of the plan."""
 
     def __init__(self, plan: list[Fault], broker_pid: int, proxy: FaultProxy | None, log=print,
-                 gate: threading.Lock | None = None, busy=lambda: False):
+                 gate: threading.Lock | None = None, busy=lambda: False, settled=lambda: True,
+                 on_start=lambda fault: None):
         self.plan = [fault for fault in plan if proxy is not None or fault.kind == "pause"]
         self.broker_pid = broker_pid
         self.proxy = proxy
         self.log = log
         self.gate = gate or threading.Lock()
         self.busy = busy
+        self.settled = settled
+        self.on_start = on_start
         self.done: list[Fault] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="broker-faults", daemon=True)
@@ -246,16 +253,20 @@ class FaultInjector:
         return len(self.done) == len(self.plan) or not self._thread.is_alive()
 
     def _run(self):
+        delay = 0.0  # how much later than planned the faults so far began
         for fault in self.plan:
-            if self._stop.wait(max(0.0, self.started + fault.at - time.time())):
+            planned = self.started + fault.at + delay
+            if self._stop.wait(max(0.0, planned - time.time())):
                 return
             while True:
                 with self.gate:
-                    if not self.busy():
+                    if not self.busy() and self.settled():
+                        self.on_start(fault)
                         fault.started = time.time()
                         break
                 if self._stop.wait(0.1):
                     return
+            delay += max(0.0, fault.started - planned)
             self.log(f"broker fault: {fault.describe()}")
             if fault.kind == "pause":
                 pause_process(self.broker_pid, fault.seconds)

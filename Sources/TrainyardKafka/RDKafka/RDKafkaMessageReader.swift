@@ -19,6 +19,8 @@ final class RDKafkaMessageReader: @unchecked Sendable {
     var batch: [KafkaConsumerEvent] = []
     /// librdkafka's topic-name pointer → the name, so names are not re-decoded for every record.
     private var topicNames: [UnsafePointer<CChar>: (copy: UnsafeMutablePointer<CChar>, name: String)] = [:]
+    /// The entry of `topicNames` used last.
+    private var lastTopic: (pointer: UnsafePointer<CChar>, copy: UnsafeMutablePointer<CChar>, name: String)?
 
     init(client: RDKafkaClient) throws(KafkaError) {
         guard let queue = rd_kafka_queue_get_consumer(client.handle) else { throw KafkaError.client("no consumer queue (not subscribed?)") }
@@ -37,19 +39,24 @@ final class RDKafkaMessageReader: @unchecked Sendable {
     /// to `maximum` records, appending them to `batch`; returns how many it appended. Rebalance
     /// callbacks run inside (both calls serve the queue's other events).
     func poll(maximum: Int, timeoutMilliseconds: Int32, logger: Logger) -> Int {
-        let before = batch.count
         guard let first = rd_kafka_consumer_poll(client.handle, timeoutMilliseconds) else { return 0 }
-        take(first, logger: logger)
+        // Appends go to a local array: a stored property of a class would be checked for
+        // exclusive access on every record.
+        var batch: [KafkaConsumerEvent] = []
+        swap(&batch, &self.batch)
+        defer { swap(&batch, &self.batch) }
+        let before = batch.count
+        take(first, into: &batch, logger: logger)
         while batch.count - before < maximum {
             let count = rd_kafka_consume_batch_queue(queue, 0, pointers, min(Self.pointerCapacity, maximum - (batch.count - before)))
             guard count > 0 else { break }
-            for index in 0..<count { take(pointers[index]!, logger: logger) }
+            for index in 0..<count { take(pointers[index]!, into: &batch, logger: logger) }
         }
         return batch.count - before
     }
 
-    /// Appends `raw` (or logs its error) and destroys it.
-    private func take(_ raw: UnsafeMutablePointer<rd_kafka_message_t>, logger: Logger) {
+    /// Appends `raw` to `batch` (or logs its error) and destroys it.
+    private func take(_ raw: UnsafeMutablePointer<rd_kafka_message_t>, into batch: inout [KafkaConsumerEvent], logger: Logger) {
         defer { rd_kafka_message_destroy(raw) }
         let error = raw.pointee.err
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
@@ -92,6 +99,14 @@ final class RDKafkaMessageReader: @unchecked Sendable {
     }
 
     private func topicName(_ pointer: UnsafePointer<CChar>) -> String {
+        // Consecutive records mostly share a topic: compare with the last one before hashing.
+        if let last = lastTopic, last.pointer == pointer, strcmp(last.copy, pointer) == 0 { return last.name }
+        let name = cachedTopicName(pointer)
+        lastTopic = topicNames[pointer].map { (pointer, $0.copy, $0.name) }
+        return name
+    }
+
+    private func cachedTopicName(_ pointer: UnsafePointer<CChar>) -> String {
         if let cached = topicNames[pointer], strcmp(cached.copy, pointer) == 0 { return cached.name }
         if let stale = topicNames[pointer] { free(stale.copy) }
         let name = String(cString: pointer)
