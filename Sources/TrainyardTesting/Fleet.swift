@@ -151,7 +151,7 @@ public final class Fleet: Sendable {
     }
 
     /// Waits until every job is terminal in the store; returns their records.
-    public func waitForTerminal(_ ids: [JobID], timeout: Duration = .seconds(120)) async throws -> [JobID: JobRecord] {
+    public func waitForTerminal(_ ids: [JobID], timeout: Duration = .seconds(240)) async throws -> [JobID: JobRecord] {
         var latest: [JobID: JobRecord] = [:]
         _ = try await eventually(timeout: timeout, every: .milliseconds(250)) {
             latest = (try? records(ids)) ?? latest

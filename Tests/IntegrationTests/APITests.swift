@@ -97,7 +97,7 @@ struct APITests {
                 ids.append(try #require(try await api.submit(Self.spec("batch-\(index)", team: "alpha"), key: api.alpha).json()["jobId"] as? String))
             }
             let other = try #require(try await api.submit(Self.spec("theirs", team: "beta"), key: api.beta).json()["jobId"] as? String)
-            let records = try await api.fleet.waitForTerminal(ids.compactMap(JobID.init) + [JobID(other)!], timeout: .seconds(90))
+            let records = try await api.fleet.waitForTerminal(ids.compactMap(JobID.init) + [JobID(other)!], timeout: .seconds(240))
             #expect(records.values.allSatisfy { $0.state == .succeeded })
 
             // Cursor pagination: pages of 2 cover alpha's 7 jobs once each, newest id first.
@@ -143,7 +143,7 @@ struct APITests {
             let cancel = try await api.call("POST", "/v1/jobs/\(long)/cancel", key: api.alpha, body: Data(#"{"reason":"not needed"}"#.utf8))
             #expect(cancel.status == 202)
             #expect(try cancel.json()["cancelRequested"] as? Bool == true)
-            let cancelled = try await api.fleet.waitForTerminal([JobID(long)!], timeout: .seconds(60))
+            let cancelled = try await api.fleet.waitForTerminal([JobID(long)!], timeout: .seconds(240))
             #expect(cancelled[JobID(long)!]?.state == .cancelled)
         }
     }
@@ -240,10 +240,10 @@ struct APITests {
             let hostile = try #require(
                 try await api.submit(Self.spec("browser-hostile", team: "alpha", command: #"["sleep","300"]"#), key: api.alpha).json()["jobId"]
                     as? String)
-            _ = try await api.fleet.waitForTerminal(ids.compactMap(JobID.init), timeout: .seconds(60))
+            _ = try await api.fleet.waitForTerminal(ids.compactMap(JobID.init), timeout: .seconds(240))
             _ = try await api.call(
                 "POST", "/v1/jobs/\(hostile)/cancel", key: api.alpha, body: Data(#"{"reason":"<script>document.title='pwned'</script>"}"#.utf8))
-            _ = try await api.fleet.waitForTerminal([JobID(hostile)!], timeout: .seconds(60))
+            _ = try await api.fleet.waitForTerminal([JobID(hostile)!], timeout: .seconds(240))
 
             func render(_ next: String) async throws -> String {
                 let link = try await api.call("POST", "/v1/login-links", key: api.alpha, body: Data(#"{"next":"\#(next)"}"#.utf8))

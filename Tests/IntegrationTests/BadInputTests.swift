@@ -91,7 +91,7 @@ struct BadInputTests {
                 #expect(letter.flatMap { $0.header("trainyard-source-offset") } != nil)
             }
             let ids = bad.compactMap(\.jobID) + [goodID]
-            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(60))
+            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(240))
             #expect(records[goodID]?.state == .succeeded, "the message after the bad ones ran")
             for id in bad.compactMap(\.jobID) {
                 #expect(records[id]?.state == .rejected)

@@ -63,7 +63,7 @@ struct FleetTests {
             #expect(kill(pid, 0) == 0, "the long job's process runs")
             try await fleet.cancel(long, reason: "no longer needed")
 
-            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(60))
+            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(240))
             #expect(records[failing]?.state == .failed)
             #expect(records[failing]?.exitCode == 7)
             #expect(records[failing]?.failureClass == .userError)

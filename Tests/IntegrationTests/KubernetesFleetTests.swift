@@ -111,7 +111,7 @@ struct KubernetesFleetTests {
             fleet.crash("worker-1")
             try fleet.startWorker("worker-2", arguments: ["--config", config])
 
-            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(90))
+            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(240))
             #expect(records[ids[0]]?.state == .succeeded && records[ids[0]]?.attempt == 1, "\(fleet.logTail("worker-2"))")
             let stats = try await standIn.stats()
             #expect(stats.creates[name] == 1, "exactly one Job was created (creates \(stats.creates), 409s \(stats.conflicts))")

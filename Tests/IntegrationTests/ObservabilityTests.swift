@@ -24,7 +24,7 @@ struct ObservabilityTests {
                 JobSpec(name: "ok", team: "observability", command: ["true"]),
                 JobSpec(name: "bad", team: "observability", command: ["/bin/sh", "-c", "exit 2"], retry: RetryPolicy(maxAttempts: 1)),
             ])
-            _ = try await fleet.waitForTerminal(ids, timeout: .seconds(60))
+            _ = try await fleet.waitForTerminal(ids, timeout: .seconds(240))
 
             for port in [aggregatorPort, workerPort] {
                 #expect(try await Fleet.get(port: port, path: "/healthz").0 == 200)

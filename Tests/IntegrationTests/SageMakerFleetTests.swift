@@ -105,7 +105,7 @@ struct SageMakerFleetTests {
             try await fleet.cancel(cancelled, reason: "test cancel")
             try await fleet.cancel(processingCancelled, reason: "test cancel")
 
-            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(90))
+            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(240))
             #expect(records[succeeds]?.state == .succeeded && records[succeeds]?.backend == "sagemaker")
             #expect(records[fails]?.state == .failed && records[fails]?.failureClass == .userError)
             #expect(records[fails]?.reason?.hasPrefix("AlgorithmError:") == true, "\(records[fails]?.reason ?? "-")")
@@ -136,7 +136,7 @@ struct SageMakerFleetTests {
                 training("dup-ok", events: "duplicate"), training("dup-fails", outcome: "failed-algorithm", events: "duplicate"),
                 training("silent-ok", events: "drop"), training("silent-fails", outcome: "failed-capacity", events: "drop"),
             ])
-            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(90))
+            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(240))
             #expect(records[ids[0]]?.state == .succeeded)
             #expect(records[ids[1]]?.state == .failed && records[ids[1]]?.failureClass == .userError)
             #expect(records[ids[2]]?.state == .succeeded)
@@ -156,7 +156,7 @@ struct SageMakerFleetTests {
         try await withFleet("sm-throttle", throttleFirst: 5, reconcileSeconds: 5) { fleet, emulator, startWorker in
             try startWorker("worker-1", 0)
             let ids = try await fleet.submit([training("throttled-1"), training("throttled-2")])
-            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(90))
+            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(240))
             #expect(records.values.allSatisfy { $0.state == .succeeded && $0.attempt == 1 }, "\(records.values.map(\.state))")
             #expect(emulator.audit().filter { $0["result"] == "ThrottlingException" }.count == 5)
             #expect(created(emulator).count == 2)
@@ -198,7 +198,7 @@ struct SageMakerFleetTests {
                 return metrics?.split(separator: "\n").contains { $0.hasPrefix("trainyard_worker_paused") && $0.hasSuffix(" 1") } ?? false
             }
             #expect(paused, "the worker kept claiming while the quota was exhausted:\n\(fleet.logTail("worker-1"))")
-            let records = try await fleet.waitForTerminal([first, second], timeout: .seconds(90))
+            let records = try await fleet.waitForTerminal([first, second], timeout: .seconds(240))
             #expect(records[first]?.state == .succeeded && records[second]?.state == .succeeded)
             #expect(records[second]?.attempt == 1, "a quota error is not a failed attempt")
             #expect(emulator.audit().contains { $0["name"] == "ty-\(second.rawValue)-a1" && $0["result"] == "ResourceLimitExceeded" })

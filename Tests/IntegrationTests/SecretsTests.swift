@@ -26,7 +26,7 @@ struct SecretsTests {
             var missing = JobSpec(name: "missing-secret", team: "secrets", command: ["true"])
             missing.secrets = [SecretReference(env: "API_TOKEN", secretName: "secrets-not-there")]
             let ids = try await fleet.submit([uses, missing])
-            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(60))
+            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(240))
 
             #expect(records[ids[0]]?.state == .succeeded, "the job saw the secret")
             let seen = try String(

@@ -35,7 +35,7 @@ struct WorkerSemanticsTests {
             let supervisor = try JSONDecoder().decode(Started.self, from: Data(contentsOf: started)).supervisorPID
             #expect(kill(supervisor, SIGKILL) == 0)
 
-            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(90))
+            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(240))
             #expect(records[noRetry]?.state == .failed && records[noRetry]?.attempt == 1 && records[noRetry]?.exitCode == 4)
             #expect(records[userRetry]?.state == .succeeded && records[userRetry]?.attempt == 3)
             #expect(records[infrastructure]?.state == .succeeded && records[infrastructure]?.attempt == 2)
@@ -58,7 +58,7 @@ struct WorkerSemanticsTests {
             try fleet.startAggregator()
             try fleet.startWorker("worker-1", concurrency: 2)
             let ids = try await fleet.submit((0..<8).map { spec("sleeper-\($0)", "sleep 0.5") })
-            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(90))
+            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(240))
             #expect(records.values.allSatisfy { $0.state == .succeeded })
 
             struct Started: Decodable { var startedAt: String }
@@ -97,7 +97,7 @@ struct WorkerSemanticsTests {
             fleet.crash("worker-1")
             try fleet.startWorker("worker-2")
 
-            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(90))
+            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(240))
             #expect(records.values.allSatisfy { $0.state == .succeeded && $0.attempt == 1 }, "\(records.values.map(\.state))")
             let lines = try String(contentsOfFile: starts, encoding: .utf8).split(separator: "\n")
             #expect(lines.count == ids.count && Set(lines).count == ids.count, "each job started once: \(lines)")

@@ -93,7 +93,7 @@ struct KubernetesStandInTests {
         try await standIn.expireResourceVersions()
         try await standIn.release(job: attempt.resourceName)
         try await standIn.dropWatches()
-        let outcome = try #require(try await outcome(backend, attempt, timeout: .seconds(60)))
+        let outcome = try #require(try await outcome(backend, attempt, timeout: .seconds(120)))
         #expect(outcome.state == .failed && outcome.exitCode == 1 && outcome.failureClass == .userError)
         let relisted = try await eventually(timeout: .seconds(120)) { backend.relistCount >= relistsBeforeExpiry + 2 }
         #expect(relisted, "410 made both watches relist (relists: \(relistsBeforeExpiry) before, \(backend.relistCount) after)")
