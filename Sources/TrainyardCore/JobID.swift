@@ -15,11 +15,18 @@ public struct JobID: Hashable, Sendable, Codable, CustomStringConvertible, Compa
     /// Accepts exactly the form this type produces.
     public init?(_ text: String) {
         // 128 bits in 26 characters: the first carries only 3 bits.
-        guard text.count == JobID.length, let first = text.first, ("0"..."7").contains(first),
-            text.allSatisfy({ JobID.alphabet.contains($0) })
-        else { return nil }
+        guard JobID.isValid(text.utf8) else { return nil }
         rawValue = text
     }
+
+    /// Exactly 26 bytes of the alphabet, the first one of 0…7 (a byte check: ids are parsed per message).
+    private static func isValid(_ bytes: String.UTF8View) -> Bool {
+        guard bytes.count == length, let first = bytes.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "7") else { return false }
+        return bytes.allSatisfy { byte in isAlphabetByte[Int(byte)] }
+    }
+
+    /// Indexed by byte value.
+    private static let isAlphabetByte = (0..<256).map { alphabet.contains(Character(Unicode.Scalar(UInt8($0)))) }
 
     /// A new, time-ordered id. Within one process, ids generated in the same millisecond still
     /// sort in generation order (the random part is incremented, as in monotonic ULIDs).

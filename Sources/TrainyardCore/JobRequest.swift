@@ -119,10 +119,17 @@ public enum JobRequestCodec {
     }
 
     /// Decodes and validates one message. Never traps; every failure is a `RequestRejection`.
+    /// A submit in the form the single-pass reader handles skips `JSONDecoder` (same result).
     public static func decode(_ bytes: Data) -> Result<JobRequest, RequestRejection> {
         guard bytes.count <= JobRequest.maxMessageBytes else {
             return .failure(RequestRejection(code: .oversized, reason: "message is \(bytes.count) bytes; the limit is \(JobRequest.maxMessageBytes)"))
         }
+        if let command = readSubmit(bytes) { return validated(command, jobID: command.jobID) }
+        return decodeWithFoundation(bytes)
+    }
+
+    /// `decode` through `JSONDecoder` alone: the reference the single-pass reader must agree with.
+    package static func decodeWithFoundation(_ bytes: Data) -> Result<JobRequest, RequestRejection> {
         let decoder = WireFormat.decoder()
         guard let envelope = try? decoder.decode(Envelope.self, from: bytes) else {
             return .failure(RequestRejection(code: .malformed, reason: "not a JSON object"))
@@ -153,12 +160,7 @@ public enum JobRequestCodec {
                         RequestRejection(code: inSpec ? .invalidSpec : .malformed, reason: violation.description, jobID: jobID, team: teamHint(bytes))
                     )
                 }
-                let violations = JobSpecValidator.violations(of: command.spec)
-                guard violations.isEmpty else {
-                    return .failure(
-                        RequestRejection(code: .invalidSpec, reason: InvalidSpecError(violations).description, jobID: jobID, team: command.spec.team))
-                }
-                return .success(.submit(command))
+                return validated(command, jobID: jobID)
             case "cancel":
                 return .success(.cancel(try decoder.decode(CancelCommand.self, from: bytes)))
             default:
@@ -169,6 +171,15 @@ public enum JobRequestCodec {
         } catch {
             return .failure(RequestRejection(code: .malformed, reason: "\(error)", jobID: jobID))
         }
+    }
+
+    private static func validated(_ command: SubmitCommand, jobID: JobID?) -> Result<JobRequest, RequestRejection> {
+        let violations = JobSpecValidator.violations(of: command.spec)
+        guard violations.isEmpty else {
+            return .failure(
+                RequestRejection(code: .invalidSpec, reason: InvalidSpecError(violations).description, jobID: jobID, team: command.spec.team))
+        }
+        return .success(.submit(command))
     }
 
     private struct TeamHint: Decodable {

@@ -168,6 +168,11 @@ package struct WireJSONWriter {
     }
 
     private mutating func string(_ value: String) {
+        if !Self.appendString(value, to: &bytes) { representable = false }
+    }
+
+    /// Appends `value` quoted as `JSONEncoder` writes it; false when it cannot (a control character).
+    package static func appendString(_ value: String, to bytes: inout [UInt8]) -> Bool {
         bytes.append(UInt8(ascii: "\""))
         for byte in value.utf8 {
             switch byte {
@@ -175,12 +180,13 @@ package struct WireJSONWriter {
                 bytes.append(UInt8(ascii: "\\"))
                 bytes.append(byte)
             case 0..<0x20:
-                representable = false
+                return false
             default:
                 bytes.append(byte)
             }
         }
         bytes.append(UInt8(ascii: "\""))
+        return true
     }
 
     package mutating func integer<Value: BinaryInteger>(_ name: StaticString, _ value: Value?) {
@@ -213,8 +219,13 @@ package struct WireJSONWriter {
     }
 
     private mutating func append(_ value: Double) {
+        bytes.append(contentsOf: Self.numberText(value).utf8)
+    }
+
+    /// A finite `Double` as `JSONEncoder` writes it: its description, without a trailing `.0`.
+    package static func numberText(_ value: Double) -> String {
         let text = value.description
-        bytes.append(contentsOf: text.hasSuffix(".0") ? text.utf8.dropLast(2) : text.utf8[...])
+        return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
     }
 
     package mutating func timestamp(_ name: StaticString, _ value: Date?) {

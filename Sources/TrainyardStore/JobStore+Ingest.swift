@@ -103,7 +103,7 @@ private struct IngestBatch {
         let position = message.position
         switch message.record {
         case .submitted(let command):
-            job.submit(command, specJSON: String(decoding: try WireFormat.encoder().encode(command.spec), as: UTF8.self))
+            job.submit(command, specJSON: String(decoding: try JobSpecCodec.encode(command.spec), as: UTF8.self))
             let queued = LifecycleEvent(
                 jobID: command.jobID, attempt: 0, state: .queued, source: .aggregator, occurredAt: command.submittedAt, team: command.spec.team)
             apply(queued, at: position, to: &job)

@@ -138,6 +138,7 @@ struct JobIDTests {
             "0123456789abcdefghjkmnpqré",
             "0123456789abcdefghjkmnpqre\u{301}",  // 27 scalars forming 26 characters
             "0123456789abcdefghjkmnpq\u{0}r",
+            "8123456789abcdefghjkmnpqrs",  // more than 128 bits
         ])
     func rejectsMalformed(text: String) {
         #expect(JobID(text) == nil)
