@@ -171,8 +171,11 @@ public final class LocalBackend: ComputeBackend {
             directory: run.files.directory, maxRuntimeSeconds: spec.maxRuntimeSeconds, gracePeriodSeconds: configuration.gracePeriodSeconds,
             secretsDirectory: configuration.secretsDirectory?.path,
             secrets: spec.secrets.map { SupervisionRequest.Secret(env: $0.env, name: $0.secretName) }, argv: spec.command + spec.args)
-        let options = ProcessSpawner.Options(environment: jobEnvironment(spec, identity), newSession: true)
-        switch ProcessSpawner.spawn([configuration.supervisorExecutable.path] + request.arguments, options: options) {
+        let environment = jobEnvironment(spec, identity).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        switch ProcessSpawn.start(
+            [configuration.supervisorExecutable.path] + request.arguments, environment: environment, stdin: .nullInput, stdout: .nullOutput,
+            stderr: .nullOutput, grouping: .newSession, searchPath: false)
+        {
         case .success(let pid):
             _ = children.withLock { $0.insert(pid) }
             logger.debug("started supervisor", metadata: ["run": "\(run.url.lastPathComponent)", "pid": "\(pid)"])

@@ -206,43 +206,12 @@ public enum LocalSupervisor {
         RunFiles.read(run.cancel).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// Starts the job in its own process group (so signals reach its descendants), output to the run's logs.
-    private static func spawn(_ argv: [String], environment: [String], run: RunFiles) -> Result<pid_t, Int32Error> {
-        var fileActions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&fileActions)
-        defer { posix_spawn_file_actions_destroy(&fileActions) }
-        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&fileActions, 1, run.stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_addopen(&fileActions, 2, run.stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        var defaultSignals = sigset_t()
-        sigemptyset(&defaultSignals)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGQUIT] { sigaddset(&defaultSignals, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
-        let arguments = argv.map { strdup($0) } + [nil]
-        let variables = environment.map { strdup($0) } + [nil]
-        defer {
-            for pointer in arguments { free(pointer) }
-            for pointer in variables { free(pointer) }
-        }
-        var pid: pid_t = 0
-        // posix_spawnp searches this process's PATH, which is the job's.
-        let result = posix_spawnp(&pid, argv[0], &fileActions, &attributes, arguments, variables)
-        guard result == 0 else { return .failure(Int32Error(code: result)) }
-        return .success(pid)
-    }
-
-    struct Int32Error: Error {
-        var code: Int32
+    /// Starts the job in its own process group (so signals reach its descendants), output to the
+    /// run's logs; `posix_spawnp` searches this process's PATH, which is the job's.
+    private static func spawn(_ argv: [String], environment: [String], run: RunFiles) -> Result<pid_t, ProcessSpawn.Failure> {
+        ProcessSpawn.start(
+            argv, environment: environment, stdin: .nullInput, stdout: .appending(to: run.stdout), stderr: .appending(to: run.stderr),
+            grouping: .newProcessGroup, searchPath: true)
     }
 
     /// This process's environment, `NAME=value` strings (the worker made it the job's).

@@ -28,27 +28,31 @@ package enum WireJSONReader {
         }
     }
 
+    /// The string whose opening quote is at `index`, when it has no escapes and only printable
+    /// ASCII; `index` then moves past its closing quote. nil for anything else.
+    package static func plainString(_ bytes: UnsafeBufferPointer<UInt8>, at index: inout Int) -> String? {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+        index += 1
+        let start = index
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index - 1]), as: UTF8.self)
+            }
+            guard byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\\") else { return nil }
+            index += 1
+        }
+        return nil
+    }
+
     private static func read(_ bytes: UnsafeBufferPointer<UInt8>, _ member: (String, WireJSONValue) -> Bool) -> Bool {
         var index = 0
         let end = bytes.count
         func skipSpace() {
             while index < end, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 { index += 1 }
         }
-        func string() -> String? {
-            guard index < end, bytes[index] == UInt8(ascii: "\"") else { return nil }
-            index += 1
-            let start = index
-            while index < end {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
-                    index += 1
-                    return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index - 1]), as: UTF8.self)
-                }
-                guard byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\\") else { return nil }
-                index += 1
-            }
-            return nil
-        }
+        func string() -> String? { plainString(bytes, at: &index) }
         /// A JSON number's text: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
         func number() -> String? {
             let start = index
