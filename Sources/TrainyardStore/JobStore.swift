@@ -73,7 +73,8 @@ public final class JobStore: Sendable {
             try connection.query(
                 "SELECT sequence, job_id, payload_json FROM status_outbox ORDER BY sequence LIMIT ?", [.integer(Int64(max(1, limit)))]
             ).compactMap { row in
-                guard let sequence = row["sequence"].int, let jobID = row["job_id"].string.flatMap(JobID.init), let payload = row["payload_json"].string
+                guard let sequence = row["sequence"].int, let jobID = row["job_id"].string.flatMap(JobID.init),
+                    let payload = row["payload_json"].string
                 else { return nil }
                 return (sequence, jobID, Data(payload.utf8))
             }
@@ -92,12 +93,11 @@ public final class JobStore: Sendable {
         try database.read { connection in Int(try connection.query("SELECT count(*) AS count FROM status_outbox").first?["count"].int ?? 0) }
     }
 
-    /// Job counts by (state, team, backend).
+    /// Job counts by (state, team, backend), from the counts kept at write time (a few rows,
+    /// whatever the number of jobs).
     public func jobCounts() throws -> [(state: JobState, team: String, backend: String, count: Int)] {
         try database.read { connection in
-            try connection.query(
-                "SELECT state, team, coalesce(backend, requested_backend, 'none') AS backend, count(*) AS count FROM jobs GROUP BY 1, 2, 3"
-            ).compactMap { row in
+            try connection.query("SELECT state, team, backend, count FROM job_counts ORDER BY 1, 2, 3").compactMap { row in
                 guard let state = row["state"].string.flatMap(JobState.init(rawValue:)) else { return nil }
                 return (state, row["team"].string ?? "", row["backend"].string ?? "none", Int(row["count"].int ?? 0))
             }
@@ -143,7 +143,8 @@ public final class JobStore: Sendable {
             ).map { row in
                 StoredEvent(
                     position: MessagePosition(
-                        topic: row["topic"].string ?? "", partition: Int32(truncatingIfNeeded: row["partition"].int ?? 0), offset: row["offset"].int ?? 0),
+                        topic: row["topic"].string ?? "", partition: Int32(truncatingIfNeeded: row["partition"].int ?? 0),
+                        offset: row["offset"].int ?? 0),
                     event: try LifecycleEventCodec.decode(Data((row["payload_json"].string ?? "").utf8)))
             }
         }

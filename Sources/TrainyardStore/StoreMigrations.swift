@@ -103,6 +103,47 @@ enum StoreMigrations {
             );
             """
         ),
+        (
+            4,
+            // Job counts by (state, team, backend), kept by triggers in the transaction that
+            // changes a job, so `/metrics` and the dashboard read a few rows instead of counting
+            // every job at each scrape. A combination no job has any more has no row, so the table is
+            // exactly the GROUP BY of `jobs` (a replayed store compares equal).
+            """
+            CREATE TABLE job_counts (
+                state TEXT NOT NULL,
+                team TEXT NOT NULL,
+                backend TEXT NOT NULL,
+                count INTEGER NOT NULL,
+                PRIMARY KEY (state, team, backend)
+            ) WITHOUT ROWID;
+            INSERT INTO job_counts (state, team, backend, count)
+                SELECT state, team, coalesce(backend, requested_backend, 'none'), count(*) FROM jobs GROUP BY 1, 2, 3;
+            CREATE TRIGGER job_counts_after_insert AFTER INSERT ON jobs BEGIN
+                INSERT INTO job_counts (state, team, backend, count)
+                    VALUES (NEW.state, NEW.team, coalesce(NEW.backend, NEW.requested_backend, 'none'), 1)
+                    ON CONFLICT (state, team, backend) DO UPDATE SET count = count + 1;
+            END;
+            CREATE TRIGGER job_counts_after_update AFTER UPDATE OF state, team, backend, requested_backend ON jobs
+            WHEN NEW.state IS NOT OLD.state OR NEW.team IS NOT OLD.team
+                OR coalesce(NEW.backend, NEW.requested_backend, 'none') IS NOT coalesce(OLD.backend, OLD.requested_backend, 'none')
+            BEGIN
+                UPDATE job_counts SET count = count - 1
+                    WHERE state = OLD.state AND team = OLD.team AND backend = coalesce(OLD.backend, OLD.requested_backend, 'none');
+                DELETE FROM job_counts
+                    WHERE count = 0 AND state = OLD.state AND team = OLD.team AND backend = coalesce(OLD.backend, OLD.requested_backend, 'none');
+                INSERT INTO job_counts (state, team, backend, count)
+                    VALUES (NEW.state, NEW.team, coalesce(NEW.backend, NEW.requested_backend, 'none'), 1)
+                    ON CONFLICT (state, team, backend) DO UPDATE SET count = count + 1;
+            END;
+            CREATE TRIGGER job_counts_after_delete AFTER DELETE ON jobs BEGIN
+                UPDATE job_counts SET count = count - 1
+                    WHERE state = OLD.state AND team = OLD.team AND backend = coalesce(OLD.backend, OLD.requested_backend, 'none');
+                DELETE FROM job_counts
+                    WHERE count = 0 AND state = OLD.state AND team = OLD.team AND backend = coalesce(OLD.backend, OLD.requested_backend, 'none');
+            END;
+            """
+        ),
     ]
 
     /// True when `database` holds a store's tables.

@@ -23,6 +23,19 @@ struct JobStoreTests {
         }.joined(separator: "\n")
     }
 
+    /// Job counts as a scan of every job record gives them: "STATE team backend count" lines.
+    func countsByScan(_ store: JobStore) throws -> [String] {
+        var counts: [String: Int] = [:]
+        for job in try store.jobs(matching: JobQuery(limit: 1_000_000)) {
+            counts["\(job.state.rawValue) \(job.team) \(job.backend ?? job.requestedBackend ?? "none")", default: 0] += 1
+        }
+        return counts.map { "\($0.key) \($0.value)" }.sorted()
+    }
+
+    func keptCounts(_ store: JobStore) throws -> [String] {
+        try store.jobCounts().map { "\($0.state.rawValue) \($0.team) \($0.backend) \($0.count)" }.sorted()
+    }
+
     /// A random history of one job: its submit, 1-3 attempts with forward and backward states from
     /// every source, sometimes conflicting terminal reports, sometimes a cancel request.
     func history(_ generator: inout SplitMix64) -> [IngestRecord] {
@@ -75,11 +88,45 @@ struct JobStoreTests {
             let batches = stride(from: 0, to: shuffled.count, by: 7).map { Array(messages(shuffled)[$0..<min($0 + 7, shuffled.count)]) }
             for batch in batches { try permuted.apply(batch) }
             let actual = try state(permuted)
+            #expect(try keptCounts(permuted) == countsByScan(permuted), "round \(round) (seed 42): counts kept at write time differ from a scan")
             let difference = zip(expected.split(separator: "\n"), actual.split(separator: "\n")).first { $0 != $1 }
             #expect(
                 actual == expected,
                 "round \(round) (seed 42) diverged:\n\(difference.map { "in order: \($0.0)\npermuted: \($0.1)" } ?? "row counts differ")")
         }
+    }
+
+    @Test("the counts kept at write time follow every change of state, team and backend, as a scan of the jobs does")
+    func keptJobCounts() throws {
+        let (store, url) = try temporaryStore()
+        defer { remove(url) }
+        let base = Date(timeIntervalSince1970: 1_790_000_000)
+        let (first, second) = (JobID.generate(), JobID.generate())
+        func event(_ id: JobID, _ attempt: Int, _ state: JobState, _ backend: String, team: String = "a") -> IngestRecord {
+            .event(
+                LifecycleEvent(
+                    jobID: id, attempt: attempt, state: state, source: .worker,
+                    occurredAt: base.addingTimeInterval(Double(attempt * 10 + (state.isTerminal ? 5 : 1))),
+                    team: team, backend: backend, resourceName: "ty-\(id.rawValue)-a\(attempt)", exitCode: state.isTerminal ? 0 : nil))
+        }
+        let steps: [[IngestRecord]] = [
+            [.submitted(SubmitCommand(jobID: first, spec: JobSpec(name: "x", team: "a", command: ["true"]), submittedAt: base))],
+            [
+                event(first, 1, .running, "local"),
+                .submitted(SubmitCommand(jobID: second, spec: JobSpec(name: "y", team: "b", command: ["true"]), submittedAt: base)),
+            ],
+            [event(first, 1, .failed, "local")],
+            [event(first, 2, .running, "kubernetes"), event(second, 1, .succeeded, "simulated", team: "b")],
+            [event(first, 2, .succeeded, "kubernetes")],
+        ]
+        for (offset, records) in steps.enumerated() {
+            try store.apply(
+                records.enumerated().map {
+                    IngestMessage(position: MessagePosition(topic: "events", partition: Int32($0.offset), offset: Int64(offset)), record: $0.element)
+                })
+            #expect(try keptCounts(store) == countsByScan(store), "after step \(offset)")
+        }
+        #expect(try keptCounts(store) == ["SUCCEEDED a kubernetes 1", "SUCCEEDED b simulated 1"])
     }
 
     @Test("a batch applied again at the same offsets changes nothing (offsets are stored with the state)")
