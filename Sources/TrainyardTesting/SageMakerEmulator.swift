@@ -39,6 +39,17 @@ public final class SageMakerEmulator: Sendable {
     }
 
     /// Environment for a worker that should reach the emulator with the emulator's credentials.
+    /// A `backends:` entry of the worker configuration for a SageMaker target named `name` that
+    /// talks to this emulator, indented as a list item at the top level; `settings` are further
+    /// `key: value` lines of the target.
+    public func workerTarget(name: String, settings: [String] = []) -> String {
+        ([
+            "  - name: \(name)", "    type: sagemaker", "    roleArn: arn:aws:iam::123456789012:role/trainyard-test",
+            "    region: \(info.region)", "    endpoint: \(info.endpoint)", "    eventQueueUrl: \(info.queueUrl)", "    eventWaitSeconds: 1",
+            "    defaultOutputPath: s3://trainyard-test/out",
+        ] + settings.map { "    " + $0 }).joined(separator: "\n")
+    }
+
     public var credentialEnvironment: [String: String] {
         ["AWS_ACCESS_KEY_ID": info.accessKeyId, "AWS_SECRET_ACCESS_KEY": info.secretAccessKey, "AWS_REGION": info.region]
     }

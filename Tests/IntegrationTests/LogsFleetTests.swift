@@ -170,14 +170,7 @@ struct LogsFleetTests {
             let config = scratch.home.appendingPathComponent("worker.yaml").path
             try """
             backends:
-              - name: sm
-                type: sagemaker
-                roleArn: arn:aws:iam::123456789012:role/trainyard-test
-                region: \(emulator.info.region)
-                endpoint: \(emulator.info.endpoint)
-                eventQueueUrl: \(emulator.info.queueUrl)
-                eventWaitSeconds: 1
-                defaultOutputPath: s3://trainyard-test/out
+            \(emulator.workerTarget(name: "sm"))
             """.write(toFile: config, atomically: true, encoding: .utf8)
             let environment = emulator.credentialEnvironment.merging(["HOME": scratch.home.path]) { $1 }
             try await Self.withDeployment("logs-sm", aggregatorArguments: ["--worker-config", config], environment: environment) { api in

@@ -40,17 +40,7 @@ struct SageMakerFleetTests {
         try """
         backends:
           - {name: laptop, type: local, concurrency: 4}
-          - name: sm
-            type: sagemaker
-            concurrency: 8
-            roleArn: arn:aws:iam::123456789012:role/trainyard-test
-            region: \(emulator.info.region)
-            endpoint: \(emulator.info.endpoint)
-            eventQueueUrl: \(emulator.info.queueUrl)
-            eventWaitSeconds: 1
-            reconcileSeconds: \(reconcileSeconds)
-            defaultOutputPath: s3://trainyard-test/out
-            maxAttempts: 6
+        \(emulator.workerTarget(name: "sm", settings: ["concurrency: 8", "reconcileSeconds: \(reconcileSeconds)", "maxAttempts: 6"]))
         routing:
           default: laptop
           rules:

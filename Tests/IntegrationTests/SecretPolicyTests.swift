@@ -32,14 +32,7 @@ struct SecretPolicyTests {
         backends:
           - {name: laptop, type: local, secretsDir: \(secretsDir.path)}
           - {name: k8s, type: kubernetes, kubeconfig: \(try standIn.writeKubeconfig(namespace: "ml")), relistIntervalSeconds: 5, watchTimeoutSeconds: 10}
-          - name: sm
-            type: sagemaker
-            roleArn: arn:aws:iam::123456789012:role/trainyard-test
-            region: \(emulator.info.region)
-            endpoint: \(emulator.info.endpoint)
-            eventQueueUrl: \(emulator.info.queueUrl)
-            eventWaitSeconds: 1
-            defaultOutputPath: s3://trainyard-test/out
+        \(emulator.workerTarget(name: "sm"))
           - {name: sim, type: simulated, seconds: 0.5}
         routing:
           default: laptop
