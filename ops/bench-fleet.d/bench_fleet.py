@@ -32,7 +32,7 @@ from harness import (  # noqa: E402  (after the path is set)
     proc_environ_has,
     set_name,
 )
-from scale import Service, free_port, machine_description, partitions_of, percentile  # noqa: E402
+from scale import Service, free_port, machine_description, partitions_of, percentile, start_broker  # noqa: E402
 
 set_name("bench-fleet")
 
@@ -155,18 +155,8 @@ class TrainyardFleet:
                              "routing:\n  default: sim\n  rules:\n    - {labels: {bench: held}, backend: held}\n")
             else:
                 handle.write("backends:\n  - {name: local, type: local}\n")
-        error = ""
-        for _ in range(3):
-            port = free_port()
-            result = subprocess.run([os.path.join(self.driver.root, "ops", "broker"), "--dir", self.broker_dir, "--port", str(port),
-                                     "start"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
-            if result.returncode == 0:
-                self.broker_started = True
-                break
-            error = result.stderr.strip()[-1000:]
-        if not self.broker_started:
-            raise HarnessError(f"ops/broker start failed: {error}")
-        self.brokers = f"127.0.0.1:{port}"
+        self.brokers = start_broker(self.driver.root, self.broker_dir)
+        self.broker_started = True
         result = subprocess.run([self.driver.bin, "topics", "create", "--partitions", str(self.args.partitions)], env=self.env(),
                                 capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
         if result.returncode != 0:

@@ -101,6 +101,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def start_broker(root: str, broker_dir: str) -> str:
+    """Starts a throwaway broker (ops/broker) on a free loopback port, trying three ports (another
+    process may take one between the probe and the bind); returns its address."""
+    error = ""
+    for _ in range(3):
+        port = free_port()
+        result = subprocess.run([os.path.join(root, "ops", "broker"), "--dir", broker_dir, "--port", str(port), "start"],
+                                capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if result.returncode == 0:
+            return f"127.0.0.1:{port}"
+        error = result.stderr.strip()[-1000:]
+    raise HarnessError(f"ops/broker start failed: {error}")
+
+
 def parse_ts(text: str) -> float | None:
     """'2026-11-29T04:43:57.815Z' (the JSON log format) → epoch seconds."""
     for pattern in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
@@ -259,18 +273,8 @@ class Run:
     def setup(self):
         for path in (self.home, self.logs, self.broker_dir):
             os.makedirs(path, exist_ok=True)
-        error = ""
-        for _ in range(3):
-            port = free_port()
-            result = subprocess.run([os.path.join(self.driver.root, "ops", "broker"), "--dir", self.broker_dir, "--port", str(port),
-                                     "start"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
-            if result.returncode == 0:
-                self.broker_started = True
-                break
-            error = result.stderr.strip()[-1000:]
-        if not self.broker_started:
-            raise HarnessError(f"ops/broker start failed: {error}")
-        self.brokers = f"127.0.0.1:{port}"
+        self.brokers = start_broker(self.driver.root, self.broker_dir)
+        self.broker_started = True
         self.cli("topics", "create", "--partitions", str(self.args.partitions))
         self.aggregator = Service("aggregator", [self.driver.bin, "aggregator", "--group", f"{self.prefix}-aggregator",
                                                  "--http-address", "127.0.0.1:0"],
