@@ -18,8 +18,7 @@ public struct EventPublisher: Sendable {
     /// Publishes `event` (key = job id) and returns once it is stored on the broker.
     /// - Throws: `CancellationError` only; delivery failures are retried with backoff.
     public func publish(_ event: LifecycleEvent) async throws {
-        let message = KafkaProducerMessage(topic: topics.events, key: event.jobID.rawValue, value: try LifecycleEventCodec.encode(event))
-        try await sendRetrying(message, what: "\(event.state.rawValue) event of \(event.jobID)")
+        try await sendRetrying(try message(event), what: description(event))
     }
 
     /// Hands `event` to the producer without waiting for its delivery: for the events that gate
@@ -28,13 +27,20 @@ public struct EventPublisher: Sendable {
     /// `publish`ed and gates the request's commit, is stored after them. When the producer
     /// refuses the event at once, it is published (waited for, retried) instead.
     public func post(_ event: LifecycleEvent) async throws {
-        let message = KafkaProducerMessage(topic: topics.events, key: event.jobID.rawValue, value: try LifecycleEventCodec.encode(event))
+        let message = try message(event)
         do {
             try producer.enqueue(message)
         } catch {
-            try await sendRetrying(message, what: "\(event.state.rawValue) event of \(event.jobID)")
+            try await sendRetrying(message, what: description(event))
         }
     }
+
+    /// The events topic's message of `event` (key = job id).
+    private func message(_ event: LifecycleEvent) throws -> KafkaProducerMessage {
+        KafkaProducerMessage(topic: topics.events, key: event.jobID.rawValue, value: try LifecycleEventCodec.encode(event))
+    }
+
+    private func description(_ event: LifecycleEvent) -> String { "\(event.state.rawValue) event of \(event.jobID)" }
 
     /// Sends the original bytes of an unusable request to the DLQ, with the reason in headers.
     public func deadLetter(_ message: KafkaMessage, rejection: RequestRejection) async throws {
