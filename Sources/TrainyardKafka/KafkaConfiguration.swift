@@ -92,12 +92,17 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
     /// Messages buffered between the poll thread and the caller before the consumer pauses
     /// fetching (it keeps polling, so it stays in the group).
     public var bufferCapacity: Int
+    /// Whether records' headers are read. librdkafka parses a record's headers only when asked,
+    /// and asking costs about as much CPU as the rest of the record (even for a record without
+    /// headers); a consumer that never looks at `KafkaMessage.headers` turns this off and gets
+    /// them empty.
+    public var readsHeaders: Bool
 
     public init(
         common: KafkaConfiguration = KafkaConfiguration(), groupID: String, topics: [String],
         sessionTimeoutMilliseconds: Int = 6000, maxPollIntervalMilliseconds: Int = 20_000,
         offsetReset: KafkaOffsetReset = .earliest, assignmentStrategy: KafkaAssignmentStrategy = .range,
-        bufferCapacity: Int = 10_000
+        bufferCapacity: Int = 10_000, readsHeaders: Bool = true
     ) {
         self.common = common
         self.groupID = groupID
@@ -107,6 +112,7 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
         self.offsetReset = offsetReset
         self.assignmentStrategy = assignmentStrategy
         self.bufferCapacity = bufferCapacity
+        self.readsHeaders = readsHeaders
     }
 
     var librdkafkaProperties: [String: String] {

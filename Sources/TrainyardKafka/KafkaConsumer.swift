@@ -34,14 +34,15 @@ public final class KafkaConsumer: Sendable {
         let state = LockedConsumerState()
         let capacity = max(1, configuration.bufferCapacity)
         context.onRebalance = { handle, error, partitions in
-            RDKafkaRebalance.handle(handle: handle, error: error, partitions: partitions, state: state, startingOffsets: startingOffsets, logger: logger)
+            RDKafkaRebalance.handle(
+                handle: handle, error: error, partitions: partitions, state: state, startingOffsets: startingOffsets, logger: logger)
         }
         let client = try RDKafkaClient(kind: .consumer, properties: configuration.librdkafkaProperties, context: context)
         try client.subscribe(configuration.topics)
         self.client = client
         self.state = state
         self.logger = logger
-        let reader = try RDKafkaMessageReader(client: client)
+        let reader = try RDKafkaMessageReader(client: client, maximumBatch: 1000, readsHeaders: configuration.readsHeaders)
         poller = RDKafkaPollThread(name: "trainyard-kafka-consumer") {
             Self.pollOnce(client: client, state: state, reader: reader, capacity: capacity, logger: logger)
         }
@@ -147,7 +148,7 @@ public final class KafkaConsumer: Sendable {
             _ = state.drained.wait(timeout: .now() + .milliseconds(50))
             return
         }
-        let read = reader.poll(maximum: 1000, timeoutMilliseconds: 100, logger: logger)
+        let read = reader.poll(timeoutMilliseconds: 100, logger: logger)
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             // A revoke inside this batch's polls: drop what was read from the revoked partitions.
             state.append(&reader.batch, droppingRevoked: state.revocations != revocationsBefore)
@@ -176,35 +177,35 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
 
     public struct Iterator: AsyncIteratorProtocol {
         let state: LockedConsumerState
-        var batch: [KafkaConsumerEvent] = []
-        var index = 0
+        /// Events taken from the consumer and not returned yet, the next one last: each is moved
+        /// out with `popLast()` rather than copied (no reference counting per record).
+        var pending: [KafkaConsumerEvent] = []
 
         /// Everything available now, up to `maximum` events (waiting only when nothing is); nil at the end.
         public mutating func nextBatch(maximum: Int, isolation actor: isolated (any Actor)? = #isolation) async -> [KafkaConsumerEvent]? {
             guard let first = await next(isolation: actor) else { return nil }
             var events = [first]
             while events.count < maximum {
-                if index < batch.count {
-                    events.append(batch[index])
-                    index += 1
+                if let event = pending.popLast() {
+                    events.append(event)
                     continue
                 }
                 refill()
-                if batch.isEmpty { break }
+                if pending.isEmpty { break }
             }
             return events
         }
 
-        /// Trades the read batch for everything buffered; returns whether the consumer is closed.
+        /// Trades the (empty) pending array for everything buffered; returns whether the consumer is closed.
         @discardableResult
         private mutating func refill() -> Bool {
-            index = 0
             let (closed, wakePoller) = state.withLock { state in
                 defer { state.pollerWaiting = false }
-                state.drain(into: &batch)
+                state.drain(into: &pending)
                 return (state.closed, state.pollerWaiting)
             }
             if wakePoller { state.drained.signal() }
+            pending.reverse()
             return closed
         }
 
@@ -215,12 +216,9 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
         /// Runs on the caller's executor: no executor hop per record.
         public mutating func next(isolation actor: isolated (any Actor)?) async -> KafkaConsumerEvent? {
             while true {
-                if index < batch.count {
-                    defer { index += 1 }
-                    return batch[index]
-                }
+                if let event = pending.popLast() { return event }
                 let closed = refill()
-                if !batch.isEmpty { continue }
+                if !pending.isEmpty { continue }
                 // The sequence ends for a cancelled task (the consumer itself goes on).
                 if closed || Task.isCancelled { return nil }
                 let state = state

@@ -32,8 +32,11 @@ struct KafkaBenchmark {
             await producer.close()
             report("swift-produce", count: count, elapsed: elapsed)
         case "consume":
+            // Headers not read: the raw C baseline reads none either (TRAINYARD_BENCH_HEADERS=1 reads them).
+            let readsHeaders = ProcessInfo.processInfo.environment["TRAINYARD_BENCH_HEADERS"] == "1"
             let consumer = try KafkaConsumer(
-                configuration: KafkaConsumerConfiguration(common: configuration, groupID: "bench-\(UUID().uuidString)", topics: [topic]),
+                configuration: KafkaConsumerConfiguration(
+                    common: configuration, groupID: "bench-\(UUID().uuidString)", topics: [topic], readsHeaders: readsHeaders),
                 logger: logger)
             var received = 0
             var started: ContinuousClock.Instant?

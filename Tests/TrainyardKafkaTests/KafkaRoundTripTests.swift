@@ -68,6 +68,40 @@ struct KafkaRoundTripTests {
         }
     }
 
+    @Test("keys and values of all sizes come back byte for byte, still readable after the consumer closed; headers unread when turned off")
+    func sizesAndSharedBlocks() async throws {
+        let topic = TestEnvironment.uniqueName("sizes")
+        let configuration = try await TestEnvironment.kafka(topics: [topic], partitions: 1)
+        // Values around the inline limit (14 bytes) and the shared block's (16 KiB), one past it.
+        let valueSizes = [0, 1, 14, 15, 200, 9000, 16 * 1024, 17000, 40000, 3]
+        let keys: [Data?] = [nil, Data("k".utf8), Data(String(repeating: "long-key-", count: 4).utf8)]
+        func key(_ index: Int) -> Data? { keys[index % keys.count].map { $0 + Data(String(index).utf8) } }
+        func value(_ index: Int) -> Data { Data((0..<valueSizes[index % valueSizes.count]).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) }) }
+        let count = 60
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: configuration), logger: logger)
+        for index in 0..<count {
+            try producer.enqueue(
+                KafkaProducerMessage(topic: topic, key: key(index), value: value(index), headers: [KafkaHeader(key: "index", string: String(index))]))
+        }
+        try await producer.flush()
+        await producer.close()
+
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(
+                common: configuration, groupID: TestEnvironment.uniqueName("group"), topics: [topic], readsHeaders: false),
+            logger: logger)
+        let messages = try await collect(consumer, count: count)
+        await consumer.close()
+
+        #expect(messages.map(\.offset) == (0..<Int64(count)).map { $0 })
+        for (index, message) in messages.enumerated() {
+            #expect(message.key == key(index), "key of record \(index)")
+            #expect(message.value == value(index), "value of record \(index)")
+            #expect(Array(message.value) == Array(value(index)), "value of record \(index), read from its start index")
+            #expect(message.headers.isEmpty, "headers are not read")
+        }
+    }
+
     @Test("two consumers in one group split the partitions and together read every message once")
     func groupSplit() async throws {
         let topic = TestEnvironment.uniqueName("split")

@@ -5,6 +5,11 @@ import Logging
 /// Reads records from a consumer's queue and copies them out of librdkafka's memory. Used only
 /// on the consumer's poll thread.
 ///
+/// The keys and values of a poll are copied into shared blocks (`ArenaLimit` bytes at most, a
+/// larger record gets a block of its own) rather than one allocation per record: each record's
+/// `key` and `value` is a `Data` slice of its block (so its `startIndex` need not be 0), and a
+/// block is freed once the last record sharing it is. Short keys (up to 14 bytes) are inline.
+///
 /// `@unchecked Sendable`: every member (the queue, the pointer array, the batch and the
 /// topic-name cache) is touched only by the one poll thread that owns this reader; the queue
 /// reference is released once, in `deinit`.
@@ -12,9 +17,14 @@ final class RDKafkaMessageReader: @unchecked Sendable {
     private let client: RDKafkaClient
     /// The consumer queue (`rd_kafka_poll_set_consumer` routed every event of the handle to it).
     private let queue: OpaquePointer
-    /// What `rd_kafka_consume_batch_queue` fills.
+    /// The records of one poll, as librdkafka handed them over.
     private let pointers: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
-    private static let pointerCapacity = 512
+    private let pointerCapacity: Int
+    /// Whether headers are read (librdkafka parses them on request, at a cost).
+    private let readsHeaders: Bool
+    /// Largest block that keys and values of several records share: a record kept long (e.g.
+    /// a job request while its job runs) keeps at most this much of its neighbours alive.
+    static let arenaLimit = 16 * 1024
     /// The records of the last `poll`, for the consumer to move into its buffer (its storage is reused).
     var batch: [KafkaConsumerEvent] = []
     /// librdkafka's topic-name pointer → the name, so names are not re-decoded for every record.
@@ -22,11 +32,15 @@ final class RDKafkaMessageReader: @unchecked Sendable {
     /// The entry of `topicNames` used last.
     private var lastTopic: (pointer: UnsafePointer<CChar>, copy: UnsafeMutablePointer<CChar>, name: String)?
 
-    init(client: RDKafkaClient) throws(KafkaError) {
+    /// `maximumBatch`: the most records one `poll` takes; `readsHeaders`: false leaves every
+    /// record's headers empty.
+    init(client: RDKafkaClient, maximumBatch: Int, readsHeaders: Bool) throws(KafkaError) {
         guard let queue = rd_kafka_queue_get_consumer(client.handle) else { throw KafkaError.client("no consumer queue (not subscribed?)") }
         self.client = client
         self.queue = queue
-        pointers = .allocate(capacity: Self.pointerCapacity)
+        pointerCapacity = max(1, maximumBatch)
+        self.readsHeaders = readsHeaders
+        pointers = .allocate(capacity: pointerCapacity)
     }
 
     deinit {
@@ -35,52 +49,97 @@ final class RDKafkaMessageReader: @unchecked Sendable {
         rd_kafka_queue_destroy(queue)
     }
 
-    /// Waits up to `timeoutMilliseconds` for a record, then takes what else is ready in batches, up
-    /// to `maximum` records, appending them to `batch`; returns how many it appended. Rebalance
-    /// callbacks run inside (both calls serve the queue's other events).
-    func poll(maximum: Int, timeoutMilliseconds: Int32, logger: Logger) -> Int {
+    /// Waits up to `timeoutMilliseconds` for a record, then takes what else is ready, up to
+    /// `maximumBatch` records, appending them to `batch`; returns how many it appended.
+    /// Rebalance callbacks run inside (both calls serve the queue's other events).
+    func poll(timeoutMilliseconds: Int32, logger: Logger) -> Int {
         guard let first = rd_kafka_consumer_poll(client.handle, timeoutMilliseconds) else { return 0 }
+        pointers[0] = first
+        var count = 1
+        while count < pointerCapacity {
+            let taken = rd_kafka_consume_batch_queue(queue, 0, pointers + count, pointerCapacity - count)
+            guard taken > 0 else { break }
+            count += taken
+        }
         // Appends go to a local array: a stored property of a class would be checked for
         // exclusive access on every record.
         var batch: [KafkaConsumerEvent] = []
         swap(&batch, &self.batch)
         defer { swap(&batch, &self.batch) }
         let before = batch.count
-        take(first, into: &batch, logger: logger)
-        while batch.count - before < maximum {
-            let count = rd_kafka_consume_batch_queue(queue, 0, pointers, min(Self.pointerCapacity, maximum - (batch.count - before)))
-            guard count > 0 else { break }
-            for index in 0..<count { take(pointers[index]!, into: &batch, logger: logger) }
+        var start = 0
+        while start < count {
+            start = takeBlock(from: start, of: count, into: &batch, logger: logger)
         }
         return batch.count - before
     }
 
-    /// Appends `raw` to `batch` (or logs its error) and destroys it.
-    private func take(_ raw: UnsafeMutablePointer<rd_kafka_message_t>, into batch: inout [KafkaConsumerEvent], logger: Logger) {
-        defer { rd_kafka_message_destroy(raw) }
-        let error = raw.pointee.err
-        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            if error == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET {
-                // Only with `offsetReset: .error`: the position is outside the partition.
-                let partition = raw.pointee.rkt.map { "\(String(cString: rd_kafka_topic_name($0)))[\(raw.pointee.partition)]" } ?? "?"
-                logger.critical(
-                    "\(partition): the position to resume at is outside the partition (\(RDKafkaError.make(error).message)); nothing is read from it until an operator acts (were the topics recreated?)"
-                )
-            } else if error != RD_KAFKA_RESP_ERR__PARTITION_EOF {
-                logger.warning("consume error: \(RDKafkaError.make(error))")
-            }
-            return
+    /// Converts the records from `start` whose keys and values fit one block (at least one
+    /// record), destroys them and returns the index after the last one taken.
+    private func takeBlock(from start: Int, of count: Int, into batch: inout [KafkaConsumerEvent], logger: Logger) -> Int {
+        var end = start
+        var size = 0
+        while end < count {
+            let message = pointers[end]!.pointee
+            let bytes =
+                message.err == RD_KAFKA_RESP_ERR_NO_ERROR
+                ? (message.payload == nil ? 0 : message.len) + (message.key == nil ? 0 : message.key_len) : 0
+            if end > start && size + bytes > Self.arenaLimit { break }
+            size += bytes
+            end += 1
         }
-        batch.append(.message(read(raw)))
+        let block = UnsafeMutableRawPointer.allocate(byteCount: max(size, 1), alignment: 1)
+        var ranges: [(key: Range<Int>?, value: Range<Int>?)] = []
+        ranges.reserveCapacity(end - start)
+        var used = 0
+        func copy(_ bytes: UnsafeMutableRawPointer?, _ count: Int) -> Range<Int>? {
+            guard let bytes else { return nil }
+            (block + used).copyMemory(from: bytes, byteCount: count)
+            defer { used += count }
+            return used..<used + count
+        }
+        for index in start..<end {
+            let message = pointers[index]!.pointee
+            guard message.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                ranges.append((nil, nil))
+                continue
+            }
+            ranges.append((copy(message.key, message.key_len), copy(message.payload, message.len)))
+        }
+        let arena = Data(bytesNoCopy: block, count: used, deallocator: .custom { pointer, _ in pointer.deallocate() })
+        for index in start..<end {
+            let raw = pointers[index]!
+            let (key, value) = ranges[index - start]
+            if raw.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                batch.append(.message(read(raw, key: key.map { arena[$0] }, value: value.map { arena[$0] } ?? Data())))
+            } else {
+                report(raw, logger: logger)
+            }
+            rd_kafka_message_destroy(raw)
+        }
+        return end
     }
 
-    func read(_ raw: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaMessage {
+    /// Logs an error a consumer poll returned (end of partition is not one).
+    private func report(_ raw: UnsafeMutablePointer<rd_kafka_message_t>, logger: Logger) {
+        let error = raw.pointee.err
+        if error == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET {
+            // Only with `offsetReset: .error`: the position is outside the partition.
+            let partition = raw.pointee.rkt.map { "\(String(cString: rd_kafka_topic_name($0)))[\(raw.pointee.partition)]" } ?? "?"
+            logger.critical(
+                "\(partition): the position to resume at is outside the partition (\(RDKafkaError.make(error).message)); nothing is read from it until an operator acts (were the topics recreated?)"
+            )
+        } else if error != RD_KAFKA_RESP_ERR__PARTITION_EOF {
+            logger.warning("consume error: \(RDKafkaError.make(error))")
+        }
+    }
+
+    /// The record `raw` with the key and value already copied out (headers are copied here).
+    private func read(_ raw: UnsafeMutablePointer<rd_kafka_message_t>, key: Data?, value: Data) -> KafkaMessage {
         let message = raw.pointee
-        let value = message.payload.map { Data(bytes: $0, count: message.len) } ?? Data()
-        let key = message.key.map { Data(bytes: $0, count: message.key_len) }
         var headers: [KafkaHeader] = []
         var headerList: OpaquePointer?
-        if rd_kafka_message_headers(raw, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
+        if readsHeaders, rd_kafka_message_headers(raw, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
             var index = 0
             var name: UnsafePointer<CChar>?
             var bytes: UnsafeRawPointer?
