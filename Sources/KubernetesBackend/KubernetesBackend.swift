@@ -15,14 +15,21 @@ public final class KubernetesBackend: ComputeBackend {
     public let name = "kubernetes"
     public let configuration: KubernetesBackendConfiguration
     private let client: KubernetesClient
-    private let cache = KubernetesStateCache()
+    private let cache: KubernetesStateCache
     private let logger: Logger
     private let relists = Atomic<Int>(0)
+    /// The wall clock that grace periods and the cache's ages are measured on (compared with the
+    /// API server's timestamps).
+    private let now: @Sendable () -> Date
 
-    public init(configuration: KubernetesBackendConfiguration, client: KubernetesClient, logger: Logger) {
+    public init(
+        configuration: KubernetesBackendConfiguration, client: KubernetesClient, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.configuration = configuration
         self.client = client
         self.logger = logger
+        self.now = now
+        cache = KubernetesStateCache(now: now)
     }
 
     /// Full lists done by the watch loops so far (jobs and pods).
@@ -49,7 +56,7 @@ public final class KubernetesBackend: ComputeBackend {
         let name = identity.resourceName
         if let outcome = cache.abandonedOutcome(name) { return .finished(outcome) }
         if !cache.knows(name) { try await fetch(name) }
-        let now = Date()
+        let now = now()
         let seen = cache.snapshot(name)
         let pod = KubernetesOutcomeClassifier.representativePod(seen.pods, mainContainer: configuration.mainContainerName)
         let waitReason = pod?.containerStatus(configuration.mainContainerName)?.state?.waiting?.reason

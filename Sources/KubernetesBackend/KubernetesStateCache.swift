@@ -5,6 +5,7 @@ import TrainyardKubernetes
 
 /// The Jobs and pods of one namespace as the watches and relists last saw them, plus what this
 /// process decided about them (stop requests, since when a container keeps failing to start).
+/// Times (when a Job was seen deleted) are read from `now`.
 final class KubernetesStateCache: Sendable {
     private struct State {
         var jobs: [String: KubernetesJob] = [:]
@@ -20,6 +21,11 @@ final class KubernetesStateCache: Sendable {
     }
 
     private let state = Mutex(State())
+    private let now: @Sendable () -> Date
+
+    init(now: @escaping @Sendable () -> Date = { Date() }) {
+        self.now = now
+    }
 
     /// The label the Job controller puts on its pods (older clusters: `job-name`).
     static func jobName(of pod: KubernetesPod) -> String? {
@@ -64,13 +70,14 @@ final class KubernetesStateCache: Sendable {
         guard let name = job.metadata.name else { return }
         state.withLock { state in
             state.jobs[name] = nil
-            state.deleted[name] = state.deleted[name] ?? Date()
+            state.deleted[name] = state.deleted[name] ?? now()
         }
     }
 
     /// A full list: Jobs that were known and are missing now were deleted meanwhile. Everything
     /// remembered about Jobs deleted longer than `forgetAfter` ago is dropped (nobody tracks them).
-    func replaceJobs(_ jobs: [KubernetesJob], now: Date = Date(), forgetAfter: TimeInterval = 3600) {
+    func replaceJobs(_ jobs: [KubernetesJob], forgetAfter: TimeInterval = 3600) {
+        let now = now()
         state.withLock { state in
             let listed = Dictionary(jobs.compactMap { job in job.metadata.name.map { ($0, job) } }, uniquingKeysWith: { $1 })
             for name in state.jobs.keys where listed[name] == nil { state.deleted[name] = state.deleted[name] ?? now }

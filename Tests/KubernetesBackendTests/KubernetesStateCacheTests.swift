@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TrainyardBackends
 import TrainyardKubernetes
@@ -21,20 +22,28 @@ struct KubernetesStateCacheTests {
 
     @Test("a relist marks vanished Jobs deleted, keeps pods keyed by their Job, and forgets deleted Jobs after an hour")
     func relistAndForget() {
-        let cache = KubernetesStateCache()
-        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let time = TestTime(Date(timeIntervalSince1970: 1_800_000_000))
+        let cache = KubernetesStateCache(now: time.read)
         cache.upsert(job: job("a"))
         cache.upsert(job: job("b"))
+        cache.upsert(job: job("c"))
         cache.upsert(pod: pod(of: "a"))
         cache.recordStop("a", reason: "cancel")
         #expect(cache.snapshot("a").pods.count == 1)
-        cache.replaceJobs([job("b")], now: start)
+        cache.replaceJobs([job("b"), job("c")])
         #expect(cache.snapshot("a").jobDeleted && cache.snapshot("a").job == nil && cache.knows("a"))
         #expect(!cache.snapshot("b").jobDeleted)
-        cache.replaceJobs([job("b")], now: start.addingTimeInterval(1800))
+        time.advance(by: 1800)
+        cache.remove(job: job("c"))
+        cache.replaceJobs([job("b")])
         #expect(cache.knows("a"), "still remembered within the hour")
-        cache.replaceJobs([job("b")], now: start.addingTimeInterval(3601))
+        time.advance(by: 1801)
+        cache.replaceJobs([job("b")])
         #expect(!cache.knows("a") && cache.snapshot("a").stopReason == nil && cache.snapshot("a").pods.isEmpty)
+        #expect(cache.knows("c"), "deleted by the watch half an hour ago: remembered")
+        time.advance(by: 1800)
+        cache.replaceJobs([job("b")])
+        #expect(!cache.knows("c"), "an hour after the watch saw it deleted: forgotten")
     }
 
     @Test("a Job read outside the watch never replaces what the watch delivered")
@@ -51,4 +60,15 @@ struct KubernetesStateCacheTests {
         cache.insertIfAbsent(job: fetched, pods: [])
         #expect(cache.snapshot("a").job == nil && cache.snapshot("a").jobDeleted, "a stale read does not resurrect a deleted Job")
     }
+}
+
+/// A wall clock that moves only when the test says.
+final class TestTime: Sendable {
+    private let current: Mutex<Date>
+
+    init(_ start: Date) { current = Mutex(start) }
+
+    @Sendable func read() -> Date { current.withLock { $0 } }
+
+    func advance(by seconds: TimeInterval) { current.withLock { $0.addTimeInterval(seconds) } }
 }
