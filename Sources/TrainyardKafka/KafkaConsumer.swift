@@ -179,7 +179,7 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
         let state: LockedConsumerState
         /// Events taken from the consumer and not returned yet, the next one last: each is moved
         /// out with `popLast()` rather than copied (no reference counting per record).
-        var pending: [KafkaConsumerEvent] = []
+        @usableFromInline var pending: [KafkaConsumerEvent] = []
 
         /// Everything available now, up to `maximum` events (waiting only when nothing is); nil at the end.
         public mutating func nextBatch(maximum: Int, isolation actor: isolated (any Actor)? = #isolation) async -> [KafkaConsumerEvent]? {
@@ -213,8 +213,17 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
             await next(isolation: nil)
         }
 
-        /// Runs on the caller's executor: no executor hop per record.
+        /// Runs on the caller's executor: no executor hop per record. Inlinable, so taking an event
+        /// already read is not an async call of its own.
+        @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async -> KafkaConsumerEvent? {
+            if let event = pending.popLast() { return event }
+            return await refillAndNext(isolation: actor)
+        }
+
+        /// `next(isolation:)` once `pending` is empty: takes what was read, or waits for it.
+        @usableFromInline
+        mutating func refillAndNext(isolation actor: isolated (any Actor)?) async -> KafkaConsumerEvent? {
             while true {
                 if let event = pending.popLast() { return event }
                 let closed = refill()

@@ -39,15 +39,15 @@ struct KafkaBenchmark {
                     common: configuration, groupID: "bench-\(UUID().uuidString)", topics: [topic], readsHeaders: readsHeaders),
                 logger: logger)
             var received = 0
-            var started: ContinuousClock.Instant?
+            var started = clock.now
             for await event in consumer.events {
                 guard case .message = event else { continue }
                 // Timed from the first record, as for kcat: group join time is not consume speed.
-                if started == nil { started = clock.now }
+                if received == 0 { started = clock.now }
                 received += 1
                 if received == count { break }
             }
-            let elapsed = clock.now - (started ?? clock.now)
+            let elapsed = clock.now - started
             await consumer.close()
             report("swift-consume", count: received, elapsed: elapsed)
         default:
