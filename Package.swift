@@ -27,6 +27,8 @@ let package = Package(
         // TLS settings (CA bundles, client certificates) and byte buffers for the HTTP client; already resolved through it.
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
+        // HTTPRequestPart / HTTPResponsePart for the request-header deadline handler; already resolved through Hummingbird.
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
         // One ServiceGroup runs each process's services (signals, shutdown order); already resolved through Hummingbird.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         // HMAC-SHA256 for AWS SigV4.
@@ -48,6 +50,7 @@ let package = Package(
             dependencies: [
                 "TrainyardObservability", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ]
         ),
         .target(
@@ -150,7 +153,7 @@ let package = Package(
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "LocalBackend", "LocalSupervision", "TrainyardConfiguration",
                 "TrainyardWorker",
                 "TrainyardStore", "TrainyardAggregator", "TrainyardAlerts", "TrainyardObservability", "TrainyardHTTP",
-                "TrainyardAPI", "TrainyardClient",
+                "TrainyardAPI", "TrainyardClient", "SimulatedBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -167,7 +170,8 @@ let package = Package(
             name: "TrainyardConfigurationTests",
             dependencies: ["TrainyardConfiguration", "TrainyardBackends", "TrainyardTesting", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
+        .testTarget(
+            name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(
             name: "TrainyardWorkerTests",
@@ -177,7 +181,8 @@ let package = Package(
         .testTarget(
             name: "TrainyardAPITests",
             dependencies: [
-                "TrainyardAPI", "TrainyardCore", "TrainyardStore", "TrainyardTesting", .product(name: "Hummingbird", package: "hummingbird"),
+                "TrainyardAPI", "TrainyardCore", "TrainyardStore", "TrainyardTesting", "TrainyardBackends",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
@@ -201,6 +206,7 @@ let package = Package(
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardTesting",
                 "LocalBackend", "TrainyardAPI", "TrainyardAWS", "SageMakerBackend", "TrainyardBackends", "SimulatedBackend", "TrainyardHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
     ]
