@@ -171,7 +171,8 @@ let package = Package(
             dependencies: ["TrainyardConfiguration", "TrainyardBackends", "TrainyardTesting", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
-            name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting", .product(name: "Yams", package: "Yams")]),
+            name: "TrainyardCoreTests",
+            dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(
             name: "TrainyardWorkerTests",
