@@ -137,8 +137,9 @@ private final class ProducerOutcomes: Sendable {
 
     /// On the poll thread, for each delivery report.
     func delivered(_ delivery: RDKafkaDelivery) {
-        if delivery.succeeded, let opaque = delivery.opaque {
-            Unmanaged<DeliveryWaiter>.fromOpaque(opaque).takeRetainedValue().complete(delivery.result)
+        if delivery.succeeded {
+            // An enqueued record (no waiter) that arrived: nothing to report or build.
+            if let opaque = delivery.opaque { Unmanaged<DeliveryWaiter>.fromOpaque(opaque).takeRetainedValue().complete(delivery.result) }
             return
         }
         let result = delivery.result
