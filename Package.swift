@@ -201,6 +201,7 @@ let package = Package(
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardTesting",
                 "LocalBackend", "TrainyardAPI", "TrainyardAWS", "SageMakerBackend", "TrainyardBackends", "SimulatedBackend", "TrainyardHTTP",
+                "TrainyardWorker",
             ]
         ),
     ]
