@@ -141,7 +141,8 @@ let package = Package(
             name: "TrainyardConfiguration",
             dependencies: [
                 "TrainyardCore", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "TrainyardKubernetes", "SageMakerBackend",
-                "TrainyardAWS", "SimulatedBackend", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+                "TrainyardAWS", "SimulatedBackend", "LocalSupervision", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(
@@ -165,7 +166,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TrainyardConfigurationTests",
-            dependencies: ["TrainyardConfiguration", "TrainyardBackends", "TrainyardTesting", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "TrainyardConfiguration", "TrainyardBackends", "TrainyardTesting", "LocalSupervision",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
