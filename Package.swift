@@ -144,7 +144,8 @@ let package = Package(
             name: "TrainyardConfiguration",
             dependencies: [
                 "TrainyardCore", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "TrainyardKubernetes", "SageMakerBackend",
-                "TrainyardAWS", "SimulatedBackend", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+                "TrainyardAWS", "SimulatedBackend", "LocalSupervision", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(
@@ -168,7 +169,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TrainyardConfigurationTests",
-            dependencies: ["TrainyardConfiguration", "TrainyardBackends", "TrainyardTesting", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "TrainyardConfiguration", "TrainyardBackends", "TrainyardTesting", "LocalSupervision",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "TrainyardCoreTests",
@@ -207,7 +211,7 @@ let package = Package(
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardTesting",
                 "LocalBackend", "TrainyardAPI", "TrainyardAWS", "SageMakerBackend", "TrainyardBackends", "SimulatedBackend", "TrainyardHTTP",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "TrainyardWorker", .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
     ]

@@ -19,17 +19,20 @@ public struct LocalBackendConfiguration: Sendable {
     public var secretsDirectory: URL?
     /// PATH given to jobs.
     public var jobPath: String
+    /// The unprivileged user jobs run as (the worker must be root); nil: the worker's user.
+    public var runAs: JobUser?
 
     public init(
         stateDirectory: URL, supervisorExecutable: URL = LocalBackendConfiguration.defaultSupervisor,
         gracePeriodSeconds: Double = 10, secretsDirectory: URL? = nil,
-        jobPath: String = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        jobPath: String = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", runAs: JobUser? = nil
     ) {
         self.stateDirectory = stateDirectory
         self.supervisorExecutable = supervisorExecutable
         self.gracePeriodSeconds = gracePeriodSeconds
         self.secretsDirectory = secretsDirectory
         self.jobPath = jobPath
+        self.runAs = runAs
     }
 
     /// This process's executable.
@@ -170,7 +173,8 @@ public final class LocalBackend: ComputeBackend {
         let request = SupervisionRequest(
             directory: run.files.directory, maxRuntimeSeconds: spec.maxRuntimeSeconds, gracePeriodSeconds: configuration.gracePeriodSeconds,
             secretsDirectory: configuration.secretsDirectory?.path,
-            secrets: spec.secrets.map { SupervisionRequest.Secret(env: $0.env, name: $0.secretName) }, argv: spec.command + spec.args)
+            secrets: spec.secrets.map { SupervisionRequest.Secret(env: $0.env, name: $0.secretName) }, argv: spec.command + spec.args,
+            runAs: configuration.runAs)
         let environment = jobEnvironment(spec, identity).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         switch ProcessSpawn.start(
             [configuration.supervisorExecutable.path] + request.arguments, environment: environment, stdin: .nullInput, stdout: .nullOutput,

@@ -20,7 +20,8 @@ public enum LocalSupervisor {
     public static func main(arguments: [String]) -> Int32 {
         closeInheritedDescriptors()
         guard let request = SupervisionRequest(arguments: arguments) else {
-            let usage = "usage: local-supervise DIR --max-runtime S --grace S [--secrets-dir P] [--secret ENV=NAME]... -- ARGV...\n"
+            let usage =
+                "usage: local-supervise DIR --max-runtime S --grace S [--secrets-dir P] [--secret ENV=NAME]... [--run-as UID:GID] -- ARGV...\n"
             _ = usage.withCString { write(2, $0, strlen($0)) }
             return 2
         }
@@ -98,6 +99,13 @@ public enum LocalSupervisor {
             environment.append("\(secret.env)=\(String(decoding: value, as: UTF8.self))")
         }
         guard chdir(run.work) == 0 else { return finish(run, .lost("cannot enter \(run.work)")) }
+        if let user = request.runAs {
+            // The job's user owns its working directory only; the run directory and its records
+            // (status, cancel, process, logs) stay the supervisor's and are not writable to it.
+            guard chown(run.work, user.uid, user.gid) == 0, chmod(run.work, 0o700) == 0 else {
+                return finish(run, .lost("cannot give \(run.work) to uid \(user.uid): \(String(cString: strerror(errno)))"))
+            }
+        }
 
         // Signals arrive through sigtimedwait only; the job starts with an empty mask and default handlers.
         var wakeups = sigset_t()
@@ -106,7 +114,7 @@ public enum LocalSupervisor {
         sigprocmask(SIG_BLOCK, &wakeups, nil)
 
         let pid: pid_t
-        switch spawn(request.argv, environment: environment, run: run) {
+        switch spawn(request.argv, environment: environment, runAs: request.runAs, run: run) {
         case .success(let spawned): pid = spawned
         case .failure(let failure):
             let code = failure.code
@@ -208,8 +216,9 @@ public enum LocalSupervisor {
 
     /// Starts the job in its own process group (so signals reach its descendants), output to the
     /// run's logs; `posix_spawnp` searches this process's PATH, which is the job's.
-    private static func spawn(_ argv: [String], environment: [String], run: RunFiles) -> Result<pid_t, ProcessSpawn.Failure> {
-        ProcessSpawn.start(
+    private static func spawn(_ argv: [String], environment: [String], runAs: JobUser?, run: RunFiles) -> Result<pid_t, ProcessSpawn.Failure> {
+        if let runAs { return JobUserSpawn.start(argv, environment: environment, user: runAs, stdout: run.stdout, stderr: run.stderr) }
+        return ProcessSpawn.start(
             argv, environment: environment, stdin: .nullInput, stdout: .appending(to: run.stdout), stderr: .appending(to: run.stderr),
             grouping: .newProcessGroup, searchPath: true)
     }

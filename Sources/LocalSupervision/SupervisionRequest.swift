@@ -1,5 +1,5 @@
 /// What a local supervisor runs, passed on its command line (no request file):
-/// `local-supervise DIR --max-runtime S --grace S [--secrets-dir PATH] [--secret ENV=NAME]... -- ARGV...`.
+/// `local-supervise DIR --max-runtime S --grace S [--secrets-dir PATH] [--secret ENV=NAME]... [--run-as UID:GID] -- ARGV...`.
 /// The supervisor's own environment is the job's (secrets excepted: it reads their values from
 /// the secrets directory, so they never pass through the worker).
 public struct SupervisionRequest: Sendable, Equatable {
@@ -13,6 +13,8 @@ public struct SupervisionRequest: Sendable, Equatable {
     public var secrets: [Secret]
     /// Program and arguments, executed directly (no shell).
     public var argv: [String]
+    /// The unprivileged user the job runs as; nil: the supervisor's own user.
+    public var runAs: JobUser?
 
     public struct Secret: Sendable, Equatable {
         public var env: String
@@ -25,7 +27,8 @@ public struct SupervisionRequest: Sendable, Equatable {
     }
 
     public init(
-        directory: String, maxRuntimeSeconds: Int, gracePeriodSeconds: Double, secretsDirectory: String?, secrets: [Secret], argv: [String]
+        directory: String, maxRuntimeSeconds: Int, gracePeriodSeconds: Double, secretsDirectory: String?, secrets: [Secret], argv: [String],
+        runAs: JobUser? = nil
     ) {
         self.directory = directory
         self.maxRuntimeSeconds = maxRuntimeSeconds
@@ -33,6 +36,7 @@ public struct SupervisionRequest: Sendable, Equatable {
         self.secretsDirectory = secretsDirectory
         self.secrets = secrets
         self.argv = argv
+        self.runAs = runAs
     }
 
     /// The arguments after the program name: `local-supervise DIR …`.
@@ -40,6 +44,7 @@ public struct SupervisionRequest: Sendable, Equatable {
         var arguments = ["local-supervise", directory, "--max-runtime", String(maxRuntimeSeconds), "--grace", String(gracePeriodSeconds)]
         if let secretsDirectory { arguments += ["--secrets-dir", secretsDirectory] }
         for secret in secrets { arguments += ["--secret", "\(secret.env)=\(secret.name)"] }
+        if let runAs { arguments += ["--run-as", runAs.argument] }
         return arguments + ["--"] + argv
     }
 
@@ -52,6 +57,7 @@ public struct SupervisionRequest: Sendable, Equatable {
         var grace: Double?
         var secretsDirectory: String?
         var secrets: [Secret] = []
+        var runAs: JobUser?
         while let option = rest.popFirst(), option != "--" {
             guard let value = rest.popFirst() else { return nil }
             switch option {
@@ -61,12 +67,15 @@ public struct SupervisionRequest: Sendable, Equatable {
             case "--secret":
                 guard let equals = value.firstIndex(of: "=") else { return nil }
                 secrets.append(Secret(env: String(value[..<equals]), name: String(value[value.index(after: equals)...])))
+            case "--run-as":
+                guard let user = JobUser(argument: value) else { return nil }
+                runAs = user
             default: return nil
             }
         }
         guard let maxRuntime, let grace, !rest.isEmpty else { return nil }
         self.init(
             directory: directory, maxRuntimeSeconds: maxRuntime, gracePeriodSeconds: grace, secretsDirectory: secretsDirectory, secrets: secrets,
-            argv: Array(rest))
+            argv: Array(rest), runAs: runAs)
     }
 }

@@ -54,7 +54,8 @@ public struct BackendRouter: Sendable {
         }
     }
 
-    private func route(ignoringSecrets spec: JobSpec) -> Result<BackendTarget, BackendError> {
+    /// The target for `spec` by the routing rules alone, before the secret policy is checked.
+    public func route(ignoringSecrets spec: JobSpec) -> Result<BackendTarget, BackendError> {
         let matching = policy.rules.filter { $0.matches(spec) }.compactMap { rule in targets.first { $0.name == rule.target } }
         if spec.backend == .auto {
             return .success(matching.first ?? targets.first { $0.name == policy.defaultTarget }!)

@@ -36,7 +36,8 @@ extension BackendSettings {
             let secrets = local.secretsDir ?? environment.secretsDirectory
             return try LocalBackend(
                 configuration: LocalBackendConfiguration(
-                    stateDirectory: environment.stateDirectory, secretsDirectory: secrets.map { URL(fileURLWithPath: $0) }),
+                    stateDirectory: environment.stateDirectory, secretsDirectory: secrets.map { URL(fileURLWithPath: $0) },
+                    runAs: try local.runAs?.resolved()),
                 logger: environment.logger)
         case .kubernetes(let kubernetes):
             return try kubernetes.makeBackend(logger: environment.logger)

@@ -20,10 +20,16 @@ public struct WorkerConfigFile: Decodable, Sendable {
     public var backends: [BackendEntry]
     /// Absent: every job goes to the first target.
     public var routing: RoutingPolicy?
+    /// Which teams may reference which secrets: the file's top-level and per-target `secrets`
+    /// sections (see `SecretPolicy`), read in the same pass as the rest.
+    public var secretPolicy: SecretPolicy = .ownTeamOnly
 
-    /// Reads and checks the file: types and required keys, and that routing names only configured targets.
+    enum CodingKeys: String, CodingKey { case backends, routing }
+
+    /// Reads and checks the file (once): types and required keys, the secret policy, and that
+    /// routing names only configured targets.
     public static func load(path: String) throws -> WorkerConfigFile {
-        let file = try ConfigFile.load(WorkerConfigFile.self, path: path)
+        let file = try ConfigFile.load(WorkerConfigDocument.self, path: path).file
         guard !file.backends.isEmpty else { throw ConfigFileError(path: path, message: "`backends` lists no target") }
         do {
             try file.policy.validate(targetNames: file.backends.map(\.name))
@@ -46,6 +52,16 @@ public struct WorkerConfigFile: Decodable, Sendable {
     public var summary: [String] {
         backends.map { "target \($0.name): \($0.settings.typeName), concurrency \($0.concurrency.map(String.init) ?? "default")" }
             + policy.summary.map { "route \($0)" }
+    }
+}
+
+/// The worker configuration file with its secret policy, decoded from one parse of the YAML.
+private struct WorkerConfigDocument: Decodable {
+    var file: WorkerConfigFile
+
+    init(from decoder: Decoder) throws {
+        file = try WorkerConfigFile(from: decoder)
+        file.secretPolicy = try SecretPolicy(from: decoder)
     }
 }
 
@@ -116,6 +132,8 @@ public enum BackendSettings: Sendable {
 public struct LocalTargetSettings: Decodable, Sendable {
     /// Folder of secret files (default: `--secrets-dir` / TRAINYARD_SECRETS_DIR).
     var secretsDir: String?
+    /// The unprivileged user jobs run as (the worker must run as root): see `LocalRunAs`.
+    var runAs: LocalRunAs?
 }
 
 /// Reads YAML configuration files into their types, with errors that name the file and field.

@@ -3,8 +3,9 @@ import Logging
 import TrainyardCore
 import TrainyardKafka
 
-/// Publishes lifecycle events and dead letters, retrying until the broker acknowledges them.
-public struct EventPublisher: Sendable {
+/// Publishes lifecycle events, retrying until the broker acknowledges them, and records
+/// rejected requests (one try each: the worker's rejection loop retries).
+public struct EventPublisher: RejectionRecording {
     let producer: KafkaProducer
     let topics: TopicNames
     let logger: Logger
@@ -43,6 +44,7 @@ public struct EventPublisher: Sendable {
     private func description(_ event: LifecycleEvent) -> String { "\(event.state.rawValue) event of \(event.jobID)" }
 
     /// Sends the original bytes of an unusable request to the DLQ, with the reason in headers.
+    /// One try: throws when the broker does not store it (the worker's rejection loop retries).
     public func deadLetter(_ message: KafkaMessage, rejection: RequestRejection) async throws {
         var headers = message.headers
         headers.append(KafkaHeader(key: "trainyard-error-code", string: rejection.code.rawValue))
@@ -50,8 +52,12 @@ public struct EventPublisher: Sendable {
         headers.append(KafkaHeader(key: "trainyard-source-topic", string: message.topic))
         headers.append(KafkaHeader(key: "trainyard-source-partition", string: String(message.partition)))
         headers.append(KafkaHeader(key: "trainyard-source-offset", string: String(message.offset)))
-        let letter = KafkaProducerMessage(topic: topics.deadLetters, key: message.key, value: message.value, headers: headers)
-        try await sendRetrying(letter, what: "dead letter for \(message.topic)[\(message.partition)]@\(message.offset)")
+        _ = try await producer.send(KafkaProducerMessage(topic: topics.deadLetters, key: message.key, value: message.value, headers: headers))
+    }
+
+    /// Publishes a rejected request's REJECTED event. One try, like `deadLetter`.
+    public func publishRejected(_ event: LifecycleEvent) async throws {
+        _ = try await producer.send(try message(event))
     }
 
     private func sendRetrying(_ message: KafkaProducerMessage, what: String) async throws {

@@ -30,13 +30,27 @@ public actor Worker {
     private var capacityBlocked: [String: Set<ObjectIdentifier>] = [:]
     private var paused = false
     private var stopping = false
+    /// Rejected requests not yet recorded; `recordingRejections` while the one loop runs.
+    private var rejectionBacklog: RejectionBacklog
+    private var recordingRejections = false
+    private let rejectionRecorder: any RejectionRecording
 
-    public init(configuration: WorkerConfiguration, producer: KafkaProducer, router: BackendRouter, metrics: MetricsRegistry, logger: Logger) throws {
+    /// - Parameter rejections: where rejected requests are recorded; the DLQ and events topic by
+    ///   default (tests inject failures here).
+    public init(
+        configuration: WorkerConfiguration, producer: KafkaProducer, router: BackendRouter, metrics: MetricsRegistry, logger: Logger,
+        rejections: (any RejectionRecording)? = nil
+    ) throws {
         self.configuration = configuration
         self.router = router
         self.logger = logger
         self.metrics = WorkerMetrics(registry: metrics)
-        publisher = EventPublisher(producer: producer, topics: configuration.topics, logger: logger)
+        let publisher = EventPublisher(producer: producer, topics: configuration.topics, logger: logger)
+        self.publisher = publisher
+        rejectionRecorder = rejections ?? publisher
+        rejectionBacklog = RejectionBacklog(
+            pauseAfterFailures: configuration.rejectionRetry.pauseAfterFailures, initialBackoff: configuration.rejectionRetry.initialBackoff,
+            maximumBackoff: .seconds(10))
         consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
                 common: configuration.kafka, groupID: configuration.groupID, topics: [configuration.topics.requests],
@@ -85,22 +99,19 @@ public actor Worker {
     private func handle(_ message: KafkaMessage, group: inout DiscardingTaskGroup) {
         switch JobRequestCodec.decode(message.value) {
         case .failure(let rejection):
-            // Rejections need no ordering: record them concurrently (the offset stays pending until done).
-            group.addTask { await self.reject(message, rejection) }
+            reject(message, rejection, group: &group)
         case .success(.cancel(let command)):
             trackers[command.jobID]?.cancelReason = command.reason ?? "cancelled by request"
             logger.debug("cancel requested", metadata: ["job": "\(command.jobID)", "tracked": "\(trackers[command.jobID] != nil)"])
             done(message)
         case .success(.submit(let command)):
+            // A duplicate submit of a job already in flight here: not routed (nor checked) again.
+            if trackers[command.jobID] != nil { return done(message) }
             switch router.route(command.spec) {
             case .failure(let error):
                 let rejection = RequestRejection(code: .invalidSpec, reason: error.message, jobID: command.jobID, team: command.spec.team)
-                group.addTask { await self.reject(message, rejection) }
+                group.addTask { await self.adoptOrReject(message, command, rejection) }
             case .success(let target):
-                if trackers[command.jobID] != nil {
-                    done(message)  // a duplicate submit of a job already in flight here
-                    return
-                }
                 let tracker = JobTracker(partition: message.topicPartition, offset: message.offset)
                 trackers[command.jobID] = tracker
                 group.addTask { await self.execute(command, on: target, tracker: tracker) }
@@ -108,21 +119,69 @@ public actor Worker {
         }
     }
 
-    private func reject(_ message: KafkaMessage, _ rejection: RequestRejection) async {
+    /// A submit the router refuses may be of a job that started before the worker's secret policy
+    /// was tightened (re-read after a hand-over): its running attempt is adopted and tracked to
+    /// its end, with no further attempts. Any other is rejected.
+    private func adoptOrReject(_ message: KafkaMessage, _ command: SubmitCommand, _ rejection: RequestRejection) async {
+        if case .success(let target) = router.route(ignoringSecrets: command.spec),
+            let latest = await existingAttempts(command.jobID, target.backend).last
+        {
+            guard progress[message.topicPartition] != nil, trackers[command.jobID] == nil else { return done(message) }
+            logger.warning(
+                "adopting a job the secret policy now refuses; no further attempts: \(rejection.reason)", metadata: ["job": "\(command.jobID)"])
+            var lastAttemptOnly = command
+            lastAttemptOnly.spec.retry.maxAttempts = min(command.spec.retry.maxAttempts, latest)
+            let tracker = JobTracker(partition: message.topicPartition, offset: message.offset)
+            trackers[command.jobID] = tracker
+            await execute(lastAttemptOnly, on: target, tracker: tracker)
+        } else if queueRejection(message, rejection) {
+            await recordRejections()
+        }
+    }
+
+    /// Queues a rejected request for the rejection loop (its offset stays pending until recorded).
+    private func reject(_ message: KafkaMessage, _ rejection: RequestRejection, group: inout DiscardingTaskGroup) {
+        if queueRejection(message, rejection) { group.addTask { await self.recordRejections() } }
+    }
+
+    /// Adds a rejected request to the backlog; true when the caller must run the rejection loop.
+    private func queueRejection(_ message: KafkaMessage, _ rejection: RequestRejection) -> Bool {
         metrics.requestsRejected.labels(rejection.code.rawValue).increment()
         logger.warning("rejected request", metadata: ["offset": "\(message.topicPartition)@\(message.offset)", "reason": "\(rejection)"])
-        do {
-            try await publisher.deadLetter(message, rejection: rejection)
-            if let jobID = rejection.jobID {
-                try await publisher.publish(
-                    LifecycleEvent(
-                        jobID: jobID, attempt: 0, state: .rejected, source: .worker, team: rejection.team,
-                        failureClass: .invalidRequest, reason: rejection.description, workerID: configuration.workerID))
+        rejectionBacklog.append(message, rejection)
+        guard !recordingRejections else { return false }
+        recordingRejections = true
+        return true
+    }
+
+    /// The one rejection loop: records the backlog in order, retrying the head with backoff;
+    /// while it keeps failing, consumption is paused (see `RejectionBacklog`).
+    private func recordRejections() async {
+        while let entry = rejectionBacklog.head, !Task.isCancelled {
+            do {
+                if !entry.deadLettered {
+                    try await rejectionRecorder.deadLetter(entry.message, rejection: entry.rejection)
+                    rejectionBacklog.deadLettered(entry)
+                }
+                if let jobID = entry.rejection.jobID {
+                    try await rejectionRecorder.publishRejected(
+                        LifecycleEvent(
+                            jobID: jobID, attempt: 0, state: .rejected, source: .worker, team: entry.rejection.team,
+                            failureClass: .invalidRequest, reason: entry.rejection.description, workerID: configuration.workerID))
+                }
+                rejectionBacklog.recorded(entry)
+                done(entry.message)
+            } catch {
+                let delay = rejectionBacklog.failed()
+                logger.error(
+                    "could not record rejection of \(entry.message.topicPartition)@\(entry.message.offset), retrying in \(delay): \(error)")
+                updatePause()
+                try? await Task.sleep(for: delay)
             }
-            done(message)
-        } catch {
-            logger.error("could not record rejection: \(error)")
+            updatePause()
         }
+        recordingRejections = false
+        updatePause()
     }
 
     private func done(_ message: KafkaMessage) {
@@ -184,17 +243,18 @@ public actor Worker {
         updatePause()
     }
 
-    /// Pauses the assigned partitions while the backlog of jobs waiting for a slot is full or a
-    /// target reports capacity errors; resumes when the backlog is down to half and no target does.
+    /// Pauses the assigned partitions while the backlog of jobs waiting for a slot is full, a
+    /// target reports capacity errors or rejected requests cannot be recorded; resumes when the
+    /// backlog is down to half and none of the others holds.
     private func updatePause() {
         let backlogFull = SlotBacklog(capacity: configuration.slotBacklog).isFull(waiting: waitingForSlot, paused: paused)
-        let shouldPause = backlogFull || capacityBlocked.values.contains { !$0.isEmpty }
+        let shouldPause = backlogFull || capacityBlocked.values.contains { !$0.isEmpty } || rejectionBacklog.isBlocked
         guard shouldPause != paused else { return }
         paused = shouldPause
         // The whole assignment, also partitions assigned while paused (a rebalance during a pause).
         if shouldPause { consumer.pauseAll() } else { consumer.resumeAll() }
         metrics.paused.labels().set(shouldPause ? 1 : 0)
-        logger.debug(shouldPause ? "slot backlog full or capacity error: partitions paused" : "partitions resumed")
+        logger.debug(shouldPause ? "slot backlog full, capacity error or rejections not recorded: partitions paused" : "partitions resumed")
     }
 
     /// Stops tracking the jobs of `partitions`; their new owner takes over.
@@ -204,6 +264,8 @@ public actor Worker {
             trackers[jobID] = nil
         }
         for partition in partitions { progress[partition] = nil }
+        rejectionBacklog.drop(partitions)
+        updatePause()
     }
 
     // MARK: offsets

@@ -26,13 +26,18 @@ public struct WorkerConfiguration: Sendable {
     /// resumes when half of them got one): a full target does not stop the partitions at its
     /// first waiting job, and memory stays bounded.
     public var slotBacklog: Int
+    /// How a rejected request's dead letter is retried while the broker refuses it: the first
+    /// wait (doubling up to 10 s), and after how many failures in a row consumption pauses (it
+    /// resumes when a record goes through).
+    public var rejectionRetry: (initialBackoff: Duration, pauseAfterFailures: Int)
 
     public init(
         kafka: KafkaConfiguration = KafkaConfiguration(), topics: TopicNames = TopicNames(), groupID: String = "trainyard-workers",
         workerID: String = WorkerConfiguration.defaultWorkerID, observeInterval: Duration = .milliseconds(200),
         heartbeatInterval: Duration = .seconds(60), commitInterval: Duration = .seconds(1), sessionTimeoutMilliseconds: Int = 6000,
         assignmentStrategy: KafkaAssignmentStrategy = .range,
-        launchTimeout: Duration = .seconds(10), slotBacklog: Int = 64
+        launchTimeout: Duration = .seconds(10), slotBacklog: Int = 64,
+        rejectionRetry: (initialBackoff: Duration, pauseAfterFailures: Int) = (.milliseconds(100), 5)
     ) {
         self.kafka = kafka
         self.topics = topics
@@ -45,6 +50,7 @@ public struct WorkerConfiguration: Sendable {
         self.assignmentStrategy = assignmentStrategy
         self.launchTimeout = launchTimeout
         self.slotBacklog = max(1, slotBacklog)
+        self.rejectionRetry = rejectionRetry
     }
 
     /// `<host>-<pid>`

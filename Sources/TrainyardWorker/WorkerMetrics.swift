@@ -21,7 +21,8 @@ public struct WorkerMetrics: Sendable {
         partitionsAssigned = registry.gauge("trainyard_worker_partitions_assigned", help: "Requests partitions assigned to this worker.")
         consumerLag = registry.gauge("trainyard_worker_consumer_lag", help: "Requests not yet read on this worker's partitions.")
         paused = registry.gauge(
-            "trainyard_worker_paused", help: "1 while the concurrency limit or a backend's capacity errors keep consumption paused.")
+            "trainyard_worker_paused",
+            help: "1 while the concurrency limit, a backend's capacity errors or unrecorded rejections keep consumption paused.")
     }
 
     /// Refreshes the consumer gauges before each scrape.

@@ -60,7 +60,7 @@ struct RunWorker: AsyncParsableCommand {
                 let file = try WorkerConfigFile.load(path: path)
                 print("\(path): valid")
                 for line in file.summary { print(line) }
-                for line in try SecretPolicy.load(workerConfigurationAt: path).summary { print(line) }
+                for line in file.secretPolicy.summary { print(line) }
                 return
             } catch let error as ConfigFileError {
                 printError("\(error)")
@@ -73,7 +73,6 @@ struct RunWorker: AsyncParsableCommand {
         let kafka = try options.kafka(clientID: "trainyard-worker")
         let configPath = config ?? environment["TRAINYARD_WORKER_CONFIG"]
         let file = try configPath.map(WorkerConfigFile.load(path:)) ?? .localOnly
-        let secretPolicy = try SecretPolicy.load(workerConfigurationAt: configPath)
         let workerConcurrency = concurrency ?? environment["TRAINYARD_CONCURRENCY"].flatMap(Int.init)
         let backendEnvironment = BackendEnvironment(
             stateDirectory: options.stateDirectory, secretsDirectory: secretsDir ?? environment["TRAINYARD_SECRETS_DIR"], logger: logger)
@@ -82,7 +81,7 @@ struct RunWorker: AsyncParsableCommand {
                 name: entry.name, backend: try makeBackend(entry.settings, in: backendEnvironment),
                 concurrencyLimit: entry.concurrency ?? workerConcurrency ?? entry.settings.defaultConcurrency)
         }
-        let router = try BackendRouter(targets: targets, policy: file.policy, secretPolicy: secretPolicy)
+        let router = try BackendRouter(targets: targets, policy: file.policy, secretPolicy: file.secretPolicy)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
         guard heartbeatInterval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
         let configuration = WorkerConfiguration(
@@ -143,7 +142,8 @@ struct RunAggregator: AsyncParsableCommand {
         let logger = options.logger("trainyard.aggregator")
         let alertConfiguration = try loadAlertConfiguration()
         let workerConfigPath = workerConfig ?? ProcessInfo.processInfo.environment["TRAINYARD_WORKER_CONFIG"]
-        let secretPolicy = try SecretPolicy.load(workerConfigurationAt: workerConfigPath)
+        // Read once: the secret policy the API checks at submit, and the targets logs are read from.
+        let workerConfigFile = try workerConfigPath.map(WorkerConfigFile.load(path:))
         try options.prepareDirectory(for: options.databasePath)
         let store: JobStore
         do {
@@ -164,11 +164,12 @@ struct RunAggregator: AsyncParsableCommand {
         // The API reads through its own read-only connection (WAL: readers never block the writer).
         let apiStore = try JobStore(readingAt: options.databasePath)
         let requests = JobRequestPublisher(producer: producer, topic: options.topics.requests)
-        let logSources = LogSources(makeLogSources(
-            workerConfig: try workerConfigPath.map(WorkerConfigFile.load(path:)), stateDirectory: options.stateDirectory, logger: logger))
+        let logSources = LogSources(
+            makeLogSources(
+                workerConfig: workerConfigFile, stateDirectory: options.stateDirectory, logger: logger))
         let api = APIServer(
             store: apiStore, authenticator: Authenticator(keys: keys), send: { try await requests.publish($0) },
-            configuration: APIConfiguration(secretPolicy: secretPolicy), logSources: logSources, logger: logger)
+            configuration: APIConfiguration(secretPolicy: workerConfigFile?.secretPolicy ?? .ownTeamOnly), logSources: logSources, logger: logger)
         let http = ObservabilityServer.make(
             address: try parseAddress(httpAddress), registry: registry, ready: { aggregator.isReady && apiStore.isReachable() }, logger: logger,
             configure: api.install(on:))

@@ -1,4 +1,6 @@
 import Foundation
+import Glibc
+import LocalSupervision
 import Logging
 import Testing
 import TrainyardBackends
@@ -42,6 +44,8 @@ struct WorkerConfigFileTests {
             ("backends: [{name: sm, type: sagemaker}]\n", "backends[0].roleArn: is required"),
             ("backends: [{name: a, type: local, concurrency: 0}]\n", "backends[0].concurrency"),
             ("backends: []\n", "`backends` lists no target"),
+            ("secrets: {ownTeamPrefix: x}\nbackends: [{name: a, type: local}]\n", "ownTeamPrefix: must start with {team}"),
+            ("backends: [{name: a, type: local, secrets: {grants: [{names: [x]}]}}]\n", "teams"),
         ])
     func brokenFile(text: String, message: String) throws {
         let directory = try TestEnvironment.temporaryDirectory("worker-config")
@@ -51,6 +55,50 @@ struct WorkerConfigFileTests {
         let error = try #require(throws: ConfigFileError.self) { try WorkerConfigFile.load(path: path) }
         #expect(error.path == path)
         #expect(error.description.hasPrefix("\(path): ") && error.description.contains(message), "\(error)")
+    }
+
+    @Test("the secret policy is read with the file: fleet rules, a target's own rules, the default without a section")
+    func secretPolicy() throws {
+        let directory = try TestEnvironment.temporaryDirectory("worker-config")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = try load(
+            """
+            secrets: {grants: [{teams: [search], names: [shared-token]}]}
+            backends:
+              - {name: a, type: local}
+              - {name: b, type: simulated, secrets: {ownTeamPrefix: "{team}."}}
+            """, in: directory)
+        #expect(file.secretPolicy.rules(forTarget: "a").allows(team: "search", secretName: "shared-token"))
+        #expect(!file.secretPolicy.rules(forTarget: "a").allows(team: "ads", secretName: "shared-token"))
+        #expect(file.secretPolicy.rules(forTarget: "b").allows(team: "ads", secretName: "ads.key"))
+        #expect(!file.secretPolicy.rules(forTarget: "b").allows(team: "search", secretName: "shared-token"))
+        #expect(try load("backends: [{name: a, type: local}]\n", in: directory).secretPolicy == .ownTeamOnly)
+        #expect(WorkerConfigFile.localOnly.secretPolicy == .ownTeamOnly)
+    }
+
+    @Test("runAs of a local target: a user by name or ids; refused for root, unknown users, or a worker that is not root")
+    func runAs() throws {
+        #expect(try LocalRunAs(user: "nobody").resolved(effectiveUID: 0) == JobUser(uid: 65534, gid: 65534))
+        #expect(try LocalRunAs(uid: 65534, gid: 100).resolved(effectiveUID: 0) == JobUser(uid: 65534, gid: 100))
+        #expect(try LocalRunAs(uid: 4242, gid: 4242).resolved(effectiveUID: 0) == JobUser(uid: 4242, gid: 4242))
+        let refusals: [(LocalRunAs, uid_t, String)] = [
+            (LocalRunAs(user: "nobody"), 1000, "the worker must run as root to start jobs as uid 65534 (it runs as uid 1000)"),
+            (LocalRunAs(user: "root"), 0, "may not run as root"),
+            (LocalRunAs(user: "no-such-user-xyz"), 0, "no user \"no-such-user-xyz\""),
+            (LocalRunAs(uid: 4242), 0, "uid 4242 has no passwd entry: give its `gid`"),
+            (LocalRunAs(), 0, "give `user` or `uid`"),
+        ]
+        for (setting, effectiveUID, message) in refusals {
+            let error = try #require(throws: BackendTargetError.self) { try setting.resolved(effectiveUID: effectiveUID) }
+            #expect(error.description.contains(message), "\(error)")
+        }
+        let directory = try TestEnvironment.temporaryDirectory("worker-config")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = try load("backends: [{name: a, type: local, runAs: {user: nobody}}]\n", in: directory)
+        #expect(throws: Never.self) {
+            try file.backends[0].settings.makeBackend(
+                in: BackendEnvironment(stateDirectory: directory, secretsDirectory: nil, logger: Logger(label: "test")))
+        }
     }
 
     @Test("without a file a worker has one local target that takes every job")
