@@ -39,7 +39,7 @@ public actor Worker {
         publisher = EventPublisher(producer: producer, topics: configuration.topics, logger: logger)
         consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
-                common: configuration.kafka, groupID: configuration.groupID, topics: [configuration.topics.requests],
+                common: configuration.consumerKafka, groupID: configuration.groupID, topics: [configuration.topics.requests],
                 sessionTimeoutMilliseconds: configuration.sessionTimeoutMilliseconds, assignmentStrategy: configuration.assignmentStrategy,
                 bufferCapacity: 256),
             logger: logger)
