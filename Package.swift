@@ -68,7 +68,7 @@ let package = Package(
         .target(name: "LocalSupervision"),
         .executableTarget(
             name: "trainyard-local-supervise", dependencies: ["LocalSupervision"],
-            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux]))]
+            linkerSettings: [.unsafeFlags(["-static-executable"], .when(platforms: [.linux]))]
         ),
         .target(
             name: "LocalBackend",

@@ -10,6 +10,14 @@ public struct JSONLogHandler: LogHandler {
 
     public init(label: String) { self.label = label }
 
+    /// `2026-12-04T02:41:07.123Z` (UTC, milliseconds).
+    static func timestamp(_ date: Date) -> String { timestampStyle.format(date) }
+
+    /// A formatter written in Swift and made once: the class method
+    /// `ISO8601DateFormatter.string(from:timeZone:formatOptions:)` built an ICU formatter per
+    /// line, a third of a worker's CPU when it logged one line per job.
+    private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
+
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
@@ -19,7 +27,7 @@ public struct JSONLogHandler: LogHandler {
         var fields: [String: String] = [:]
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { _, new in new }) { fields[key] = "\(value)" }
         if let error = event.error { fields["error"] = "\(error)" }
-        fields["ts"] = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+        fields["ts"] = Self.timestamp(Date())
         fields["level"] = event.level.rawValue
         fields["logger"] = label
         fields["msg"] = "\(event.message)"

@@ -53,7 +53,7 @@ public actor Worker {
             maximumBackoff: .seconds(10))
         consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
-                common: configuration.kafka, groupID: configuration.groupID, topics: [configuration.topics.requests],
+                common: configuration.consumerKafka, groupID: configuration.groupID, topics: [configuration.topics.requests],
                 sessionTimeoutMilliseconds: configuration.sessionTimeoutMilliseconds, assignmentStrategy: configuration.assignmentStrategy,
                 bufferCapacity: 256),
             logger: logger)

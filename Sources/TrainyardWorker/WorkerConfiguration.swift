@@ -30,6 +30,12 @@ public struct WorkerConfiguration: Sendable {
     /// wait (doubling up to 10 s), and after how many failures in a row consumption pauses (it
     /// resumes when a record goes through).
     public var rejectionRetry: (initialBackoff: Duration, pauseAfterFailures: Int)
+    /// How long the broker may hold a fetch of requests that finds nothing new (librdkafka's
+    /// `fetch.wait.max.ms`, unless the Kafka properties set it): the claim delay of a request that
+    /// arrives while the worker waits. Kafka answers a held fetch as soon as records arrive, but
+    /// the local broker (Tansu 0.6.0) holds it for the whole wait, which at librdkafka's 500 ms
+    /// default made submit→RUNNING 150–300 ms. Each idle worker sends about 1000 / this fetches a second.
+    public var fetchWaitMilliseconds: Int
 
     public init(
         kafka: KafkaConfiguration = KafkaConfiguration(), topics: TopicNames = TopicNames(), groupID: String = "trainyard-workers",
@@ -37,7 +43,8 @@ public struct WorkerConfiguration: Sendable {
         heartbeatInterval: Duration = .seconds(60), commitInterval: Duration = .seconds(1), sessionTimeoutMilliseconds: Int = 6000,
         assignmentStrategy: KafkaAssignmentStrategy = .range,
         launchTimeout: Duration = .seconds(10), slotBacklog: Int = 64,
-        rejectionRetry: (initialBackoff: Duration, pauseAfterFailures: Int) = (.milliseconds(100), 5)
+        rejectionRetry: (initialBackoff: Duration, pauseAfterFailures: Int) = (.milliseconds(100), 5),
+        fetchWaitMilliseconds: Int = 25
     ) {
         self.kafka = kafka
         self.topics = topics
@@ -51,6 +58,17 @@ public struct WorkerConfiguration: Sendable {
         self.launchTimeout = launchTimeout
         self.slotBacklog = max(1, slotBacklog)
         self.rejectionRetry = rejectionRetry
+        self.fetchWaitMilliseconds = max(1, fetchWaitMilliseconds)
+    }
+
+    /// The Kafka settings of the requests consumer: `kafka` with `fetchWaitMilliseconds` as the
+    /// fetch wait unless `kafka.properties` names one.
+    var consumerKafka: KafkaConfiguration {
+        var consumerKafka = kafka
+        if consumerKafka.properties["fetch.wait.max.ms"] == nil {
+            consumerKafka.properties["fetch.wait.max.ms"] = String(fetchWaitMilliseconds)
+        }
+        return consumerKafka
     }
 
     /// `<host>-<pid>`

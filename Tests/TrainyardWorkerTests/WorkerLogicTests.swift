@@ -68,4 +68,15 @@ struct WorkerLogicTests {
         await waiter.value
         #expect(await limiter.taken == 2, "a release below the limit goes to the waiter")
     }
+
+    @Test("the requests consumer holds an empty fetch for the worker's fetch wait unless the Kafka properties set one")
+    func fetchWait() {
+        let defaulted = WorkerConfiguration(fetchWaitMilliseconds: 25)
+        #expect(defaulted.consumerKafka.properties["fetch.wait.max.ms"] == "25")
+        #expect(defaulted.kafka.properties["fetch.wait.max.ms"] == nil, "the producer's settings are left alone")
+        var kafka = defaulted.kafka
+        kafka.properties["fetch.wait.max.ms"] = "300"
+        let overridden = WorkerConfiguration(kafka: kafka, fetchWaitMilliseconds: 25)
+        #expect(overridden.consumerKafka.properties["fetch.wait.max.ms"] == "300")
+    }
 }

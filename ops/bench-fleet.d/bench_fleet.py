@@ -138,7 +138,7 @@ class TrainyardFleet:
 
     def env(self) -> dict:
         env = {key: value for key, value in os.environ.items()
-               if not key.startswith("TRAINYARD_") or key == "TRAINYARD_RDKAFKA_LIBDIR"}
+               if not key.startswith("TRAINYARD_") or key in ("TRAINYARD_RDKAFKA_LIBDIR", "TRAINYARD_KAFKA_PROPERTIES")}
         env.update({"TRAINYARD_BROKERS": self.brokers, "TRAINYARD_TOPIC_PREFIX": self.prefix, "TRAINYARD_HOME": self.home,
                     "TRAINYARD_LOG_LEVEL": os.environ.get("TRAINYARD_LOG_LEVEL", "info"), "TRAINYARD_LOG_FORMAT": "json",
                     "TRAINYARD_BENCH_RUN": self.driver.dir})
@@ -309,6 +309,11 @@ class TrainyardFleet:
         rows = self.query("SELECT MIN(claimed_at) FROM jobs")
         return rows[0][0] if rows and rows[0][0] is not None else None
 
+    def last_claim_and_finish(self) -> tuple[float | None, float | None]:
+        """The latest CLAIMED and the latest terminal time the workers reported (event times)."""
+        rows = self.query("SELECT MAX(claimed_at), MAX(finished_at) FROM jobs")
+        return rows[0] if rows else (None, None)
+
     def held_in_flight(self) -> int:
         if not os.path.exists(self.ledger):
             return 0
@@ -351,6 +356,12 @@ def bench_trainyard(driver: "Bench", backend: str) -> dict:
         rate = args.jobs / (done_at - first) if first and done_at > first else None
         cpu = {name: after[name] - before[name] for name in after}
         log(f"{backend}: {args.jobs} jobs terminal; {fmt(rate)} jobs/s; CPU ms {({k: round(v) for k, v in cpu.items()})}")
+        if first:
+            # Where the clock went: the workers' last claim and last outcome (event times) against
+            # the moment the aggregator had stored every terminal state (its lag is the difference).
+            last_claim, last_finish = fleet.last_claim_and_finish()
+            log(f"{backend}: from the first claim, s: last claim {fmt(last_claim and last_claim - first, 2)}, "
+                f"last outcome {fmt(last_finish and last_finish - first, 2)}, all stored {done_at - first:.2f}")
         # Latency: open-loop arrivals at half of that rate.
         latencies: list[float] = []
         if rate:
