@@ -344,7 +344,8 @@ class Chaos:
         self.hostname = socket.gethostname()
         self.role_options: dict[str, list[str]] = {}
         # --broker-faults: Tansu behind a fault proxy, and the faults it went through.
-        self.tansu: subprocess.Popen | None = None
+        self.tansu: broker_faults.ProxiedTansu | None = None
+        self.store: broker_faults.ObjectStore | None = None
         self.proxy: broker_faults.FaultProxy | None = None
         self.faults: broker_faults.FaultInjector | None = None
         self.fault_in_flight: set[str] = set()
@@ -398,7 +399,11 @@ class Chaos:
         if self.args.broker_faults:
             # The fleet (and this harness) reach the broker only through the fault proxy.
             broker_port, port = broker_faults.free_port(), broker_faults.free_port()
-            self.tansu = broker_faults.start_proxied_tansu(os.environ["TANSU_BIN"], self.broker_dir, broker_port, port)
+            if self.args.broker_storage == "s3":
+                self.store = broker_faults.ObjectStore(self.args.python, os.path.join(self.root, "ops", "test-peers", "s3_store.py"),
+                                                       self.broker_dir)
+                log(f"broker storage: S3 at {self.store.endpoint}")
+            self.tansu = broker_faults.ProxiedTansu(os.environ["TANSU_BIN"], self.broker_dir, broker_port, port, self.store)
             self.proxy = broker_faults.FaultProxy(port, ("127.0.0.1", broker_port))
         self.broker_started = True
         self.brokers = f"127.0.0.1:{port}"
@@ -516,8 +521,7 @@ class Chaos:
             self.fault_gate.release()
 
     def start_faults(self):
-        tansu_pid = self.tansu.pid if self.tansu else 0
-        self.faults = broker_faults.FaultInjector(self.fault_plan, tansu_pid, self.proxy, log=log, gate=self.fault_gate,
+        self.faults = broker_faults.FaultInjector(self.fault_plan, self.tansu, self.proxy, log=log, gate=self.fault_gate,
                                                   busy=lambda: bool(self.children), settled=self.faults_settled,
                                                   on_start=self.note_in_flight)
         self.faults.start()
@@ -592,7 +596,8 @@ class Chaos:
         batch_gaps = [self.rng.uniform(0.5, 2.0) for _ in batches]
         if self.proxy is not None:
             # Spread the submissions over the fault plan, so that faults meet jobs in flight.
-            self.fault_plan = broker_faults.plan_faults(self.seed, None, pauses=args.broker_pauses, max_pause=args.max_broker_pause)
+            self.fault_plan = broker_faults.plan_faults(self.seed, None, pauses=args.broker_pauses, max_pause=args.max_broker_pause,
+                                                        restarts=args.broker_restarts)
             span = self.fault_plan[-1].at + self.fault_plan[-1].seconds
             batch_gaps = [span / len(batches) * self.rng.uniform(0.7, 1.3) for _ in batches]
             args.deadline += span
@@ -1124,9 +1129,9 @@ class Chaos:
         if self.proxy is not None:
             self.proxy.close()
         if self.tansu is not None:
-            os.kill(self.tansu.pid, signal.SIGCONT)  # in case a pause was cut short
-            self.tansu.kill()
-            self.tansu.wait()
+            self.tansu.stop()
+            if self.store is not None:
+                self.store.stop()
         elif self.broker_started:
             subprocess.run([os.path.join(self.root, "ops", "broker"), "--dir", self.broker_dir, "stop"],
                            capture_output=True, stdin=subprocess.DEVNULL)
@@ -1153,6 +1158,11 @@ def main() -> int:
                         help="also fault the broker: SIGSTOP pauses and, through a TCP proxy, connection cuts, resets, one-way stalls, latency")
     parser.add_argument("--broker-pauses", type=int, default=5, help="with --broker-faults: broker pauses (5–MAX s, one ≥ 25 s)")
     parser.add_argument("--max-broker-pause", type=float, default=40.0, help="with --broker-faults: longest pause, seconds")
+    parser.add_argument("--broker-storage", choices=["memory", "s3"], default="memory",
+                        help="with --broker-faults: the broker's storage; on s3 (moto's S3) it survives restarts")
+    parser.add_argument("--broker-restarts", type=int, default=None,
+                        help="with --broker-storage s3: broker restarts (SIGKILL, down 1–10 s, same ports and storage; default 2)")
+    parser.add_argument("--python", default=sys.executable, help=argparse.SUPPRESS)
     parser.add_argument("--backend", choices=["local", "simulated"], default="local",
                         help="where the jobs run: local processes, or the simulated backend (same script, from labels; "
                              "starts and ends read from its state file)")
@@ -1161,6 +1171,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.jobs < 1 or args.workers < 1:
         parser.error("--jobs and --workers must be at least 1")
+    if args.broker_storage == "s3" and not args.broker_faults:
+        parser.error("--broker-storage s3 goes with --broker-faults")
+    if args.broker_restarts is None:
+        args.broker_restarts = 2 if args.broker_storage == "s3" else 0
+    elif args.broker_restarts > 0 and args.broker_storage != "s3":
+        parser.error("--broker-restarts needs --broker-storage s3: a broker in memory loses its topics when restarted")
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1, 2 ** 31)
     if args.deadline is None:

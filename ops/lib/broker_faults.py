@@ -4,7 +4,9 @@ refuse, slow down or stall (one direction) its connections, and SIGSTOP/SIGCONT 
 broker process. Python 3.11 standard library only.
 
 Kafka clients connect to the address the broker advertises, so a proxied broker must advertise
-the proxy: `start_proxied_tansu` starts Tansu listening on one port and advertising the proxy's.
+the proxy: `ProxiedTansu` starts Tansu listening on one port and advertising the proxy's. On
+persistent storage (`ObjectStore`: moto's S3, from ops/test-peers/s3_store.py) the plan can also
+restart the broker: SIGKILL, down for a while, started again on the same ports and storage.
 
 As a command (a manual reproduction of issue #18 against a running broker):
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import random
 import select
@@ -175,7 +178,7 @@ def pause_process(pid: int, seconds: float):
 
 @dataclasses.dataclass
 class Fault:
-    kind: str  # pause | cut | reset | stall-in | stall-out | latency
+    kind: str  # pause | restart | cut | reset | stall-in | stall-out | latency
     at: float  # seconds after the plan starts
     seconds: float
     started: float = 0.0  # wall clock
@@ -185,12 +188,16 @@ class Fault:
         return f"{self.kind} {self.seconds:.1f}s"
 
 
-def plan_faults(seed: int, duration: float | None, pauses: int = 5, others: int = 6, max_pause: float = 40.0) -> list[Fault]:
-    """A schedule of `pauses` broker pauses of 5–`max_pause` s (at least one of 25 s or more) and
-    `others` proxy faults, never two at once (each starts after the previous one ended plus 5–15 s
-    of calm); squeezed into `duration` seconds when one is given and it is longer."""
+def plan_faults(seed: int, duration: float | None, pauses: int = 5, others: int = 6, max_pause: float = 40.0,
+                restarts: int = 0) -> list[Fault]:
+    """A schedule of `pauses` broker pauses of 5–`max_pause` s (at least one of 25 s or more),
+    `restarts` broker restarts (down 1–10 s) and `others` proxy faults, never two at once (each
+    starts after the previous one ended plus 5–15 s of calm); squeezed into `duration` seconds
+    when one is given and it is longer. Without restarts a seed gives the same plan as before
+    they existed."""
     rng = random.Random(f"{seed}/broker-faults")
     kinds = ["pause"] * pauses + [rng.choice(["cut", "reset", "stall-in", "stall-out", "latency"]) for _ in range(others)]
+    kinds += ["restart"] * restarts
     rng.shuffle(kinds)
     long_pause = next(index for index, kind in enumerate(kinds) if kind == "pause") if pauses else None
     faults, at = [], rng.uniform(3, 8)
@@ -199,6 +206,8 @@ def plan_faults(seed: int, duration: float | None, pauses: int = 5, others: int 
             seconds = rng.uniform(min(25, max_pause), max_pause) if index == long_pause else rng.uniform(5, max_pause)
         elif kind == "reset":
             seconds = 0.0
+        elif kind == "restart":
+            seconds = rng.uniform(1, 10)
         else:
             seconds = rng.uniform(3, 15)
         faults.append(Fault(kind, at, round(seconds, 1)))
@@ -210,7 +219,7 @@ def plan_faults(seed: int, duration: float | None, pauses: int = 5, others: int 
 
 
 class FaultInjector:
-    """Runs a fault plan in a thread against a broker pid and (optionally) its proxy.
+    """Runs a fault plan in a thread against a broker (a `ProxiedTansu`) and (optionally) its proxy.
 
     A fault starts only while `busy()` is false, checked under `gate`: a harness that holds
     `gate` while it starts a client command (and counts it busy until it ends) never has one cut
@@ -220,11 +229,12 @@ class FaultInjector:
     ended), so that one fault's recovery is not measured across the next fault; `on_start(fault)`
     runs under `gate` just before a fault begins. A delayed fault delays the rest of the plan."""
 
-    def __init__(self, plan: list[Fault], broker_pid: int, proxy: FaultProxy | None, log=print,
+    def __init__(self, plan: list[Fault], broker: "ProxiedTansu | None", proxy: FaultProxy | None, log=print,
                  gate: threading.Lock | None = None, busy=lambda: False, settled=lambda: True,
                  on_start=lambda fault: None):
-        self.plan = [fault for fault in plan if proxy is not None or fault.kind == "pause"]
-        self.broker_pid = broker_pid
+        self.plan = [fault for fault in plan if (proxy is not None or fault.kind in ("pause", "restart"))
+                     and (broker is not None or fault.kind not in ("pause", "restart"))]
+        self.broker = broker
         self.proxy = proxy
         self.log = log
         self.gate = gate or threading.Lock()
@@ -269,7 +279,9 @@ class FaultInjector:
             delay += max(0.0, fault.started - planned)
             self.log(f"broker fault: {fault.describe()}")
             if fault.kind == "pause":
-                pause_process(self.broker_pid, fault.seconds)
+                pause_process(self.broker.pid, fault.seconds)
+            elif fault.kind == "restart":
+                self.broker.restart(fault.seconds)
             elif fault.kind == "cut":
                 self.proxy.cut(fault.seconds)
             elif fault.kind == "reset":
@@ -283,30 +295,91 @@ class FaultInjector:
             self.log(f"broker fault over: {fault.describe()}")
 
 
-def start_proxied_tansu(tansu: str, directory: str, broker_port: int, proxy_port: int) -> subprocess.Popen:
+class ObjectStore:
+    """S3-compatible storage for a broker that must survive its restarts: ops/test-peers/s3_store.py
+    (moto's S3, one bucket) run with `python` (the test-peer venv's interpreter), log in `directory`."""
+
+    def __init__(self, python: str, script: str, directory: str):
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, "s3-store.log"), "ab") as log_file:
+            self.process = subprocess.Popen([python, script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+                                            start_new_session=True)
+        line = self.process.stdout.readline()
+        try:
+            info = json.loads(line)
+        except ValueError:
+            self.stop()
+            raise RuntimeError(f"the S3 store did not start (see {directory}/s3-store.log)") from None
+        self.endpoint, self.bucket = info["endpoint"], info["bucket"]
+
+    @property
+    def storage_engine(self) -> str:
+        return f"s3://{self.bucket}/"
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What Tansu needs to reach the store (fake credentials: moto does not check them here)."""
+        return {"AWS_ENDPOINT": self.endpoint, "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+class ProxiedTansu:
     """Tansu listening on `broker_port` and advertising `proxy_port`, so clients that bootstrap
-    through the proxy keep using it. In-memory storage, log in `directory`/tansu.log."""
-    os.makedirs(directory, exist_ok=True)
-    env = {key: value for key, value in os.environ.items() if key not in ("OTEL_EXPORTER_OTLP_ENDPOINT", "SCHEMA_REGISTRY")}
-    env["NO_COLOR"] = "1"
-    log_file = open(os.path.join(directory, "tansu.log"), "ab")
-    process = subprocess.Popen(
-        [tansu, "broker", "--cluster-id", "trainyard-faults", "--listener-url", f"tcp://127.0.0.1:{broker_port}",
-         "--advertised-listener-url", f"tcp://127.0.0.1:{proxy_port}", "--storage-engine", "memory://tansu/"],
-        stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    log_file.close()
-    with open(os.path.join(directory, "tansu.pid"), "w") as handle:
-        handle.write(f"{process.pid}\n")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", broker_port)) == 0:
-                return process
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"tansu did not listen on {broker_port} (see {directory}/tansu.log)")
+    through the proxy keep using it; in memory, or on `store` (then `restart` keeps its topics,
+    records, groups and offsets). Log in `directory`/tansu.log, pid in `directory`/tansu.pid."""
+
+    def __init__(self, tansu: str, directory: str, broker_port: int, proxy_port: int, store: ObjectStore | None = None):
+        self.tansu, self.directory, self.broker_port, self.proxy_port, self.store = tansu, directory, broker_port, proxy_port, store
+        self.process: subprocess.Popen | None = None
+        os.makedirs(directory, exist_ok=True)
+        self.start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def start(self):
+        env = {key: value for key, value in os.environ.items() if key not in ("OTEL_EXPORTER_OTLP_ENDPOINT", "SCHEMA_REGISTRY")}
+        env["NO_COLOR"] = "1"
+        if self.store is not None:
+            env.update(self.store.environment)
+        storage = self.store.storage_engine if self.store is not None else "memory://tansu/"
+        with open(os.path.join(self.directory, "tansu.log"), "ab") as log_file:
+            self.process = subprocess.Popen(
+                [self.tansu, "broker", "--cluster-id", "trainyard-faults", "--listener-url", f"tcp://127.0.0.1:{self.broker_port}",
+                 "--advertised-listener-url", f"tcp://127.0.0.1:{self.proxy_port}", "--storage-engine", storage],
+                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        with open(os.path.join(self.directory, "tansu.pid"), "w") as handle:
+            handle.write(f"{self.process.pid}\n")
+        deadline = time.monotonic() + 60  # on S3 the first start makes a few round trips to the store
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.broker_port)) == 0:
+                    return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.process.kill()
+        raise RuntimeError(f"tansu did not listen on {self.broker_port} (see {self.directory}/tansu.log)")
+
+    def restart(self, down_seconds: float):
+        """SIGKILL (nothing flushed, as a crashed host), `down_seconds` away, then started again on
+        the same ports and storage; returns once it listens."""
+        self.process.kill()
+        self.process.wait()
+        time.sleep(down_seconds)
+        self.start()
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)  # in case a pause was cut short
+            self.process.kill()
+            self.process.wait()
 
 
 def free_port() -> int:
@@ -333,7 +406,7 @@ def main(argv: list[str]) -> int:
     host, port = args.target.rsplit(":", 1)
     running = FaultProxy(args.listen, (host, int(port)))
     if args.plan:
-        injector = FaultInjector([f for f in plan_faults(args.seed, args.plan, pauses=0) if f.kind != "pause"], 0, running,
+        injector = FaultInjector([f for f in plan_faults(args.seed, args.plan, pauses=0) if f.kind != "pause"], None, running,
                                  log=lambda text: print(text, file=sys.stderr, flush=True))
         injector.start()
     try:
