@@ -80,7 +80,7 @@ struct RunWorker: AsyncParsableCommand {
         let targets = try file.backends.map { entry in
             BackendTarget(
                 name: entry.name, backend: try makeBackend(entry.settings, in: backendEnvironment),
-                concurrencyLimit: entry.concurrency ?? workerConcurrency ?? entry.settings.defaultConcurrency)
+                concurrencyLimit: entry.concurrency ?? workerConcurrency ?? entry.settings.defaultConcurrency, pricing: entry.pricing)
         }
         let router = try BackendRouter(targets: targets, policy: file.policy, secretPolicy: secretPolicy)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
@@ -164,8 +164,9 @@ struct RunAggregator: AsyncParsableCommand {
         // The API reads through its own read-only connection (WAL: readers never block the writer).
         let apiStore = try JobStore(readingAt: options.databasePath)
         let requests = JobRequestPublisher(producer: producer, topic: options.topics.requests)
-        let logSources = LogSources(makeLogSources(
-            workerConfig: try workerConfigPath.map(WorkerConfigFile.load(path:)), stateDirectory: options.stateDirectory, logger: logger))
+        let logSources = LogSources(
+            makeLogSources(
+                workerConfig: try workerConfigPath.map(WorkerConfigFile.load(path:)), stateDirectory: options.stateDirectory, logger: logger))
         let api = APIServer(
             store: apiStore, authenticator: Authenticator(keys: keys), send: { try await requests.publish($0) },
             configuration: APIConfiguration(secretPolicy: secretPolicy), logSources: logSources, logger: logger)
