@@ -165,7 +165,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TrainyardConfigurationTests",
-            dependencies: ["TrainyardConfiguration", "TrainyardBackends", "TrainyardTesting", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "TrainyardConfiguration", "TrainyardBackends", "TrainyardCore", "SageMakerBackend", "TrainyardTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
