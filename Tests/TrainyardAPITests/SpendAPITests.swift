@@ -53,6 +53,13 @@ struct SpendAPITests {
             let early = try await client.call(.get, "/v1/spend?until=\(WireFormat.formatTimestamp(now.addingTimeInterval(-20)))", key: api.admin)
             #expect(try early.json()["totalUSD"] as? Double == 1.75)
 
+            // The dashboard's front page: spend per team over 24 h and 30 days, only the key's team for a team key.
+            let adminPage = try await client.call(.get, "/", key: api.admin)
+            #expect(adminPage.text.contains(#"<tr data-team="alpha"><td>alpha</td><td class="num">$1.75*</td><td class="num">$1.75*</td></tr>"#))
+            #expect(adminPage.text.contains(#"<tr data-team="beta"><td>beta</td><td class="num">$4.00</td>"#), "\(adminPage.text)")
+            let alphaPage = try await client.call(.get, "/", key: api.alpha)
+            #expect(alphaPage.text.contains(#"data-team="alpha""#) && !alphaPage.text.contains(#"data-team="beta""#))
+
             let detail = try await client.call(.get, "/v1/jobs/\(alphaJob)", key: api.alpha)
             #expect(try detail.json()["costUSD"] as? Double == 1.75)
             let attempts = try #require(try detail.json()["attempts"] as? [[String: Any]])
