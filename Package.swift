@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(
             name: "TrainyardConfigurationTests",
             dependencies: [
-                "TrainyardConfiguration", "TrainyardBackends", "TrainyardTesting", "LocalSupervision",
+                "TrainyardConfiguration", "TrainyardBackends", "TrainyardCore", "SageMakerBackend", "TrainyardTesting", "LocalSupervision",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

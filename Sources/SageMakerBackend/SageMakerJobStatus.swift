@@ -15,10 +15,12 @@ public struct SageMakerJobStatus: Sendable, Equatable {
     public var startedAt: Date?
     public var endedAt: Date?
     public var lastModifiedAt: Date?
+    /// `BillableTimeInSeconds` of a training job's Describe (absent while running and on processing jobs).
+    public var billableSeconds: Double?
 
     public init(
         kind: SageMakerJobKind, status: String, secondaryStatus: String? = nil, failureReason: String? = nil, startedAt: Date? = nil,
-        endedAt: Date? = nil, lastModifiedAt: Date? = nil
+        endedAt: Date? = nil, lastModifiedAt: Date? = nil, billableSeconds: Double? = nil
     ) {
         self.kind = kind
         self.status = status
@@ -27,6 +29,7 @@ public struct SageMakerJobStatus: Sendable, Equatable {
         self.startedAt = startedAt
         self.endedAt = endedAt
         self.lastModifiedAt = lastModifiedAt
+        self.billableSeconds = billableSeconds
     }
 
     /// Reads a Describe response or an event's `detail` (same field names); nil without a status.
@@ -36,7 +39,7 @@ public struct SageMakerJobStatus: Sendable, Equatable {
             kind: kind, status: status, secondaryStatus: document["SecondaryStatus"]?.string,
             failureReason: document["FailureReason"]?.string ?? document["ExitMessage"]?.string,
             startedAt: Self.date(document[kind.startField]), endedAt: Self.date(document[kind.endField]),
-            lastModifiedAt: Self.date(document["LastModifiedTime"]))
+            lastModifiedAt: Self.date(document["LastModifiedTime"]), billableSeconds: document["BillableTimeInSeconds"]?.number)
     }
 
     public var isTerminal: Bool { ["Completed", "Failed", "Stopped"].contains(status) }
@@ -58,21 +61,25 @@ public struct SageMakerJobStatus: Sendable, Equatable {
         let finishedAt = endedAt ?? lastModifiedAt ?? Date()
         switch status {
         case "Completed":
-            return .finished(BackendOutcome(state: .succeeded, exitCode: 0, finishedAt: finishedAt, startedAt: startedAt))
+            return .finished(
+                BackendOutcome(state: .succeeded, exitCode: 0, finishedAt: finishedAt, startedAt: startedAt, billedSeconds: billableSeconds))
         case "Failed":
             return .finished(
                 BackendOutcome(
                     state: .failed, failureClass: Self.failureClass(failureReason),
                     reason: failureReason ?? "SageMaker reported Failed without a reason",
-                    finishedAt: finishedAt, startedAt: startedAt))
+                    finishedAt: finishedAt, startedAt: startedAt, billedSeconds: billableSeconds))
         case "Stopped":
             if secondaryStatus == "MaxRuntimeExceeded" {
                 return .finished(
                     BackendOutcome(
-                        state: .timedOut, reason: "stopped by SageMaker: MaxRuntimeInSeconds exceeded", finishedAt: finishedAt, startedAt: startedAt))
+                        state: .timedOut, reason: "stopped by SageMaker: MaxRuntimeInSeconds exceeded", finishedAt: finishedAt, startedAt: startedAt,
+                        billedSeconds: billableSeconds))
             }
             return .finished(
-                BackendOutcome(state: .cancelled, reason: "stopped (\(secondaryStatus ?? "Stopped"))", finishedAt: finishedAt, startedAt: startedAt))
+                BackendOutcome(
+                    state: .cancelled, reason: "stopped (\(secondaryStatus ?? "Stopped"))", finishedAt: finishedAt, startedAt: startedAt,
+                    billedSeconds: billableSeconds))
         default:
             if let startedAt { return .running(since: startedAt) }
             return .pending(reason: secondaryStatus.map { "SageMaker: \(status) / \($0)" } ?? "SageMaker: \(status)")

@@ -8,6 +8,7 @@ public struct APIServer: Sendable {
     let jobs: JobRoutes
     let dashboard: DashboardRoutes
     let logs: LogRoutes
+    let spend: SpendRoutes
 
     /// - Parameters:
     ///   - store: the job store (read only here).
@@ -19,6 +20,7 @@ public struct APIServer: Sendable {
         logSources: LogSources = LogSources([]), logger: Logger
     ) {
         logs = LogRoutes(store: store, authenticator: authenticator, sources: logSources, logger: logger)
+        spend = SpendRoutes(store: store, authenticator: authenticator)
         jobs = JobRoutes(store: store, authenticator: authenticator, send: send, configuration: configuration, logger: logger)
         dashboard = DashboardRoutes(store: store, authenticator: authenticator, configuration: configuration, logSources: logSources)
     }
@@ -34,13 +36,14 @@ public struct APIServer: Sendable {
         }
         jobs.register(on: router)
         logs.register(on: router)
+        spend.register(on: router)
         dashboard.register(on: router)
     }
 
     /// Every path the server answers, with its methods (for 405 and `Allow`). `*` is one segment.
     static let routes: [(pattern: [String], methods: [String])] = [
         (["v1", "jobs"], ["GET", "POST"]), (["v1", "jobs", "*"], ["GET"]), (["v1", "jobs", "*", "events"], ["GET"]),
-        (["v1", "jobs", "*", "logs"], ["GET"]),
+        (["v1", "jobs", "*", "logs"], ["GET"]), (["v1", "spend"], ["GET"]),
         (["v1", "jobs", "*", "cancel"], ["POST"]), (["v1", "login-links"], ["POST"]), ([], ["GET"]), (["jobs", "*"], ["GET"]),
         (["login"], ["GET", "POST"]), (["logout"], ["POST"]), (["healthz"], ["GET"]), (["readyz"], ["GET"]), (["metrics"], ["GET"]),
         (["openapi.yaml"], ["GET"]),

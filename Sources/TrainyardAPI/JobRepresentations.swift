@@ -32,8 +32,13 @@ struct AttemptView: Encodable {
     /// When each state was first seen, keyed by state name.
     var stateTimes: [String: Date]
     var lastSeenAt: Date
+    /// What the attempt cost, once its terminal event reported it.
+    var costUSD: Double?
+    var billedSeconds: Double?
+    /// Present (true) only when the cost is an estimate.
+    var costIsEstimate: Bool?
 
-    init(_ status: AttemptStatus) {
+    init(_ status: AttemptStatus, cost: AttemptCostRecord? = nil) {
         attempt = status.attempt
         state = status.state
         stateSource = status.decisive.source
@@ -44,6 +49,9 @@ struct AttemptView: Encodable {
         reason = status.decisive.reason
         stateTimes = Dictionary(uniqueKeysWithValues: status.firstSeen.map { ($0.key.rawValue, $0.value) })
         lastSeenAt = status.lastSeen
+        costUSD = cost?.costUSD
+        billedSeconds = cost?.billedSeconds
+        costIsEstimate = cost?.isEstimate == true ? true : nil
     }
 }
 

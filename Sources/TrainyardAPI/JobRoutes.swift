@@ -120,9 +120,10 @@ struct JobRoutes: Sendable {
 
     func detail(_ request: Request, id: String) throws -> Response {
         let record = try visibleJob(id, to: try authenticator.require(request))
+        let costs = Dictionary(uniqueKeysWithValues: try store.attemptCosts(of: record.jobID).map { ($0.attempt, $0) })
         let detail = JobDetail(
             status: JobStatusMessage(record), spec: try store.spec(of: record.jobID),
-            attempts: try store.attempts(of: record.jobID).map(AttemptView.init))
+            attempts: try store.attempts(of: record.jobID).map { AttemptView($0, cost: costs[$0.attempt]) })
         return JSONResponse.make(detail)
     }
 

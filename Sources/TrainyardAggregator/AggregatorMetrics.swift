@@ -11,6 +11,7 @@ struct AggregatorMetrics: Sendable {
     let consumerLag: MetricFamily<Gauge>
     let queueWait: MetricFamily<Histogram>
     let runTime: MetricFamily<Histogram>
+    let cost: MetricFamily<Counter>
 
     init(registry: MetricsRegistry) {
         jobs = registry.gauge("trainyard_jobs", help: "Jobs in the store by state, team and backend.", labels: ["state", "team", "backend"])
@@ -22,6 +23,8 @@ struct AggregatorMetrics: Sendable {
             "trainyard_job_queue_wait_seconds", help: "Submission to first claim, for jobs that finished.", buckets: Self.durationBuckets)
         runTime = registry.histogram(
             "trainyard_job_run_seconds", help: "Run time of the final attempt, for jobs that finished.", buckets: Self.durationBuckets)
+        cost = registry.counter(
+            "trainyard_job_cost_usd_total", help: "What the attempts reported as their cost, in USD (docs/spend.md).", labels: ["team", "backend"])
     }
 
     /// Counts a batch once it is committed.
@@ -38,12 +41,18 @@ struct AggregatorMetrics: Sendable {
     func collect(from store: JobStore, lag: @escaping @Sendable () -> Int64, registry: MetricsRegistry) {
         let jobs = jobs
         let consumerLag = consumerLag
+        let cost = cost
         registry.addCollector {
             jobs.reset()
             for entry in (try? store.jobCounts()) ?? [] {
                 jobs.labels(entry.state.rawValue, entry.team, entry.backend).set(Double(entry.count))
             }
             consumerLag.labels().set(Double(lag()))
+            // Read from the store (the sums only grow), so a restarted aggregator reports the same totals.
+            if let totals = try? store.costTotals() {
+                cost.reset()
+                for total in totals { cost.labels(total.team, total.backend).increment(by: total.costUSD) }
+            }
         }
     }
 }

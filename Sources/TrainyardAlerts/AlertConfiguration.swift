@@ -9,6 +9,7 @@ public struct AlertConfiguration: Sendable, Equatable, Decodable {
     public var stuck = StuckRules()
     public var queueWait = QueueWaitRule()
     public var failureRate = FailureRateRule()
+    public var teamSpend = TeamSpendRule()
     /// Optional Slack-compatible webhook that receives every notification (after the topic).
     public var webhook: WebhookSettings?
 
@@ -53,6 +54,24 @@ public struct AlertConfiguration: Sendable, Equatable, Decodable {
         public init() {}
     }
 
+    /// What a team's attempts cost over a window (docs/spend.md), against a threshold in USD.
+    /// Fires only for teams that have a threshold: their own in `teams`, else `thresholdUSD`.
+    public struct TeamSpendRule: Sendable, Equatable, Decodable {
+        public var enabled = true
+        public var windowSeconds: Double = 86_400
+        /// The threshold of every team without its own (none by default).
+        public var thresholdUSD: Double?
+        /// Thresholds by team.
+        public var teams: [String: Double] = [:]
+        public init() {}
+
+        /// The team's threshold, if it has one.
+        public func threshold(for team: String) -> Double? { teams[team] ?? thresholdUSD }
+
+        /// True when some team has a threshold.
+        public var hasThresholds: Bool { thresholdUSD != nil || !teams.isEmpty }
+    }
+
     public struct WebhookSettings: Sendable, Equatable, Decodable {
         public var url: String
         public var timeoutSeconds: Double = 5
@@ -69,7 +88,7 @@ public struct AlertConfiguration: Sendable, Equatable, Decodable {
 
 // Decoding with defaults for absent keys (synthesized Decodable would require every key).
 extension AlertConfiguration {
-    enum CodingKeys: String, CodingKey { case evaluationIntervalSeconds, jobFailed, stuck, queueWait, failureRate, webhook }
+    enum CodingKeys: String, CodingKey { case evaluationIntervalSeconds, jobFailed, stuck, queueWait, failureRate, teamSpend, webhook }
 
     public init(from decoder: Decoder) throws {
         self.init()
@@ -79,6 +98,7 @@ extension AlertConfiguration {
         stuck = try container.decodeIfPresent(StuckRules.self, forKey: .stuck) ?? stuck
         queueWait = try container.decodeIfPresent(QueueWaitRule.self, forKey: .queueWait) ?? queueWait
         failureRate = try container.decodeIfPresent(FailureRateRule.self, forKey: .failureRate) ?? failureRate
+        teamSpend = try container.decodeIfPresent(TeamSpendRule.self, forKey: .teamSpend) ?? teamSpend
         webhook = try container.decodeIfPresent(WebhookSettings.self, forKey: .webhook)
         guard evaluationIntervalSeconds > 0 else {
             throw DecodingError.dataCorruptedError(forKey: .evaluationIntervalSeconds, in: container, debugDescription: "must be positive")
@@ -129,6 +149,24 @@ extension AlertConfiguration.FailureRateRule {
         minimumFinished = try container.decodeIfPresent(Int.self, forKey: .minimumFinished) ?? minimumFinished
         guard (0...1).contains(threshold) else {
             throw DecodingError.dataCorruptedError(forKey: .threshold, in: container, debugDescription: "must be between 0 and 1")
+        }
+    }
+}
+
+extension AlertConfiguration.TeamSpendRule {
+    enum CodingKeys: String, CodingKey { case enabled, windowSeconds, thresholdUSD, teams }
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? enabled
+        windowSeconds = try container.decodeIfPresent(Double.self, forKey: .windowSeconds) ?? windowSeconds
+        thresholdUSD = try container.decodeIfPresent(Double.self, forKey: .thresholdUSD)
+        teams = try container.decodeIfPresent([String: Double].self, forKey: .teams) ?? teams
+        guard windowSeconds > 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .windowSeconds, in: container, debugDescription: "must be positive")
+        }
+        guard (thresholdUSD.map { [$0] } ?? []).allSatisfy({ $0 >= 0 }), teams.values.allSatisfy({ $0 >= 0 }) else {
+            throw DecodingError.dataCorruptedError(forKey: .teams, in: container, debugDescription: "thresholds are USD amounts ≥ 0")
         }
     }
 }

@@ -21,8 +21,10 @@ public struct AlertEvaluator: Sendable {
 
     /// The conditions that hold at `now`, ordered by id. `firedAt` is `now`; the ledger keeps the
     /// first time of an alert that already fires.
-    public func evaluate(_ jobs: [AlertSubject], now: Date) -> [AlertMessage] {
+    ///   `teamSpend`: each team's spend in USD over the spend rule's window up to `now`.
+    public func evaluate(_ jobs: [AlertSubject], teamSpend: [String: Double] = [:], now: Date) -> [AlertMessage] {
         var alerts: [AlertMessage] = []
+        if configuration.teamSpend.enabled { alerts += spendingTeams(teamSpend, now: now) }
         if configuration.jobFailed.enabled { alerts += failedJobs(jobs, now: now) }
         if configuration.stuck.enabled { alerts += stuckJobs(jobs, now: now) }
         if configuration.queueWait.enabled { alerts += waitingJobs(jobs, now: now) }
@@ -120,6 +122,26 @@ public struct AlertEvaluator: Sendable {
         }
     }
 
+    /// Each team's spend over the spend rule's window up to `now`, read from `store` (nothing is
+    /// read when the rule is off or no team has a threshold).
+    public func teamSpend(in store: JobStore, now: Date) throws -> [String: Double] {
+        let rule = configuration.teamSpend
+        guard rule.enabled, rule.hasThresholds else { return [:] }
+        let report = try store.spend(SpendQuery(since: now.addingTimeInterval(-rule.windowSeconds), until: .distantFuture, groupBy: .team))
+        return Dictionary(uniqueKeysWithValues: report.groups.compactMap { group in group.key.map { ($0, group.costUSD) } })
+    }
+
+    private func spendingTeams(_ spend: [String: Double], now: Date) -> [AlertMessage] {
+        let rule = configuration.teamSpend
+        return spend.compactMap { team, usd in
+            guard let threshold = rule.threshold(for: team), usd > threshold else { return nil }
+            return AlertMessage(
+                alertID: "\(AlertRule.teamSpend.alertIDPrefix):\(team)", rule: .teamSpend, severity: .warning, team: team,
+                summary: "team \(team) spent \(dollars(usd)) in the last \(duration(rule.windowSeconds)) (threshold \(dollars(threshold)))",
+                value: usd, threshold: threshold, firedAt: now)
+        }
+    }
+
     /// One alert per group: the count, the worst value, and the first few job ids.
     private func grouped(
         _ groups: [JobGroup: [(AlertSubject, TimeInterval)]], rule: AlertRule, severity: AlertSeverity, threshold: Double, now: Date,
@@ -153,9 +175,13 @@ extension AlertRule {
         case .jobUnobserved: "job-unobserved"
         case .queueWait: "queue-wait"
         case .failureRate: "failure-rate"
+        case .teamSpend: "team-spend"
         }
     }
 }
+
+/// `$12.34`
+func dollars(_ usd: Double) -> String { "$" + usd.formatted(.number.precision(.fractionLength(2))) }
 
 /// `90 s`, `15 min`, `2 h`: thresholds as people write them.
 func duration(_ seconds: Double) -> String {

@@ -65,7 +65,7 @@ public final class AlertMonitor: Sendable {
     /// Brings the store's firing set up to date with the rules at `now`.
     public func evaluate(now: Date) throws {
         let subjects = try store.alertSubjects(finishedSince: now.addingTimeInterval(-evaluator.lookback))
-        let active = evaluator.evaluate(subjects, now: now)
+        let active = evaluator.evaluate(subjects, teamSpend: try evaluator.teamSpend(in: store, now: now), now: now)
         let changes = try store.updateAlerts(active: active, now: now)
         for change in changes {
             logger.notice(

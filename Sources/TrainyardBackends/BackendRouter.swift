@@ -10,11 +10,14 @@ public struct BackendTarget: Sendable {
     public var backend: any ComputeBackend
     /// Attempts this worker runs at once on this target; past it, the worker pauses claiming.
     public var concurrencyLimit: Int
+    /// What an attempt on this target costs (default: nothing).
+    public var pricing: any AttemptPricing
 
-    public init(name: String, backend: any ComputeBackend, concurrencyLimit: Int) {
+    public init(name: String, backend: any ComputeBackend, concurrencyLimit: Int, pricing: any AttemptPricing = ResourceRates.free) {
         self.name = name
         self.backend = backend
         self.concurrencyLimit = concurrencyLimit
+        self.pricing = pricing
     }
 }
 

@@ -23,10 +23,12 @@ public struct BackendOutcome: Sendable, Equatable {
     public var startedAt: Date?
     /// Who decided the outcome (the backend's own record, or a worker's inference).
     public var source: EventSource
+    /// The time the backend bills for the attempt, when it reports one (SageMaker's `BillableTimeInSeconds`).
+    public var billedSeconds: Double?
 
     public init(
         state: JobState, exitCode: Int32? = nil, failureClass: FailureClass? = nil, reason: String? = nil, finishedAt: Date,
-        startedAt: Date? = nil, source: EventSource = .backend
+        startedAt: Date? = nil, source: EventSource = .backend, billedSeconds: Double? = nil
     ) {
         precondition(state.isTerminal, "an outcome is a terminal state")
         self.state = state
@@ -36,6 +38,7 @@ public struct BackendOutcome: Sendable, Equatable {
         self.finishedAt = finishedAt
         self.startedAt = startedAt
         self.source = source
+        self.billedSeconds = billedSeconds
     }
 }
 

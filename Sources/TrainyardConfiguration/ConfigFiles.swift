@@ -71,14 +71,17 @@ public struct BackendEntry: Decodable, Sendable {
     /// Overrides the worker's `--concurrency` for this target.
     public var concurrency: Int?
     public var settings: BackendSettings
+    /// What its attempts cost (see `TargetPriceSettings`); absent: the defaults.
+    public var prices: TargetPriceSettings?
 
-    public init(name: String, concurrency: Int? = nil, settings: BackendSettings) {
+    public init(name: String, concurrency: Int? = nil, settings: BackendSettings, prices: TargetPriceSettings? = nil) {
         self.name = name
         self.concurrency = concurrency
         self.settings = settings
+        self.prices = prices
     }
 
-    enum CodingKeys: String, CodingKey { case name, type, concurrency }
+    enum CodingKeys: String, CodingKey { case name, type, concurrency, prices }
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -97,6 +100,10 @@ public struct BackendEntry: Decodable, Sendable {
             throw DecodingError.dataCorruptedError(
                 forKey: .type, in: container,
                 debugDescription: "unknown backend type \"\(type)\" (known: local, kubernetes, sagemaker, simulated)")
+        }
+        prices = try container.decodeIfPresent(TargetPriceSettings.self, forKey: .prices)
+        if let problem = prices?.validate(forType: type) {
+            throw DecodingError.dataCorruptedError(forKey: .prices, in: container, debugDescription: problem)
         }
     }
 }

@@ -71,6 +71,8 @@ public enum AlertRule: String, Codable, Sendable, CaseIterable {
     case queueWait
     /// The share of finished jobs that failed, per team and backend, over a window.
     case failureRate
+    /// A team's spend over a window above its threshold, per team.
+    case teamSpend
 }
 
 public enum AlertStatus: String, Codable, Sendable {

@@ -43,12 +43,14 @@ public struct JobStatusMessage: VersionedMessage, Sendable, Equatable {
     public var queueWaitSeconds: Double?
     /// Run time of the latest attempt, in seconds, once it has finished.
     public var runSeconds: Double?
+    /// What the job's attempts cost so far, in USD (absent until a worker reported a cost).
+    public var costUSD: Double?
 
     public init(
         jobID: JobID, team: String, name: String? = nil, kind: String? = nil, state: JobState, attempt: Int, stateSource: EventSource,
         backend: String? = nil, resourceName: String? = nil, exitCode: Int32? = nil, failureClass: FailureClass? = nil, reason: String? = nil,
         submittedAt: Date? = nil, claimedAt: Date? = nil, startedAt: Date? = nil, finishedAt: Date? = nil, cancelRequestedAt: Date? = nil,
-        updatedAt: Date, queueWaitSeconds: Double? = nil, runSeconds: Double? = nil
+        updatedAt: Date, queueWaitSeconds: Double? = nil, runSeconds: Double? = nil, costUSD: Double? = nil
     ) {
         self.schema = JobStatusMessage.schemaVersion
         self.jobID = jobID
@@ -72,13 +74,14 @@ public struct JobStatusMessage: VersionedMessage, Sendable, Equatable {
         // Differences of millisecond timestamps, without the binary noise (2.123, not 2.12299990654).
         self.queueWaitSeconds = queueWaitSeconds.map { ($0 * 1000).rounded() / 1000 }
         self.runSeconds = runSeconds.map { ($0 * 1000).rounded() / 1000 }
+        self.costUSD = costUSD
     }
 
     enum CodingKeys: String, CodingKey {
         case schema
         case jobID = "jobId"
         case team, name, kind, state, attempt, stateSource, backend, resourceName, exitCode, failureClass, reason
-        case submittedAt, claimedAt, startedAt, finishedAt, cancelRequestedAt, updatedAt, queueWaitSeconds, runSeconds
+        case submittedAt, claimedAt, startedAt, finishedAt, cancelRequestedAt, updatedAt, queueWaitSeconds, runSeconds, costUSD
     }
 }
 
@@ -97,6 +100,7 @@ public enum JobStatusCodec {
         writer.string("backend", status.backend)
         writer.timestamp("cancelRequestedAt", status.cancelRequestedAt)
         writer.timestamp("claimedAt", status.claimedAt)
+        writer.double("costUSD", status.costUSD)
         writer.integer("exitCode", status.exitCode)
         writer.string("failureClass", status.failureClass?.rawValue)
         writer.timestamp("finishedAt", status.finishedAt)

@@ -29,11 +29,18 @@ public struct LifecycleEvent: Codable, Sendable, Equatable {
     /// Set on heartbeats: a worker re-reports the attempt's current state at this time to show
     /// that it still observes it. A heartbeat adds no fact (the store keeps it out of the history).
     public var observedAt: Date?
+    /// On terminal events: what the attempt cost in USD (price × billed time), when the worker knows.
+    public var costUSD: Double?
+    /// On terminal events: the time the attempt is billed for.
+    public var billedSeconds: Double?
+    /// Set (true) only when `costUSD` is an estimate: a price or a billed time the backend did not give.
+    public var costIsEstimate: Bool?
 
     public init(
         jobID: JobID, attempt: Int, state: JobState, source: EventSource, occurredAt: Date = Date(),
         team: String? = nil, backend: String? = nil, resourceName: String? = nil, exitCode: Int32? = nil,
-        failureClass: FailureClass? = nil, reason: String? = nil, workerID: String? = nil, observedAt: Date? = nil
+        failureClass: FailureClass? = nil, reason: String? = nil, workerID: String? = nil, observedAt: Date? = nil,
+        costUSD: Double? = nil, billedSeconds: Double? = nil, costIsEstimate: Bool? = nil
     ) {
         self.schema = LifecycleEvent.schemaVersion
         self.jobID = jobID
@@ -49,6 +56,9 @@ public struct LifecycleEvent: Codable, Sendable, Equatable {
         self.reason = reason
         self.workerID = workerID
         self.observedAt = observedAt
+        self.costUSD = costUSD
+        self.billedSeconds = billedSeconds
+        self.costIsEstimate = costIsEstimate
     }
 
     enum CodingKeys: String, CodingKey {
@@ -56,7 +66,7 @@ public struct LifecycleEvent: Codable, Sendable, Equatable {
         case jobID = "jobId"
         case attempt, state, source, occurredAt, team, backend, resourceName, exitCode, failureClass, reason
         case workerID = "workerId"
-        case observedAt
+        case observedAt, costUSD, billedSeconds, costIsEstimate
     }
 }
 
@@ -88,6 +98,9 @@ extension LifecycleEventCodec {
         var writer = WireJSONWriter(capacity: 384)
         writer.integer("attempt", event.attempt)
         writer.string("backend", event.backend)
+        writer.double("billedSeconds", event.billedSeconds)
+        writer.boolean("costIsEstimate", event.costIsEstimate)
+        writer.double("costUSD", event.costUSD)
         writer.integer("exitCode", event.exitCode)
         writer.string("failureClass", event.failureClass?.rawValue)
         writer.string("jobId", event.jobID.rawValue)
@@ -107,9 +120,22 @@ extension LifecycleEventCodec {
     /// nil otherwise (the caller then decodes with `JSONDecoder`, which explains what is wrong).
     static func readFlat(_ bytes: Data) -> LifecycleEvent? {
         var keys = WireJSONKeys()
-        var schema: Int?, jobID: JobID?, attempt: Int?, state: JobState?, source: EventSource?, occurredAt: Date?
-        var team: String?, backend: String?, resourceName: String?, exitCode: Int32?, failureClass: FailureClass?
-        var reason: String?, workerID: String?, observedAt: Date?
+        var schema: Int?
+        var jobID: JobID?
+        var attempt: Int?
+        var state: JobState?
+        var source: EventSource?
+        var occurredAt: Date?
+        var team: String?
+        var backend: String?
+        var resourceName: String?
+        var exitCode: Int32?
+        var failureClass: FailureClass?
+        var reason: String?
+        var workerID: String?
+        var observedAt: Date?
+        var costUSD: Double?
+        var billedSeconds: Double?
         /// A present value of type T, or an absent one (null); false when it is neither.
         func optional<T>(_ value: WireJSONValue, _ convert: (WireJSONValue) -> T?, into target: inout T?) -> Bool {
             if case .null = value { return true }
@@ -136,6 +162,8 @@ extension LifecycleEventCodec {
             case "reason": keys.first(11) && optional(value, text, into: &reason)
             case "workerId": keys.first(12) && optional(value, text, into: &workerID)
             case "observedAt": keys.first(13) && optional(value, time, into: &observedAt)
+            case "costUSD": keys.first(14) && optional(value, { $0.double }, into: &costUSD)
+            case "billedSeconds": keys.first(15) && optional(value, { $0.double }, into: &billedSeconds)
             default: false  // an unknown member may hold anything: JSONDecoder skips it
             }
         }
@@ -143,7 +171,7 @@ extension LifecycleEventCodec {
         var event = LifecycleEvent(
             jobID: jobID, attempt: attempt, state: state, source: source, occurredAt: occurredAt, team: team, backend: backend,
             resourceName: resourceName, exitCode: exitCode, failureClass: failureClass, reason: reason, workerID: workerID,
-            observedAt: observedAt)
+            observedAt: observedAt, costUSD: costUSD, billedSeconds: billedSeconds)
         event.schema = schema
         return event
     }

@@ -210,6 +210,12 @@ package struct WireJSONWriter {
         append(value)
     }
 
+    package mutating func boolean(_ name: StaticString, _ value: Bool?) {
+        guard let value else { return }
+        key(name)
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
     /// A member whose key is only known at run time (keys must still come in sorted order).
     package mutating func double(key name: String, _ value: Double) {
         guard value.isFinite else {

@@ -73,6 +73,8 @@ struct JobFold {
     /// Every attempt of the job, by number (0: the request itself).
     var attempts: [Int: AttemptStatus]
     var changedAttempts: Set<Int> = []
+    /// The costs its attempts reported (`attempt_costs`).
+    var costs: AttemptCosts
     /// The job's state before the batch (nil: not in the store).
     let previousState: JobState?
     /// The status as of the last message applied, to queue one outbox row per real change.
@@ -80,16 +82,21 @@ struct JobFold {
     /// True once a message of the batch produced a record for the job.
     var touched = false
 
-    init(row: JobRow?, cancel: CancelRow?, attempts: [Int: AttemptStatus]) {
+    init(row: JobRow?, cancel: CancelRow?, attempts: [Int: AttemptStatus], costs: AttemptCosts) {
         self.row = row
         rowIsStored = row != nil
         self.cancel = cancel
         self.attempts = attempts
+        self.costs = costs
         previousState = row?.state
-        status = row.map { JobStatusMessage($0.record(cancelRequestedAt: cancel?.requestedAt)) }
+        status = record.map(JobStatusMessage.init)
     }
 
-    var record: JobRecord? { row?.record(cancelRequestedAt: cancel?.requestedAt) }
+    var record: JobRecord? {
+        guard var record = row?.record(cancelRequestedAt: cancel?.requestedAt) else { return nil }
+        record.costUSD = costs.totalMicros.map(AttemptCost.usd(micros:))
+        return record
+    }
 
     mutating func ensureRow(_ jobID: JobID, team: String, at time: Date) {
         guard row == nil else { return }
@@ -125,6 +132,7 @@ struct JobFold {
         // Kept as `attempts` stores it, so the next message sees what a read of the row would give.
         attempts[event.attempt] = merged.asStored
         changedAttempts.insert(event.attempt)
+        costs.merge(event)
         let latest = attempts.keys.max()!
         let current = attempts[latest]!
         let decisive = current.decisive

@@ -24,12 +24,14 @@ public struct JobRecord: Sendable, Equatable, Codable {
     public var startedAt: Date?
     public var finishedAt: Date?
     public var updatedAt: Date
+    /// The sum of the costs its attempts reported, in USD; nil while none did.
+    public var costUSD: Double?
 
     public init(
         jobID: JobID, team: String, name: String? = nil, kind: String? = nil, requestedBackend: String? = nil, submittedAt: Date? = nil,
         cancelRequestedAt: Date? = nil, attempt: Int, state: JobState, stateSource: EventSource, backend: String? = nil,
         resourceName: String? = nil, exitCode: Int32? = nil, failureClass: FailureClass? = nil, reason: String? = nil, claimedAt: Date? = nil,
-        startedAt: Date? = nil, finishedAt: Date? = nil, updatedAt: Date
+        startedAt: Date? = nil, finishedAt: Date? = nil, updatedAt: Date, costUSD: Double? = nil
     ) {
         self.jobID = jobID
         self.team = team
@@ -50,6 +52,7 @@ public struct JobRecord: Sendable, Equatable, Codable {
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.updatedAt = updatedAt
+        self.costUSD = costUSD
     }
 
     /// Seconds from submission to the first claim.
@@ -67,7 +70,7 @@ public struct JobRecord: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case jobID = "jobId"
         case team, name, kind, requestedBackend, submittedAt, cancelRequestedAt, attempt, state, stateSource, backend
-        case resourceName, exitCode, failureClass, reason, claimedAt, startedAt, finishedAt, updatedAt
+        case resourceName, exitCode, failureClass, reason, claimedAt, startedAt, finishedAt, updatedAt, costUSD
     }
 }
 
@@ -85,7 +88,7 @@ extension JobStatusMessage {
             stateSource: record.stateSource, backend: record.backend, resourceName: record.resourceName, exitCode: record.exitCode,
             failureClass: record.failureClass, reason: record.reason, submittedAt: record.submittedAt, claimedAt: record.claimedAt,
             startedAt: record.startedAt, finishedAt: record.finishedAt, cancelRequestedAt: record.cancelRequestedAt, updatedAt: record.updatedAt,
-            queueWaitSeconds: record.queueWait, runSeconds: record.finishedAt.flatMap { record.runTime(now: $0) })
+            queueWaitSeconds: record.queueWait, runSeconds: record.finishedAt.flatMap { record.runTime(now: $0) }, costUSD: record.costUSD)
     }
 }
 

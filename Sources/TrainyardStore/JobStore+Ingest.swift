@@ -164,6 +164,7 @@ private struct IngestBatch {
                     [.text(jobID.rawValue), .real(cancel.requestedAt), .text(cancel.reason)])
             }
             for attempt in job.changedAttempts { try Self.save(job.attempts[attempt]!, &connection) }
+            try job.costs.save(jobID, &connection)
             if job.touched, let record = job.record { transitions.append(JobTransition(previousState: job.previousState, record: record)) }
         }
         for (jobID, payload) in outbox {
@@ -219,7 +220,7 @@ private struct IngestBatch {
         {
             attempts[Int(row["attempt"].int ?? 0)] = try JobStore.attemptStatus(row)
         }
-        return JobFold(row: row, cancel: cancel, attempts: attempts)
+        return JobFold(row: row, cancel: cancel, attempts: attempts, costs: try AttemptCosts.load(jobID, &connection))
     }
 
     private static func save(_ row: JobRow, isStored: Bool, _ connection: inout SQLiteConnection) throws {

@@ -120,7 +120,8 @@ public final class JobStore: Sendable {
     static let jobColumns = """
         jobs.job_id AS job_id, team, name, kind, requested_backend, submitted_at, cancel_requests.requested_at AS cancel_requested_at,
             attempt, state, state_source, backend, resource_name, exit_code, failure_class, jobs.reason AS reason, claimed_at, started_at,
-            finished_at, updated_at
+            finished_at, updated_at,
+            (SELECT sum(cost_micros) FROM attempt_costs WHERE attempt_costs.job_id = jobs.job_id) AS cost_micros
         """
     /// The jobs table with the cancel request joined in.
     static let jobSource = "FROM jobs LEFT JOIN cancel_requests ON cancel_requests.job_id = jobs.job_id"
@@ -158,6 +159,7 @@ public final class JobStore: Sendable {
             var lines: [String] = []
             for table in [
                 "jobs ORDER BY job_id", "cancel_requests ORDER BY job_id", "attempts ORDER BY job_id, attempt",
+                "attempt_costs ORDER BY job_id, attempt",
                 "job_events ORDER BY topic, partition, offset", "rejected_messages ORDER BY topic, partition, offset",
             ] {
                 for row in try connection.query("SELECT * FROM \(table)") {
@@ -182,6 +184,6 @@ public final class JobStore: Sendable {
             resourceName: row["resource_name"].string, exitCode: row["exit_code"].int.map { Int32(truncatingIfNeeded: $0) },
             failureClass: row["failure_class"].string.flatMap(FailureClass.init(rawValue:)), reason: row["reason"].string,
             claimedAt: date("claimed_at"), startedAt: date("started_at"), finishedAt: date("finished_at"),
-            updatedAt: date("updated_at") ?? Date(timeIntervalSince1970: 0))
+            updatedAt: date("updated_at") ?? Date(timeIntervalSince1970: 0), costUSD: row["cost_micros"].int.map(AttemptCost.usd(micros:)))
     }
 }

@@ -144,6 +144,25 @@ enum StoreMigrations {
             END;
             """
         ),
+        (
+            5,
+            // Spend: the cost each attempt's terminal event reported (docs/spend.md), in whole
+            // millionths of a USD so that sums are exact in any order. A job's cost is the sum of
+            // its rows; spend reports select by `ended_at`.
+            """
+            CREATE TABLE attempt_costs (
+                job_id TEXT NOT NULL,
+                attempt INTEGER NOT NULL,
+                cost_micros INTEGER NOT NULL,
+                billed_millis INTEGER NOT NULL,
+                is_estimate INTEGER NOT NULL,
+                backend TEXT NOT NULL,
+                ended_at REAL NOT NULL,
+                PRIMARY KEY (job_id, attempt)
+            ) WITHOUT ROWID;
+            CREATE INDEX attempt_costs_by_end ON attempt_costs(ended_at);
+            """
+        ),
     ]
 
     /// True when `database` holds a store's tables.
@@ -160,7 +179,8 @@ enum StoreMigrations {
             try connection.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0["name"].string }
         }
         guard tables.isEmpty || tables.contains("schema_migrations") else {
-            throw SQLiteError(code: 26, message: "an SQLite database, but not a Trainyard store (tables \(tables.sorted().prefix(5).joined(separator: ", ")))")
+            throw SQLiteError(
+                code: 26, message: "an SQLite database, but not a Trainyard store (tables \(tables.sorted().prefix(5).joined(separator: ", ")))")
         }
         try database.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
         for migration in all {

@@ -10,6 +10,8 @@ import TrainyardCore
 struct JobExecution {
     let command: SubmitCommand
     let backend: any ComputeBackend
+    /// The target's prices: the terminal event carries the attempt's cost.
+    let pricing: any AttemptPricing
     let tracker: JobTracker
     let publisher: EventPublisher
     let workerID: String
@@ -207,11 +209,14 @@ struct JobExecution {
     }
 
     private func publish(_ identity: BackendIdentity, outcome: BackendOutcome) async throws {
+        let charge = AttemptCharge(
+            outcome: outcome, price: pricing.hourlyPrice(for: spec), backendReportsBilledTime: pricing.backendReportsBilledTime)
         try await publisher.publish(
             LifecycleEvent(
                 jobID: command.jobID, attempt: identity.attempt, state: outcome.state, source: outcome.source, occurredAt: outcome.finishedAt,
                 team: spec.team, backend: backend.name, resourceName: identity.resourceName, exitCode: outcome.exitCode,
-                failureClass: outcome.failureClass, reason: outcome.reason, workerID: workerID))
+                failureClass: outcome.failureClass, reason: outcome.reason, workerID: workerID, costUSD: charge.costUSD,
+                billedSeconds: charge.billedSeconds, costIsEstimate: charge.isEstimate ? true : nil))
     }
 
     private func sleep(_ duration: Duration) async throws {

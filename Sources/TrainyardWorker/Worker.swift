@@ -208,7 +208,7 @@ public actor Worker {
             updatePause()
         }
         let execution = JobExecution(
-            command: command, backend: backend, tracker: tracker, publisher: publisher, workerID: configuration.workerID,
+            command: command, backend: backend, pricing: target.pricing, tracker: tracker, publisher: publisher, workerID: configuration.workerID,
             observeInterval: configuration.observeInterval, heartbeatInterval: configuration.heartbeatInterval,
             launchTimeout: configuration.launchTimeout, metrics: metrics, logger: logger, knownAttempts: existing,
             capacityBlocked: { blocked in await self.setCapacityBlocked(target.name, ObjectIdentifier(tracker), blocked) })

@@ -79,7 +79,7 @@ struct RunWorker: AsyncParsableCommand {
         let targets = try file.backends.map { entry in
             BackendTarget(
                 name: entry.name, backend: try makeBackend(entry.settings, in: backendEnvironment),
-                concurrencyLimit: entry.concurrency ?? workerConcurrency ?? entry.settings.defaultConcurrency)
+                concurrencyLimit: entry.concurrency ?? workerConcurrency ?? entry.settings.defaultConcurrency, pricing: entry.pricing)
         }
         let router = try BackendRouter(targets: targets, policy: file.policy, secretPolicy: file.secretPolicy)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)

@@ -8,6 +8,6 @@ struct Trainyard: AsyncParsableCommand {
         abstract: "Run ML compute jobs from Kafka topics on local processes, SageMaker or Kubernetes.",
         subcommands: [
             SubmitJobs.self, ShowStatus.self, CancelJob.self, RunWorker.self, RunAggregator.self, TopicsCommand.self,
-            LocalSupervise.self, APIKeyCommand.self, ShowLogs.self,
+            LocalSupervise.self, APIKeyCommand.self, ShowLogs.self, ShowSpend.self,
         ])
 }

@@ -37,7 +37,8 @@ struct WireCodecEquivalenceTests {
             occurredAt: date(&generator), team: text(&generator), backend: text(&generator), resourceName: text(&generator),
             exitCode: generator.next() % 2 == 0 ? nil : pick([0, 1, -9, 137, Int32.max, Int32.min]),
             failureClass: pick([nil, .userError, .infrastructure, .invalidRequest]), reason: text(&generator), workerID: text(&generator),
-            observedAt: generator.next() % 3 == 0 ? date(&generator) : nil)
+            observedAt: generator.next() % 3 == 0 ? date(&generator) : nil, costUSD: pick([nil, 0, 0.000_011, 1e-7, 2.5, 1234.567_891]),
+            billedSeconds: pick([nil, 0, 0.001, 59.999, 86_400]), costIsEstimate: pick([nil, true]))
     }
 
     @Test("events encode to the same bytes as JSONEncoder and decode to the same values as JSONDecoder")
@@ -67,7 +68,8 @@ struct WireCodecEquivalenceTests {
                 submittedAt: maybeDate(), claimedAt: maybeDate(), startedAt: maybeDate(), finishedAt: maybeDate(),
                 cancelRequestedAt: maybeDate(), updatedAt: Self.date(&generator),
                 queueWaitSeconds: seconds[Int(generator.next() % UInt64(seconds.count))],
-                runSeconds: generator.next() % 2 == 0 ? nil : Double(generator.next() % 10_000_000) / 1000)
+                runSeconds: generator.next() % 2 == 0 ? nil : Double(generator.next() % 10_000_000) / 1000,
+                costUSD: [nil, 0, 1e-6, 0.1 + 0.2, 1234.5][Int(generator.next() % 5)])
             let bytes = try JobStatusCodec.encode(status)
             let reference = try WireFormat.encoder().encode(status)
             #expect(bytes == reference, "\(String(decoding: bytes, as: UTF8.self)) != \(String(decoding: reference, as: UTF8.self))")

@@ -80,8 +80,24 @@ struct DashboardRoutes: Sendable {
         let page = JobsPage(
             principal: principal, filters: filters, jobs: jobs,
             nextCursor: records.count > pageSize ? jobs.last.map { PageCursor.encode(after: $0.jobID) } : nil, stateCounts: counts,
-            finishedLastHour: try store.finishedCounts(since: now.addingTimeInterval(-3600), team: principal.team), error: problem, now: now)
+            finishedLastHour: try store.finishedCounts(since: now.addingTimeInterval(-3600), team: principal.team), error: problem, now: now,
+            spend: try teamSpend(for: principal, now: now))
         return Self.html(page.render(), status: problem == nil ? .ok : .badRequest)
+    }
+
+    /// Spend per team over the last 24 h and 30 days (only the principal's team for a team key).
+    private func teamSpend(for principal: Principal, now: Date) throws -> [JobsPage.TeamSpend] {
+        func report(_ days: Double) throws -> [String: SpendGroup] {
+            let query = SpendQuery(since: now.addingTimeInterval(-days * 86_400), until: now, groupBy: .team, team: principal.team)
+            return Dictionary(uniqueKeysWithValues: try store.spend(query).groups.compactMap { group in group.key.map { ($0, group) } })
+        }
+        let day = try report(1)
+        let month = try report(30)
+        return month.keys.sorted().map { team in
+            JobsPage.TeamSpend(
+                team: team, lastDay: day[team]?.costUSD ?? 0, lastMonth: month[team]?.costUSD ?? 0,
+                includesEstimates: month[team]?.includesEstimates == true)
+        }
     }
 
     func jobPage(_ request: Request, id: String) async throws -> Response {

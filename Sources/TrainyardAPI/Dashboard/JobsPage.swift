@@ -15,6 +15,16 @@ struct JobsPage {
     var finishedLastHour: [JobState: Int]
     var error: String?
     var now: Date
+    /// Spend per team (the teams this principal sees) over the last 24 h and 30 days.
+    var spend: [TeamSpend] = []
+
+    /// One row of the spend table.
+    struct TeamSpend {
+        var team: String
+        var lastDay: Double
+        var lastMonth: Double
+        var includesEstimates: Bool
+    }
 
     /// Failed or timed out, out of all that finished (cancelled ones are left out).
     var failureRate: Double? {
@@ -32,6 +42,7 @@ struct JobsPage {
         let rate = failureRate.map { String(format: "%.0f%%", $0 * 100) } ?? "–"
         let finished = finishedLastHour.values.reduce(0, +)
         body += "<div class=\"tile\" id=\"failure-rate\"><b>\(rate)</b>failure rate, last hour (\(finished) finished)</div></section>"
+        body += spendTable()
         body += filterForm()
         if let error { body += "<p class=\"error\">\(HTML.escape(error))</p>" }
         body += "<table id=\"jobs\"><thead><tr><th>Job</th><th>Team</th><th>Kind</th><th>State</th><th>Backend</th><th>Attempt</th>"
@@ -51,6 +62,19 @@ struct JobsPage {
             body += "<p class=\"pager\"><a href=\"/?\(query(extra: [("cursor", nextCursor)]))\">Older jobs →</a></p>"
         }
         return HTML.page(title: "Jobs", principal: principal, refreshSeconds: 10, body: body)
+    }
+
+    /// Spend per team (docs/spend.md); `*` marks totals that include estimates.
+    private func spendTable() -> String {
+        guard !spend.isEmpty else { return "" }
+        var table = "<table id=\"spend\"><thead><tr><th>Team</th><th>Spend, last 24 h</th><th>Spend, last 30 days</th></tr></thead><tbody>"
+        for row in spend {
+            let mark = row.includesEstimates ? "*" : ""
+            table += "<tr data-team=\"\(HTML.escape(row.team))\"><td>\(HTML.escape(row.team))</td>"
+            table += "<td class=\"num\">\(String(format: "$%.2f", row.lastDay))\(mark)</td>"
+            table += "<td class=\"num\">\(String(format: "$%.2f", row.lastMonth))\(mark)</td></tr>"
+        }
+        return table + "</tbody></table>"
     }
 
     private func filterForm() -> String {
