@@ -68,7 +68,9 @@ private struct IngestBatch {
     }
 
     private var next: [Partition: Int64] = [:]
-    private var jobs: [JobID: JobFold] = [:]
+    /// The jobs the batch names, in the order it first names them; `places` finds one by id.
+    private var jobs: [JobFold] = []
+    private var places: [JobID: Int] = [:]
     /// History rows (`job_events`), in message order.
     private var events: [(position: MessagePosition, event: LifecycleEvent)] = []
     private var rejected: [(position: MessagePosition, jobID: JobID?, reason: String)] = []
@@ -94,23 +96,43 @@ private struct IngestBatch {
             if case .rejected(_, let reason) = message.record { rejected.append((message.position, nil, reason)) }
             return
         }
-        if jobs[jobID] == nil { jobs[jobID] = try Self.load(jobID, &connection) }
-        var job = jobs.removeValue(forKey: jobID)!
-        defer { jobs[jobID] = job }
-        let position = message.position
-        switch message.record {
+        let place: Int
+        if let known = places[jobID] {
+            place = known
+        } else {
+            place = jobs.count
+            jobs.append(try Self.load(jobID, &connection))
+            places[jobID] = place
+        }
+        // The fold is changed in place (no copy of its attempts), beside the batch's other rows.
+        try Self.fold(message.record, at: message.position, into: &jobs[place], events: &events, rejected: &rejected, outbox: &outbox)
+    }
+
+    /// Applies one record about the job of `job` to it, and queues the history, rejection and
+    /// status rows it makes.
+    private static func fold(
+        _ record: IngestRecord, at position: MessagePosition, into job: inout JobFold,
+        events: inout [(position: MessagePosition, event: LifecycleEvent)],
+        rejected: inout [(position: MessagePosition, jobID: JobID?, reason: String)], outbox: inout [(jobID: JobID, payload: String)]
+    ) throws {
+        func apply(_ event: LifecycleEvent) {
+            // A heartbeat repeats a fact already stored: it only moves the job's last observation.
+            if event.observedAt == nil { events.append((position, event)) }
+            job.apply(event)
+        }
+        switch record {
         case .submitted(let command):
             job.submit(command, specJSON: String(decoding: try JobSpecCodec.encode(command.spec), as: UTF8.self))
-            let queued = LifecycleEvent(
-                jobID: command.jobID, attempt: 0, state: .queued, source: .aggregator, occurredAt: command.submittedAt, team: command.spec.team)
-            apply(queued, at: position, to: &job)
+            apply(
+                LifecycleEvent(
+                    jobID: command.jobID, attempt: 0, state: .queued, source: .aggregator, occurredAt: command.submittedAt, team: command.spec.team))
         case .cancelRequested(let command):
             // Kept apart from the job's row: a cancel may be read before anything else about its job.
             job.cancel(command)
         case .event(let event):
             job.ensureRow(event.jobID, team: event.team ?? "unknown", at: event.occurredAt)
-            apply(event, at: position, to: &job)
-        case .rejected(_, let reason):
+            apply(event)
+        case .rejected(let jobID, let reason):
             rejected.append((position, jobID, reason))
             return
         }
@@ -119,14 +141,8 @@ private struct IngestBatch {
         let current = JobStatusMessage(record)
         if job.status != current {
             job.status = current
-            outbox.append((jobID, String(decoding: try JobStatusCodec.encode(current), as: UTF8.self)))
+            outbox.append((record.jobID, String(decoding: try JobStatusCodec.encode(current), as: UTF8.self)))
         }
-    }
-
-    private mutating func apply(_ event: LifecycleEvent, at position: MessagePosition, to job: inout JobFold) {
-        // A heartbeat repeats a fact already stored: it only moves the job's last observation.
-        if event.observedAt == nil { events.append((position, event)) }
-        job.apply(event)
     }
 
     /// Writes every row the batch changed and the partitions' next offsets.
@@ -150,10 +166,10 @@ private struct IngestBatch {
                 ])
         }
         var transitions: [JobTransition] = []
-        for (jobID, job) in jobs {
+        for job in jobs {
             if job.rowChanged, let row = job.row { try Self.save(row, isStored: job.rowIsStored, &connection) }
             if job.cancelChanged, let cancel = job.cancel {
-                try connection.query(Statements.saveCancel, [.text(jobID.rawValue), .real(cancel.requestedAt), .text(cancel.reason)])
+                try connection.query(Statements.saveCancel, [.text(job.jobID.rawValue), .real(cancel.requestedAt), .text(cancel.reason)])
             }
             for attempt in job.changedAttempts { try Self.save(job.attempts[attempt]!, &connection) }
             if job.touched, let record = job.record { transitions.append(JobTransition(previousState: job.previousState, record: record)) }
@@ -249,7 +265,7 @@ private struct IngestBatch {
         for row in try connection.query(Statements.loadAttempts, [id]) {
             attempts[Int(row["attempt"].int ?? 0)] = try JobStore.attemptStatus(row)
         }
-        return JobFold(row: row, cancel: cancel, attempts: attempts)
+        return JobFold(jobID, row: row, cancel: cancel, attempts: attempts)
     }
 
     private static func save(_ row: JobRow, isStored: Bool, _ connection: inout SQLiteConnection) throws {
