@@ -87,7 +87,11 @@ public final class Aggregator: Sendable {
             let transitions = try await store.perform { try $0.apply(converted) }
             if !transitions.isEmpty { statusPublisher?.wake() }
             metrics.record(applied: converted, transitions: transitions)
-            for message in messages { consumer.storeOffset(message.topicPartition, nextOffset: message.offset + 1) }
+            // Each partition's messages come in order: its last one in the batch says where it stands.
+            for (index, message) in messages.enumerated()
+            where index == messages.count - 1 || messages[index + 1].partition != message.partition || messages[index + 1].topic != message.topic {
+                consumer.storeOffset(message.topicPartition, nextOffset: message.offset + 1)
+            }
         }
         logger.info("aggregator stopped")
     }

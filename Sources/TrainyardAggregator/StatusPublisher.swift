@@ -23,10 +23,12 @@ public final class StatusPublisher: Sendable {
     private let wakeup: AsyncStream<Void>.Continuation
 
     /// - Parameters:
-    ///   - batchSize: most rows sent before waiting for their delivery and deleting them.
+    ///   - batchSize: most rows sent before waiting for their delivery and deleting them. Each
+    ///     round costs a linger, a broker round trip and two turns of the store's queue behind
+    ///     the ingest, so a round should cover what an ingest batch (1,000 messages) adds.
     ///   - idleInterval: how often the outbox is looked at when nothing calls `wake()`.
     public init(
-        store: JobStore, producer: KafkaProducer, topic: String, batchSize: Int = 500, idleInterval: Duration = .milliseconds(500),
+        store: JobStore, producer: KafkaProducer, topic: String, batchSize: Int = 5000, idleInterval: Duration = .milliseconds(500),
         metrics registry: MetricsRegistry, logger: Logger
     ) {
         self.store = store

@@ -82,7 +82,11 @@ struct JobFold {
     /// True once a message of the batch produced a record for the job.
     var touched = false
 
-    init(row: JobRow?, cancel: CancelRow?, attempts: [Int: AttemptStatus], costs: AttemptCosts) {
+    /// The job this fold is about.
+    let jobID: JobID
+
+    init(_ jobID: JobID, row: JobRow?, cancel: CancelRow?, attempts: [Int: AttemptStatus], costs: AttemptCosts) {
+        self.jobID = jobID
         self.row = row
         rowIsStored = row != nil
         self.cancel = cancel

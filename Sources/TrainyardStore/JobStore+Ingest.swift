@@ -68,7 +68,9 @@ private struct IngestBatch {
     }
 
     private var next: [Partition: Int64] = [:]
-    private var jobs: [JobID: JobFold] = [:]
+    /// The jobs the batch names, in the order it first names them; `places` finds one by id.
+    private var jobs: [JobFold] = []
+    private var places: [JobID: Int] = [:]
     /// History rows (`job_events`), in message order.
     private var events: [(position: MessagePosition, event: LifecycleEvent)] = []
     private var rejected: [(position: MessagePosition, jobID: JobID?, reason: String)] = []
@@ -82,10 +84,7 @@ private struct IngestBatch {
             nextOffset = known
         } else {
             nextOffset =
-                try connection.query(
-                    "SELECT next_offset FROM consumed_offsets WHERE topic = ? AND partition = ?",
-                    [.text(partition.topic), .integer(Int64(partition.partition))]
-                ).first?["next_offset"].int ?? 0
+                try connection.query(Statements.nextOffset, [.text(partition.topic), .integer(Int64(partition.partition))]).first?[0].int ?? 0
         }
         guard message.position.offset >= nextOffset else {
             next[partition] = nextOffset
@@ -97,23 +96,43 @@ private struct IngestBatch {
             if case .rejected(_, let reason) = message.record { rejected.append((message.position, nil, reason)) }
             return
         }
-        if jobs[jobID] == nil { jobs[jobID] = try Self.load(jobID, &connection) }
-        var job = jobs.removeValue(forKey: jobID)!
-        defer { jobs[jobID] = job }
-        let position = message.position
-        switch message.record {
+        let place: Int
+        if let known = places[jobID] {
+            place = known
+        } else {
+            place = jobs.count
+            jobs.append(try Self.load(jobID, &connection))
+            places[jobID] = place
+        }
+        // The fold is changed in place (no copy of its attempts), beside the batch's other rows.
+        try Self.fold(message.record, at: message.position, into: &jobs[place], events: &events, rejected: &rejected, outbox: &outbox)
+    }
+
+    /// Applies one record about the job of `job` to it, and queues the history, rejection and
+    /// status rows it makes.
+    private static func fold(
+        _ record: IngestRecord, at position: MessagePosition, into job: inout JobFold,
+        events: inout [(position: MessagePosition, event: LifecycleEvent)],
+        rejected: inout [(position: MessagePosition, jobID: JobID?, reason: String)], outbox: inout [(jobID: JobID, payload: String)]
+    ) throws {
+        func apply(_ event: LifecycleEvent) {
+            // A heartbeat repeats a fact already stored: it only moves the job's last observation.
+            if event.observedAt == nil { events.append((position, event)) }
+            job.apply(event)
+        }
+        switch record {
         case .submitted(let command):
             job.submit(command, specJSON: String(decoding: try JobSpecCodec.encode(command.spec), as: UTF8.self))
-            let queued = LifecycleEvent(
-                jobID: command.jobID, attempt: 0, state: .queued, source: .aggregator, occurredAt: command.submittedAt, team: command.spec.team)
-            apply(queued, at: position, to: &job)
+            apply(
+                LifecycleEvent(
+                    jobID: command.jobID, attempt: 0, state: .queued, source: .aggregator, occurredAt: command.submittedAt, team: command.spec.team))
         case .cancelRequested(let command):
             // Kept apart from the job's row: a cancel may be read before anything else about its job.
             job.cancel(command)
         case .event(let event):
             job.ensureRow(event.jobID, team: event.team ?? "unknown", at: event.occurredAt)
-            apply(event, at: position, to: &job)
-        case .rejected(_, let reason):
+            apply(event)
+        case .rejected(let jobID, let reason):
             rejected.append((position, jobID, reason))
             return
         }
@@ -122,14 +141,8 @@ private struct IngestBatch {
         let current = JobStatusMessage(record)
         if job.status != current {
             job.status = current
-            outbox.append((jobID, String(decoding: try JobStatusCodec.encode(current), as: UTF8.self)))
+            outbox.append((record.jobID, String(decoding: try JobStatusCodec.encode(current), as: UTF8.self)))
         }
-    }
-
-    private mutating func apply(_ event: LifecycleEvent, at position: MessagePosition, to job: inout JobFold) {
-        // A heartbeat repeats a fact already stored: it only moves the job's last observation.
-        if event.observedAt == nil { events.append((position, event)) }
-        job.apply(event)
     }
 
     /// Writes every row the batch changed and the partitions' next offsets.
@@ -137,7 +150,7 @@ private struct IngestBatch {
     func write(_ connection: inout SQLiteConnection) throws -> [JobTransition] {
         for (position, event) in events {
             try connection.query(
-                "INSERT OR IGNORE INTO job_events (topic, partition, offset, job_id, attempt, state, source, occurred_at, payload_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                Statements.insertEvent,
                 [
                     .text(position.topic), .integer(Int64(position.partition)), .integer(position.offset), .text(event.jobID.rawValue),
                     .integer(Int64(event.attempt)), .text(event.state.rawValue), .text(event.source.rawValue),
@@ -146,81 +159,114 @@ private struct IngestBatch {
         }
         for (position, jobID, reason) in rejected {
             try connection.query(
-                "INSERT OR IGNORE INTO rejected_messages (topic, partition, offset, job_id, reason) VALUES (?, ?, ?, ?, ?)",
+                Statements.insertRejected,
                 [
                     .text(position.topic), .integer(Int64(position.partition)), .integer(position.offset), jobID.map { .text($0.rawValue) } ?? .null,
                     .text(reason),
                 ])
         }
         var transitions: [JobTransition] = []
-        for (jobID, job) in jobs {
+        for job in jobs {
             if job.rowChanged, let row = job.row { try Self.save(row, isStored: job.rowIsStored, &connection) }
             if job.cancelChanged, let cancel = job.cancel {
-                try connection.query(
-                    """
-                    INSERT INTO cancel_requests (job_id, requested_at, reason) VALUES (?, ?, ?)
-                    ON CONFLICT (job_id) DO UPDATE SET requested_at = excluded.requested_at, reason = excluded.reason
-                    """,
-                    [.text(jobID.rawValue), .real(cancel.requestedAt), .text(cancel.reason)])
+                try connection.query(Statements.saveCancel, [.text(job.jobID.rawValue), .real(cancel.requestedAt), .text(cancel.reason)])
             }
             for attempt in job.changedAttempts { try Self.save(job.attempts[attempt]!, &connection) }
-            try job.costs.save(jobID, &connection)
+            try job.costs.save(job.jobID, &connection)
             if job.touched, let record = job.record { transitions.append(JobTransition(previousState: job.previousState, record: record)) }
         }
         for (jobID, payload) in outbox {
-            try connection.query("INSERT INTO status_outbox (job_id, payload_json) VALUES (?, ?)", [.text(jobID.rawValue), .text(payload)])
+            try connection.query(Statements.insertStatus, [.text(jobID.rawValue), .text(payload)])
         }
         for (partition, offset) in next {
-            try connection.query(
-                "INSERT INTO consumed_offsets (topic, partition, next_offset) VALUES (?, ?, ?) ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
-                [.text(partition.topic), .integer(Int64(partition.partition)), .integer(offset)])
+            try connection.query(Statements.saveOffset, [.text(partition.topic), .integer(Int64(partition.partition)), .integer(offset)])
         }
         return transitions.sorted { $0.record.jobID < $1.record.jobID }
+    }
+
+    /// The statements of the ingest, prepared once per connection.
+    private enum Statements {
+        static let nextOffset = SQLiteStatement("SELECT next_offset FROM consumed_offsets WHERE topic = ? AND partition = ?")
+        static let saveOffset = SQLiteStatement(
+            "INSERT INTO consumed_offsets (topic, partition, next_offset) VALUES (?, ?, ?) ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset"
+        )
+        static let insertEvent = SQLiteStatement(
+            "INSERT OR IGNORE INTO job_events (topic, partition, offset, job_id, attempt, state, source, occurred_at, payload_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        static let insertRejected = SQLiteStatement(
+            "INSERT OR IGNORE INTO rejected_messages (topic, partition, offset, job_id, reason) VALUES (?, ?, ?, ?, ?)")
+        static let insertStatus = SQLiteStatement("INSERT INTO status_outbox (job_id, payload_json) VALUES (?, ?)")
+        static let loadJob = SQLiteStatement(
+            """
+            SELECT team, name, kind, requested_backend, spec_json, submitted_at, attempt, state, state_source, backend, resource_name,
+                exit_code, failure_class, reason, claimed_at, started_at, finished_at, updated_at, last_observed_at
+            FROM jobs WHERE job_id = ?
+            """)
+        static let loadCancel = SQLiteStatement("SELECT requested_at, reason FROM cancel_requests WHERE job_id = ?")
+        static let loadAttempts = SQLiteStatement(
+            "SELECT attempt, decisive_json, first_seen_json, last_seen, resource_name FROM attempts WHERE job_id = ?")
+        static let saveCancel = SQLiteStatement(
+            """
+            INSERT INTO cancel_requests (job_id, requested_at, reason) VALUES (?, ?, ?)
+            ON CONFLICT (job_id) DO UPDATE SET requested_at = excluded.requested_at, reason = excluded.reason
+            """)
+        static let saveAttempt = SQLiteStatement(
+            """
+            INSERT INTO attempts (job_id, attempt, state, decisive_json, first_seen_json, last_seen, resource_name) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (job_id, attempt) DO UPDATE SET state = excluded.state, decisive_json = excluded.decisive_json,
+                first_seen_json = excluded.first_seen_json, last_seen = excluded.last_seen, resource_name = excluded.resource_name
+            """)
+        static let updateJob = SQLiteStatement(
+            """
+            UPDATE jobs SET team = ?, name = ?, kind = ?, requested_backend = ?, spec_json = ?, submitted_at = ?, attempt = ?, state = ?,
+                state_source = ?, backend = ?, resource_name = ?, exit_code = ?, failure_class = ?, reason = ?, claimed_at = ?, started_at = ?,
+                finished_at = ?, updated_at = ?, last_observed_at = ?
+            WHERE job_id = ?
+            """)
+        static let insertJob = SQLiteStatement(
+            """
+            INSERT INTO jobs (team, name, kind, requested_backend, spec_json, submitted_at, attempt, state, state_source, backend, resource_name,
+                exit_code, failure_class, reason, claimed_at, started_at, finished_at, updated_at, last_observed_at, job_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
     }
 
     /// Reads the job's row, cancel request and attempts.
     private static func load(_ jobID: JobID, _ connection: inout SQLiteConnection) throws -> JobFold {
         let id = SQLiteValue.text(jobID.rawValue)
-        let row = try connection.query(
-            """
-            SELECT team, name, kind, requested_backend, spec_json, submitted_at, attempt, state, state_source, backend, resource_name,
-                exit_code, failure_class, reason, claimed_at, started_at, finished_at, updated_at, last_observed_at
-            FROM jobs WHERE job_id = ?
-            """, [id]
-        ).first.map { row in
-            guard let state = row["state"].string.flatMap(JobState.init(rawValue:)) else {
-                throw SQLiteError(code: 11, message: "job \(jobID): unknown state \(row["state"])")
+        let row = try connection.query(Statements.loadJob, [id]).first.map { row in
+            // Columns by position, in the order of `Statements.loadJob`.
+            guard let state = row[7].string.flatMap(JobState.init(rawValue:)) else {
+                throw SQLiteError(code: 11, message: "job \(jobID): unknown state \(row[7])")
             }
-            var job = JobRow(jobID: jobID, team: row["team"].string ?? "", at: row["updated_at"].double ?? 0)
-            job.name = row["name"].string
-            job.kind = row["kind"].string
-            job.requestedBackend = row["requested_backend"].string
-            job.specJSON = row["spec_json"].string
-            job.submittedAt = row["submitted_at"].double
-            job.attempt = Int(row["attempt"].int ?? 0)
+            var job = JobRow(jobID: jobID, team: row[0].string ?? "", at: row[17].double ?? 0)
+            job.name = row[1].string
+            job.kind = row[2].string
+            job.requestedBackend = row[3].string
+            job.specJSON = row[4].string
+            job.submittedAt = row[5].double
+            job.attempt = Int(row[6].int ?? 0)
             job.state = state
-            job.stateSource = row["state_source"].string.flatMap(EventSource.init(rawValue:)) ?? .aggregator
-            job.backend = row["backend"].string
-            job.resourceName = row["resource_name"].string
-            job.exitCode = row["exit_code"].int.map { Int32(truncatingIfNeeded: $0) }
-            job.failureClass = row["failure_class"].string.flatMap(FailureClass.init(rawValue:))
-            job.reason = row["reason"].string
-            job.claimedAt = row["claimed_at"].double
-            job.startedAt = row["started_at"].double
-            job.finishedAt = row["finished_at"].double
-            job.lastObservedAt = row["last_observed_at"].double
+            job.stateSource = row[8].string.flatMap(EventSource.init(rawValue:)) ?? .aggregator
+            job.backend = row[9].string
+            job.resourceName = row[10].string
+            job.exitCode = row[11].int.map { Int32(truncatingIfNeeded: $0) }
+            job.failureClass = row[12].string.flatMap(FailureClass.init(rawValue:))
+            job.reason = row[13].string
+            job.claimedAt = row[14].double
+            job.startedAt = row[15].double
+            job.finishedAt = row[16].double
+            job.lastObservedAt = row[18].double
             return job
         }
-        let cancel = try connection.query("SELECT requested_at, reason FROM cancel_requests WHERE job_id = ?", [id]).first.map { row in
-            CancelRow(requestedAt: row["requested_at"].double ?? 0, reason: row["reason"].string ?? "")
+        let cancel = try connection.query(Statements.loadCancel, [id]).first.map { row in
+            CancelRow(requestedAt: row[0].double ?? 0, reason: row[1].string ?? "")
         }
         var attempts: [Int: AttemptStatus] = [:]
-        for row in try connection.query(
-            "SELECT attempt, decisive_json, first_seen_json, last_seen, resource_name FROM attempts WHERE job_id = ?", [id])
-        {
+        for row in try connection.query(Statements.loadAttempts, [id]) {
             attempts[Int(row["attempt"].int ?? 0)] = try JobStore.attemptStatus(row)
         }
-        return JobFold(row: row, cancel: cancel, attempts: attempts, costs: try AttemptCosts.load(jobID, &connection))
+        return JobFold(jobID, row: row, cancel: cancel, attempts: attempts, costs: try AttemptCosts.load(jobID, &connection))
     }
 
     private static func save(_ row: JobRow, isStored: Bool, _ connection: inout SQLiteConnection) throws {
@@ -232,29 +278,12 @@ private struct IngestBatch {
             row.exitCode.map { .integer(Int64($0)) } ?? .null, text(row.failureClass?.rawValue), text(row.reason), real(row.claimedAt),
             real(row.startedAt), real(row.finishedAt), .real(row.updatedAt), real(row.lastObservedAt), .text(row.jobID.rawValue),
         ]
-        let sql =
-            isStored
-            ? """
-            UPDATE jobs SET team = ?, name = ?, kind = ?, requested_backend = ?, spec_json = ?, submitted_at = ?, attempt = ?, state = ?,
-                state_source = ?, backend = ?, resource_name = ?, exit_code = ?, failure_class = ?, reason = ?, claimed_at = ?, started_at = ?,
-                finished_at = ?, updated_at = ?, last_observed_at = ?
-            WHERE job_id = ?
-            """
-            : """
-            INSERT INTO jobs (team, name, kind, requested_backend, spec_json, submitted_at, attempt, state, state_source, backend, resource_name,
-                exit_code, failure_class, reason, claimed_at, started_at, finished_at, updated_at, last_observed_at, job_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """
-        try connection.query(sql, values)
+        try connection.query(isStored ? Statements.updateJob : Statements.insertJob, values)
     }
 
     private static func save(_ status: AttemptStatus, _ connection: inout SQLiteConnection) throws {
         try connection.query(
-            """
-            INSERT INTO attempts (job_id, attempt, state, decisive_json, first_seen_json, last_seen, resource_name) VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (job_id, attempt) DO UPDATE SET state = excluded.state, decisive_json = excluded.decisive_json,
-                first_seen_json = excluded.first_seen_json, last_seen = excluded.last_seen, resource_name = excluded.resource_name
-            """,
+            Statements.saveAttempt,
             [
                 .text(status.jobID.rawValue), .integer(Int64(status.attempt)), .text(status.state.rawValue),
                 .text(String(decoding: try LifecycleEventCodec.encode(status.decisive), as: UTF8.self)),

@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import Synchronization
 
 /// An SQLite error, with SQLite's own result code name (e.g. `SQLITE_BUSY`).
 public struct SQLiteError: Error, Sendable, CustomStringConvertible {
@@ -18,6 +19,8 @@ public final class SQLiteDatabase: @unchecked Sendable {
     private let lock = NSLock()
     /// Prepared statements by SQL text; guarded by `lock`.
     private var statements: [String: PreparedStatement] = [:]
+    /// Prepared `SQLiteStatement`s by number; guarded by `lock`.
+    private var numbered: [PreparedStatement?] = []
 
     /// Opens (creating if needed) the database at `path` in WAL mode.
     public init(path: String, readOnly: Bool = false) throws {
@@ -34,20 +37,27 @@ public final class SQLiteDatabase: @unchecked Sendable {
         if !readOnly {
             try execute("PRAGMA journal_mode = WAL")
             try execute("PRAGMA synchronous = NORMAL")
+            // The writer folds every consumed batch: its working set (the jobs of recent batches,
+            // the indexes' right edges) stays in SQLite's cache instead of being read again
+            // through the kernel, and the WAL is copied back in larger, rarer checkpoints.
+            try execute("PRAGMA cache_size = -65536")
+            try execute("PRAGMA wal_autocheckpoint = 8192")
+            try execute("PRAGMA temp_store = MEMORY")
         }
         try execute("PRAGMA foreign_keys = ON")
     }
 
     deinit {
         statements.values.forEach { sqlite3_finalize($0.handle) }
+        numbered.forEach { $0.map { sqlite3_finalize($0.handle) } }
         sqlite3_close_v2(connection)
     }
 
     /// Runs `body` with exclusive use of the connection, outside any explicit transaction.
     public func read<Result>(_ body: (inout SQLiteConnection) throws -> Result) throws -> Result {
         try lock.withLock {
-            var connection = SQLiteConnection(handle: self.connection, statements: statements)
-            defer { statements = connection.statements }
+            var connection = SQLiteConnection(handle: self.connection, statements: statements, numbered: numbered)
+            defer { (statements, numbered) = (connection.statements, connection.numbered) }
             return try body(&connection)
         }
     }
@@ -55,8 +65,8 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// Runs `body` in one transaction (BEGIN IMMEDIATE … COMMIT, rolled back if it throws).
     public func write<Result>(_ body: (inout SQLiteConnection) throws -> Result) throws -> Result {
         try lock.withLock {
-            var connection = SQLiteConnection(handle: self.connection, statements: statements)
-            defer { statements = connection.statements }
+            var connection = SQLiteConnection(handle: self.connection, statements: statements, numbered: numbered)
+            defer { (statements, numbered) = (connection.statements, connection.numbered) }
             try connection.execute("BEGIN IMMEDIATE")
             do {
                 let result = try body(&connection)
@@ -116,6 +126,24 @@ public struct SQLiteRow: Sendable {
     public subscript(_ position: Int) -> SQLiteValue { values[position] }
 }
 
+/// SQL text fixed when the program is written (a `static let`), prepared once per connection and
+/// found again by its number rather than by hashing its text: for statements run per message.
+public final class SQLiteStatement: Sendable {
+    private static let count = Mutex(0)
+
+    /// This statement's place in each connection's cache.
+    let number: Int
+    let sql: String
+
+    public init(_ sql: String) {
+        self.sql = sql
+        number = Self.count.withLock { count in
+            defer { count += 1 }
+            return count
+        }
+    }
+}
+
 /// A prepared statement and the names of its result columns.
 struct PreparedStatement {
     let handle: OpaquePointer
@@ -126,6 +154,7 @@ struct PreparedStatement {
 public struct SQLiteConnection {
     let handle: OpaquePointer
     var statements: [String: PreparedStatement]
+    var numbered: [PreparedStatement?]
 
     /// Runs SQL (possibly several statements) without parameters or results.
     public func execute(_ sql: String) throws {
@@ -141,7 +170,20 @@ public struct SQLiteConnection {
     /// Runs a statement with parameters; returns its rows.
     @discardableResult
     public mutating func query(_ sql: String, _ parameters: [SQLiteValue] = []) throws -> [SQLiteRow] {
-        let prepared = try prepared(sql)
+        try run(try prepared(sql), parameters)
+    }
+
+    /// Runs a fixed statement with parameters; returns its rows.
+    @discardableResult
+    public mutating func query(_ statement: SQLiteStatement, _ parameters: [SQLiteValue] = []) throws -> [SQLiteRow] {
+        if statement.number < numbered.count, let prepared = numbered[statement.number] { return try run(prepared, parameters) }
+        let prepared = try prepare(statement.sql)
+        if statement.number >= numbered.count { numbered += Array(repeating: nil, count: statement.number + 1 - numbered.count) }
+        numbered[statement.number] = prepared
+        return try run(prepared, parameters)
+    }
+
+    private func run(_ prepared: PreparedStatement, _ parameters: [SQLiteValue]) throws -> [SQLiteRow] {
         let statement = prepared.handle
         defer {
             sqlite3_reset(statement)
@@ -158,7 +200,9 @@ public struct SQLiteConnection {
                 // The bytes as they are (no C-string copy); SQLite copies them (SQLITE_TRANSIENT).
                 var value = value
                 result = value.withUTF8 { text in
-                    guard let bytes = text.baseAddress, !text.isEmpty else { return sqlite3_bind_text(statement, position, "", 0, csqlite_transient()) }
+                    guard let bytes = text.baseAddress, !text.isEmpty else {
+                        return sqlite3_bind_text(statement, position, "", 0, csqlite_transient())
+                    }
                     return UnsafeRawPointer(bytes).withMemoryRebound(to: CChar.self, capacity: text.count) {
                         sqlite3_bind_text(statement, position, $0, Int32(text.count), csqlite_transient())
                     }
@@ -193,13 +237,17 @@ public struct SQLiteConnection {
 
     private mutating func prepared(_ sql: String) throws -> PreparedStatement {
         if let statement = statements[sql] { return statement }
+        let statement = try prepare(sql)
+        statements[sql] = statement
+        return statement
+    }
+
+    private func prepare(_ sql: String) throws -> PreparedStatement {
         var handle: OpaquePointer?
         let result = sqlite3_prepare_v3(self.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &handle, nil)
         guard result == SQLITE_OK, let handle else { throw error(result) }
         let names = (0..<sqlite3_column_count(handle)).map { String(cString: sqlite3_column_name(handle, $0)) }
-        let statement = PreparedStatement(handle: handle, columns: SQLiteColumns(names))
-        statements[sql] = statement
-        return statement
+        return PreparedStatement(handle: handle, columns: SQLiteColumns(names))
     }
 
     private func error(_ code: Int32) -> SQLiteError {

@@ -79,6 +79,19 @@ struct JobStoreTests {
             defer { remove(inOrderURL) }
             try inOrder.apply(messages(records))
             let expected = try state(inOrder)
+            // The reference must hold every job and attempt the history names: an ingest that
+            // dropped its folds would otherwise leave two empty stores that compare equal.
+            let attempts = Set(
+                records.compactMap { record -> String? in
+                    switch record {
+                    case .submitted(let command): "\(command.jobID.rawValue) 0"
+                    case .event(let event): "\(event.jobID.rawValue) \(event.attempt)"
+                    default: nil
+                    }
+                })
+            let rows = expected.split(separator: "\n")
+            #expect(rows.filter { $0.hasPrefix("jobs:") }.count == Set(records.compactMap(\.jobID)).count, "round \(round): jobs missing")
+            #expect(rows.filter { $0.hasPrefix("attempts:") }.count == attempts.count, "round \(round): attempts missing")
 
             var shuffled = records + (0..<records.count / 3).map { _ in records[Int(generator.next() % UInt64(records.count))] }
             shuffled.shuffle(using: &generator)
