@@ -42,6 +42,8 @@ let package = Package(
             linkerSettings: rdkafkaLinkerSettings
         ),
         .target(name: "TrainyardBackends", dependencies: ["TrainyardCore"]),
+        // Fleet-wide team quotas: the claims log's records and its fold (pure, no I/O).
+        .target(name: "TrainyardQuota", dependencies: ["TrainyardCore"]),
         .target(name: "TrainyardObservability", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "TrainyardHTTP",
@@ -168,6 +170,7 @@ let package = Package(
             dependencies: ["TrainyardConfiguration", "TrainyardBackends", "TrainyardTesting", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
+        .testTarget(name: "TrainyardQuotaTests", dependencies: ["TrainyardQuota", "TrainyardCore", "TrainyardTesting"]),
         .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(
             name: "TrainyardWorkerTests",
