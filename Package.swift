@@ -144,6 +144,7 @@ let package = Package(
             dependencies: [
                 "TrainyardCore", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "TrainyardKubernetes", "SageMakerBackend",
                 "TrainyardAWS", "SimulatedBackend", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+                "TrainyardQuota",
             ]
         ),
         .executableTarget(
@@ -170,7 +171,8 @@ let package = Package(
             dependencies: ["TrainyardConfiguration", "TrainyardBackends", "TrainyardTesting", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
-        .testTarget(name: "TrainyardQuotaTests", dependencies: ["TrainyardQuota", "TrainyardCore", "TrainyardTesting"]),
+        .testTarget(
+            name: "TrainyardQuotaTests", dependencies: ["TrainyardQuota", "TrainyardCore", "TrainyardConfiguration", "TrainyardTesting"]),
         .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(
             name: "TrainyardWorkerTests",
