@@ -110,7 +110,7 @@ let package = Package(
             name: "TrainyardWorker",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "TrainyardObservability",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), "TrainyardQuota",
             ]
         ),
         .target(

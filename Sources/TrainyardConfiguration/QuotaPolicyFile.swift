@@ -33,7 +33,7 @@ public enum QuotaPolicyFile {
 /// The quotas file, re-read when its modification time or size changes (`reloadIfChanged`,
 /// which the worker calls periodically): quotas change without a restart. A file that no longer
 /// loads leaves the last good policy in force.
-public final class QuotaPolicyReloader: Sendable {
+public final class QuotaPolicyReloader: QuotaPolicySource {
     /// What a reload check found.
     public enum Outcome: Sendable {
         case unchanged

@@ -28,13 +28,9 @@ public struct QuotaLedger: Sendable {
 
     public init() {}
 
-    /// Applies one claim; returns the decision every worker reaches for it.
-    @discardableResult
-    public mutating func apply(_ claim: QuotaClaim) -> Decision {
-        if grants[claim.job] != nil {
-            grants[claim.job]?.worker = claim.worker
-            return .alreadyGranted
-        }
+    /// What applying `claim` now would decide (without applying it).
+    public func decision(for claim: QuotaClaim) -> Decision {
+        if grants[claim.job] != nil { return .alreadyGranted }
         let team = usage(team: claim.team)
         if !claim.limits.team.admits(team + claim.resources) {
             return .denied(QuotaDenial(target: nil, usage: team, limit: claim.limits.team, asked: claim.resources))
@@ -43,10 +39,23 @@ public struct QuotaLedger: Sendable {
         if let limit = claim.limits.target, !limit.admits(onTarget + claim.resources) {
             return .denied(QuotaDenial(target: claim.target, usage: onTarget, limit: limit, asked: claim.resources))
         }
-        grants[claim.job] = Grant(team: claim.team, target: claim.target, resources: claim.resources, worker: claim.worker)
-        teamUsage[claim.team] = team + claim.resources
-        targetUsage[TeamTarget(team: claim.team, target: claim.target)] = onTarget + claim.resources
         return .granted
+    }
+
+    /// Applies one claim; returns the decision every worker reaches for it.
+    @discardableResult
+    public mutating func apply(_ claim: QuotaClaim) -> Decision {
+        let decision = decision(for: claim)
+        switch decision {
+        case .alreadyGranted: grants[claim.job]?.worker = claim.worker
+        case .granted:
+            grants[claim.job] = Grant(team: claim.team, target: claim.target, resources: claim.resources, worker: claim.worker)
+            teamUsage[claim.team] = usage(team: claim.team) + claim.resources
+            let key = TeamTarget(team: claim.team, target: claim.target)
+            targetUsage[key] = usage(team: claim.team, target: claim.target) + claim.resources
+        case .denied: break
+        }
+        return decision
     }
 
     /// Applies one release; returns the grant it ended (nil when the job held none).

@@ -41,3 +41,12 @@ public struct QuotaPolicy: Sendable, Equatable {
 
     public func weight(team: String) -> Double { quota(team: team).weight }
 }
+
+/// Where a worker reads the quotas in force (a file reloaded when it changes, or a fixed value).
+public protocol QuotaPolicySource: Sendable {
+    var policy: QuotaPolicy { get }
+}
+
+extension QuotaPolicy: QuotaPolicySource {
+    public var policy: QuotaPolicy { self }
+}

@@ -5,6 +5,7 @@ import TrainyardBackends
 import TrainyardCore
 import TrainyardKafka
 import TrainyardObservability
+import TrainyardQuota
 
 /// Claims requests from the requests topic, runs them on backends and publishes their lifecycle.
 ///
@@ -26,12 +27,20 @@ public actor Worker {
     private var trackers: [JobID: JobTracker] = [:]
     private var limiters: [String: ConcurrencyLimiter] = [:]
     private var waitingForSlot = 0
+    /// Fleet-wide team quotas; nil when no quotas are configured.
+    private let quotaGate: QuotaGate?
+    /// Jobs waiting for their quota claim's decision or held for their team's quota.
+    private var heldForQuota = 0
     /// Jobs whose ensure is failing with a capacity (quota) error, per target.
     private var capacityBlocked: [String: Set<ObjectIdentifier>] = [:]
     private var paused = false
     private var stopping = false
 
-    public init(configuration: WorkerConfiguration, producer: KafkaProducer, router: BackendRouter, metrics: MetricsRegistry, logger: Logger) throws {
+    /// `quotas`: the team quotas in force (see docs/fair-share.md); nil for none.
+    public init(
+        configuration: WorkerConfiguration, producer: KafkaProducer, router: BackendRouter, metrics: MetricsRegistry, logger: Logger,
+        quotas: (any QuotaPolicySource)? = nil
+    ) throws {
         self.configuration = configuration
         self.router = router
         self.logger = logger
@@ -44,6 +53,7 @@ public actor Worker {
                 bufferCapacity: 256),
             logger: logger)
         self.metrics.collect(from: consumer, registry: metrics)
+        quotaGate = try quotas.map { try QuotaGate(source: $0, configuration: configuration, producer: producer, logger: logger) }
     }
 
     /// True once the worker has joined its group and holds partitions (or shut down cleanly).
@@ -54,6 +64,7 @@ public actor Worker {
         logger.info("worker started", metadata: ["worker": "\(configuration.workerID)", "group": "\(configuration.groupID)"])
         await withDiscardingTaskGroup { group in
             group.addTask { await self.commitPeriodically() }
+            if let quotaGate { group.addTask { await quotaGate.run() } }
             for await event in consumer.events {
                 switch event {
                 case .assigned(let partitions):
@@ -78,6 +89,7 @@ public actor Worker {
         handOver(Set(progress.keys))
         storeSafeOffsets()
         await consumer.close()
+        await quotaGate?.close()
     }
 
     // MARK: requests
@@ -139,6 +151,10 @@ public actor Worker {
         // it already runs or has finished, so queueing it behind new work would only delay its
         // outcome (and hold back the partition's commits).
         let existing = await existingAttempts(command.jobID, backend)
+        if existing.isEmpty, let quotaGate, await !admit(command, on: target, tracker: tracker, quotaGate) {
+            if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
+            return
+        }
         if !existing.isEmpty {
             await limiter.acquireNow()
         } else {
@@ -160,9 +176,30 @@ public actor Worker {
         inFlight.add(-1)
         await limiter.release()
         if finished, !tracker.handedOver {
+            await quotaGate?.release(command.jobID)
             progress[tracker.partition]?.done(tracker.offset)
         }
         if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
+    }
+
+    /// Waits until the job's team may start it (false: handed over meanwhile). A held job is
+    /// reported QUEUED with the reason; it counts towards the held-jobs backpressure.
+    private func admit(_ command: SubmitCommand, on target: BackendTarget, tracker: JobTracker, _ gate: QuotaGate) async -> Bool {
+        heldForQuota += 1
+        updatePause()
+        let (publisher, workerID, spec) = (publisher, configuration.workerID, command.spec)
+        let admitted = await gate.admit(
+            command.jobID, team: spec.team, target: target.name, resources: QuotaResources(gpus: spec.resources.gpu, cpus: spec.resources.cpu),
+            tracker: tracker
+        ) { reason in
+            try? await publisher.post(
+                LifecycleEvent(
+                    jobID: command.jobID, attempt: 1, state: .queued, source: .worker, team: spec.team, backend: target.backend.name,
+                    reason: reason, workerID: workerID))
+        }
+        heldForQuota -= 1
+        updatePause()
+        return admitted
     }
 
     /// The attempts the backend has for the job; empty when it has none (or cannot say now).
@@ -188,7 +225,8 @@ public actor Worker {
     /// target reports capacity errors; resumes when the backlog is down to half and no target does.
     private func updatePause() {
         let backlogFull = SlotBacklog(capacity: configuration.slotBacklog).isFull(waiting: waitingForSlot, paused: paused)
-        let shouldPause = backlogFull || capacityBlocked.values.contains { !$0.isEmpty }
+        let heldFull = SlotBacklog(capacity: QuotaGate.heldLimit).isFull(waiting: heldForQuota, paused: paused)
+        let shouldPause = backlogFull || heldFull || capacityBlocked.values.contains { !$0.isEmpty }
         guard shouldPause != paused else { return }
         paused = shouldPause
         // The whole assignment, also partitions assigned while paused (a rebalance during a pause).
