@@ -11,7 +11,9 @@ import TrainyardQuota
 actor QuotaGate {
     private let source: any QuotaPolicySource
     private let producer: KafkaProducer
-    private let consumer: KafkaConsumer
+    private let consumerConfiguration: KafkaConsumerConfiguration
+    private var consumer: KafkaConsumer?
+    private var closed = false
     private let topic: String
     private let workerID: String
     private let logger: Logger
@@ -35,15 +37,15 @@ actor QuotaGate {
         workerID = configuration.workerID
         self.logger = logger
         // Every worker reads the whole topic: a group of its own, from the start, never committed.
-        consumer = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(
-                common: configuration.kafka, groupID: "\(configuration.groupID)-quota-\(configuration.workerID)-\(UUID().uuidString)",
-                topics: [topic], sessionTimeoutMilliseconds: configuration.sessionTimeoutMilliseconds, offsetReset: .earliest),
-            logger: logger)
+        consumerConfiguration = KafkaConsumerConfiguration(
+            common: configuration.kafka, groupID: "\(configuration.groupID)-quota-\(configuration.workerID)-\(UUID().uuidString)",
+            topics: [topic], sessionTimeoutMilliseconds: configuration.sessionTimeoutMilliseconds, offsetReset: .earliest)
     }
 
-    /// Folds the claims topic until the consumer closes; wakes held jobs every second.
+    /// Creates the claims topic if needed (a consumer subscribed to a missing topic would not see
+    /// it appear for minutes), then folds it until closed; wakes held jobs every second.
     func run() async {
+        guard let consumer = await openConsumer() else { return }
         await withDiscardingTaskGroup { group in
             group.addTask { await self.tickPeriodically() }
             for await event in consumer.events {
@@ -53,8 +55,25 @@ actor QuotaGate {
         }
     }
 
+    private func openConsumer() async -> KafkaConsumer? {
+        while !closed {
+            do {
+                let admin = try KafkaAdmin(configuration: consumerConfiguration.common, logger: logger)
+                _ = try await admin.createTopics([KafkaNewTopic(name: topic, partitions: 1)])
+                let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+                self.consumer = consumer
+                return consumer
+            } catch {
+                logger.warning("cannot open the quota claims topic \(topic), retrying: \(error)")
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        return nil
+    }
+
     func close() async {
-        await consumer.close()
+        closed = true
+        await consumer?.close()
         for (_, entry) in decisions { entry.waiter.resume(returning: nil) }
         decisions = [:]
         wakeAll()

@@ -226,7 +226,8 @@ class Fairness:
 
     def share_error(self, attempts, first_start) -> float:
         """Mean over 0.25 s samples, at instants when two or more teams have a backlog (a job
-        submitted and not yet started), of the largest |team's running − its fair allocation| / all
+        submitted over --converge-seconds earlier and not yet started: a job in transit through
+        the claim is not contention), of the largest |team's running − its fair allocation| / all
         running of those teams. The fair allocation splits that total by weight (all 1), capped at
         each team's demand (running + backlog), the rest shared among the others (water-filling)."""
         submitted_by_team = defaultdict(list)
@@ -239,7 +240,8 @@ class Fairness:
         errors = []
         instant = begin
         while instant < end:
-            backlog = {team: sum(1 for at, started in jobs if at <= instant < started) for team, jobs in submitted_by_team.items()}
+            settled = instant - self.args.converge_seconds
+            backlog = {team: sum(1 for at, started in jobs if at <= settled and instant < started) for team, jobs in submitted_by_team.items()}
             backlogged = [team for team, count in backlog.items() if count]
             if len(backlogged) >= 2:
                 running = {team: sum(1 for _, t, b, e in attempts if t == team and b <= instant < e) for team in backlogged}
@@ -289,6 +291,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=64, help="jobs at once per worker")
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--deadline", type=float, default=300.0, help="seconds after the last submission")
+    parser.add_argument("--converge-seconds", type=float, default=2.0, help="share_error counts a job as backlog once it waited this long")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--binary", required=True, help=argparse.SUPPRESS)
     parser.add_argument("--root", required=True, help=argparse.SUPPRESS)
