@@ -17,6 +17,7 @@ actor QuotaGate {
     private let topic: String
     private let workerID: String
     private let logger: Logger
+    private let metrics: QuotaMetrics
     private var ledger = QuotaLedger()
     /// Jobs waiting to read their own claim back, with when they appended it.
     private var decisions: [JobID: (since: ContinuousClock.Instant, waiter: CheckedContinuation<QuotaLedger.Decision?, Never>)] = [:]
@@ -30,8 +31,9 @@ actor QuotaGate {
     /// A claim not read back within this time is appended again (its record may be lost).
     static let claimTimeout: Duration = .seconds(30)
 
-    init(source: any QuotaPolicySource, configuration: WorkerConfiguration, producer: KafkaProducer, logger: Logger) throws {
+    init(source: any QuotaPolicySource, configuration: WorkerConfiguration, producer: KafkaProducer, metrics: QuotaMetrics, logger: Logger) {
         self.source = source
+        self.metrics = metrics
         self.producer = producer
         topic = configuration.topics.quotaClaims
         workerID = configuration.workerID
@@ -152,11 +154,12 @@ actor QuotaGate {
         switch record {
         case .claim(let claim):
             let decision = ledger.apply(claim)
+            if decision == .granted { metrics.running.withLock { $0[claim.team] = ledger.usage(team: claim.team).attempts } }
             if claim.worker == workerID, let entry = decisions.removeValue(forKey: claim.job) { entry.waiter.resume(returning: decision) }
         case .release(let release):
-            if let grant = ledger.apply(release), let waiters = held.removeValue(forKey: grant.team) {
-                for waiter in waiters { waiter.resume() }
-            }
+            guard let grant = ledger.apply(release) else { return }
+            metrics.running.withLock { $0[grant.team] = ledger.usage(team: grant.team).attempts }
+            for waiter in held.removeValue(forKey: grant.team) ?? [] { waiter.resume() }
         }
     }
 
@@ -177,7 +180,4 @@ actor QuotaGate {
         held = [:]
         for waiter in waiters { waiter.resume() }
     }
-
-    /// Running attempts per team by this worker's fold (for metrics).
-    func usage(team: String) -> QuotaResources { ledger.usage(team: team) }
 }

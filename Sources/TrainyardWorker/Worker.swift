@@ -53,7 +53,9 @@ public actor Worker {
                 bufferCapacity: 256),
             logger: logger)
         self.metrics.collect(from: consumer, registry: metrics)
-        quotaGate = try quotas.map { try QuotaGate(source: $0, configuration: configuration, producer: producer, logger: logger) }
+        let quotaMetrics = QuotaMetrics(registry: metrics)
+        if let quotas { quotaMetrics.collect(from: quotas, registry: metrics) }
+        quotaGate = quotas.map { QuotaGate(source: $0, configuration: configuration, producer: producer, metrics: quotaMetrics, logger: logger) }
     }
 
     /// True once the worker has joined its group and holds partitions (or shut down cleanly).

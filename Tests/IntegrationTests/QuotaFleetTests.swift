@@ -17,8 +17,9 @@ struct QuotaFleetTests {
             try "teams:\n  flood: {maxAttempts: 2}\n".write(to: quotas, atomically: true, encoding: .utf8)
             let ledger = try SimulatedAttemptLedger(path: fleet.stateDirectory.appendingPathComponent("simulated.sqlite").path)
             try fleet.startAggregator()
-            for name in ["worker-1", "worker-2"] {
-                try fleet.startWorker(name, arguments: ["--config", config.path, "--quotas", quotas.path])
+            let metricsPort = try Fleet.freePort()
+            for (name, port) in [("worker-1", metricsPort), ("worker-2", 0)] {
+                try fleet.startWorker(name, httpPort: port, arguments: ["--config", config.path, "--quotas", quotas.path])
             }
             func spec(_ team: String, _ index: Int) -> JobSpec {
                 JobSpec(
@@ -59,6 +60,15 @@ struct QuotaFleetTests {
             }
             #expect(most <= 2, "team flood ran \(most) attempts at once, over its quota of 2")
             #expect(heldReasons.contains("team quota: 2 of 2 running"), "held jobs reported \(heldReasons)")
+
+            // Every grant was released, as worker-1's fold of the claims topic shows.
+            let released = try await eventually(timeout: .seconds(120)) {
+                let metrics = try await Fleet.get(port: metricsPort, path: "/metrics").1
+                return metrics.contains("trainyard_team_running{team=\"flood\"} 0")
+                    && metrics.contains("trainyard_team_quota{team=\"flood\",resource=\"attempts\"} 2")
+            }
+            let metrics = try await Fleet.get(port: metricsPort, path: "/metrics").1
+            #expect(released, "worker-1's /metrics: \(metrics)")
 
             let smallStart = try #require(try store.events(of: small[0]).map(\.event).filter { $0.state == .running }.map(\.occurredAt).min())
             let floodStarts = intervals.map(\.start).sorted()
