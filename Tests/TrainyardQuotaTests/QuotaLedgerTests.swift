@@ -64,12 +64,4 @@ struct QuotaLedgerTests {
         #expect(QuotaRecord.decode(Array("{\"claim\":{}}".utf8)) == nil)
         #expect(QuotaRecord.decode([0xFF, 0x00]) == nil)
     }
-
-    @Test("fair share orders teams by running count per unit of weight, ties by name")
-    func fairShareOrder() {
-        let running = ["a": 6, "b": 2, "c": 2, "d": 0]
-        let weights = ["a": 3.0, "b": 1.0, "c": 2.0, "d": 0]
-        let order = FairShare.order(["a", "b", "c", "d"], running: { running[$0] ?? 0 }, weight: { weights[$0] ?? 1 })
-        #expect(order == ["d", "c", "a", "b"])
-    }
 }
