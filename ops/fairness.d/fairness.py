@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -81,7 +82,7 @@ class Fairness:
         with open(self.quotas, "w") as handle:
             handle.write(f"defaults: {{maxAttempts: {self.args.quota}, weight: 1}}\n")
         for attempt in range(3):
-            with __import__("socket").socket() as probe:
+            with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 port = probe.getsockname()[1]
             result = subprocess.run([os.path.join(self.args.root, "ops", "broker"), "--dir", self.broker_dir, "--port", str(port), "start"],
