@@ -44,6 +44,8 @@ let package = Package(
             linkerSettings: rdkafkaLinkerSettings
         ),
         .target(name: "TrainyardBackends", dependencies: ["TrainyardCore"]),
+        // Fleet-wide team quotas: the claims log's records and its fold (pure, no I/O).
+        .target(name: "TrainyardQuota", dependencies: ["TrainyardCore"]),
         .target(name: "TrainyardObservability", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "TrainyardHTTP",
@@ -111,7 +113,7 @@ let package = Package(
             name: "TrainyardWorker",
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardBackends", "TrainyardObservability",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), "TrainyardQuota",
             ]
         ),
         .target(
@@ -146,6 +148,7 @@ let package = Package(
                 "TrainyardCore", "TrainyardBackends", "LocalBackend", "KubernetesBackend", "TrainyardKubernetes", "SageMakerBackend",
                 "TrainyardAWS", "SimulatedBackend", "LocalSupervision", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                "TrainyardQuota",
             ]
         ),
         .executableTarget(
@@ -177,6 +180,8 @@ let package = Package(
         .testTarget(
             name: "TrainyardCoreTests",
             dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting", .product(name: "Yams", package: "Yams")]),
+        .testTarget(
+            name: "TrainyardQuotaTests", dependencies: ["TrainyardQuota", "TrainyardCore", "TrainyardConfiguration", "TrainyardTesting"]),
         .testTarget(name: "TrainyardStoreTests", dependencies: ["TrainyardCore", "TrainyardStore", "TrainyardTesting"]),
         .testTarget(
             name: "TrainyardWorkerTests",

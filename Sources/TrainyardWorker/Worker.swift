@@ -5,6 +5,7 @@ import TrainyardBackends
 import TrainyardCore
 import TrainyardKafka
 import TrainyardObservability
+import TrainyardQuota
 
 /// Claims requests from the requests topic, runs them on backends and publishes their lifecycle.
 ///
@@ -26,6 +27,10 @@ public actor Worker {
     private var trackers: [JobID: JobTracker] = [:]
     private var limiters: [String: ConcurrencyLimiter] = [:]
     private var waitingForSlot = 0
+    /// Fleet-wide team quotas; nil when no quotas are configured.
+    private let quotaGate: QuotaGate?
+    /// Jobs waiting for their quota claim's decision or held for their team's quota.
+    private var heldForQuota = 0
     /// Jobs whose ensure is failing with a capacity (quota) error, per target.
     private var capacityBlocked: [String: Set<ObjectIdentifier>] = [:]
     private var paused = false
@@ -37,9 +42,11 @@ public actor Worker {
 
     /// - Parameter rejections: where rejected requests are recorded; the DLQ and events topic by
     ///   default (tests inject failures here).
+    /// - Parameter quotas: the team quotas in force (see docs/fair-share.md); nil for none.
     public init(
         configuration: WorkerConfiguration, producer: KafkaProducer, router: BackendRouter, metrics: MetricsRegistry, logger: Logger,
-        rejections: (any RejectionRecording)? = nil
+        rejections: (any RejectionRecording)? = nil,
+        quotas: (any QuotaPolicySource)? = nil
     ) throws {
         self.configuration = configuration
         self.router = router
@@ -58,6 +65,9 @@ public actor Worker {
                 bufferCapacity: 256),
             logger: logger)
         self.metrics.collect(from: consumer, registry: metrics)
+        let quotaMetrics = QuotaMetrics(registry: metrics)
+        if let quotas { quotaMetrics.collect(from: quotas, registry: metrics) }
+        quotaGate = quotas.map { QuotaGate(source: $0, configuration: configuration, producer: producer, metrics: quotaMetrics, logger: logger) }
     }
 
     /// True once the worker has joined its group and holds partitions (or shut down cleanly).
@@ -68,6 +78,7 @@ public actor Worker {
         logger.info("worker started", metadata: ["worker": "\(configuration.workerID)", "group": "\(configuration.groupID)"])
         await withDiscardingTaskGroup { group in
             group.addTask { await self.commitPeriodically() }
+            if let quotaGate { group.addTask { await quotaGate.run() } }
             for await event in consumer.events {
                 switch event {
                 case .assigned(let partitions):
@@ -92,6 +103,7 @@ public actor Worker {
         handOver(Set(progress.keys))
         storeSafeOffsets()
         await consumer.close()
+        await quotaGate?.close()
     }
 
     // MARK: requests
@@ -198,6 +210,10 @@ public actor Worker {
         // it already runs or has finished, so queueing it behind new work would only delay its
         // outcome (and hold back the partition's commits).
         let existing = await existingAttempts(command.jobID, backend)
+        if existing.isEmpty, let quotaGate, await !admit(command, on: target, tracker: tracker, quotaGate) {
+            if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
+            return
+        }
         if !existing.isEmpty {
             await limiter.acquireNow()
         } else {
@@ -219,9 +235,30 @@ public actor Worker {
         inFlight.add(-1)
         await limiter.release()
         if finished, !tracker.handedOver {
+            await quotaGate?.release(command.jobID)
             progress[tracker.partition]?.done(tracker.offset)
         }
         if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
+    }
+
+    /// Waits until the job's team may start it (false: handed over meanwhile). A held job is
+    /// reported QUEUED with the reason; it counts towards the held-jobs backpressure.
+    private func admit(_ command: SubmitCommand, on target: BackendTarget, tracker: JobTracker, _ gate: QuotaGate) async -> Bool {
+        heldForQuota += 1
+        updatePause()
+        let (publisher, workerID, spec) = (publisher, configuration.workerID, command.spec)
+        let admitted = await gate.admit(
+            command.jobID, team: spec.team, target: target.name, resources: QuotaResources(gpus: spec.resources.gpu, cpus: spec.resources.cpu),
+            tracker: tracker
+        ) { reason in
+            try? await publisher.post(
+                LifecycleEvent(
+                    jobID: command.jobID, attempt: 1, state: .queued, source: .worker, team: spec.team, backend: target.backend.name,
+                    reason: reason, workerID: workerID))
+        }
+        heldForQuota -= 1
+        updatePause()
+        return admitted
     }
 
     /// The attempts the backend has for the job; empty when it has none (or cannot say now).
@@ -248,7 +285,8 @@ public actor Worker {
     /// backlog is down to half and none of the others holds.
     private func updatePause() {
         let backlogFull = SlotBacklog(capacity: configuration.slotBacklog).isFull(waiting: waitingForSlot, paused: paused)
-        let shouldPause = backlogFull || capacityBlocked.values.contains { !$0.isEmpty } || rejectionBacklog.isBlocked
+        let heldFull = SlotBacklog(capacity: QuotaGate.heldLimit).isFull(waiting: heldForQuota, paused: paused)
+        let shouldPause = backlogFull || heldFull || capacityBlocked.values.contains { !$0.isEmpty } || rejectionBacklog.isBlocked
         guard shouldPause != paused else { return }
         paused = shouldPause
         // The whole assignment, also partitions assigned while paused (a rebalance during a pause).

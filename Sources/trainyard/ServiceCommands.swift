@@ -49,6 +49,9 @@ struct RunWorker: AsyncParsableCommand {
     @Flag(help: "Read the configuration file, print its targets and routing, and exit (status 0 when it is valid).")
     var checkConfig = false
 
+    @Option(help: "Team quotas file, re-read when it changes (env TRAINYARD_QUOTAS; default: no quotas). See docs/fair-share.md.")
+    var quotas: String?
+
     func run() async throws {
         let logger = options.logger("trainyard.worker")
         let environment = ProcessInfo.processInfo.environment
@@ -88,12 +91,15 @@ struct RunWorker: AsyncParsableCommand {
             kafka: kafka, topics: options.topics, groupID: group, heartbeatInterval: .seconds(heartbeatInterval),
             assignmentStrategy: strategy)
         let registry = MetricsRegistry()
-        let worker = try Worker(configuration: configuration, producer: producer, router: router, metrics: registry, logger: logger)
+        let quotaFile = try (quotas ?? environment["TRAINYARD_QUOTAS"]).map(QuotaPolicyReloader.init(path:))
+        let worker = try Worker(
+            configuration: configuration, producer: producer, router: router, metrics: registry, logger: logger, quotas: quotaFile)
         let http = ObservabilityServer.make(
             address: try parseAddress(httpAddress), registry: registry, ready: { await worker.isReady }, logger: logger)
         // Shut down in reverse: the worker hands over first, then the backends' background work, then HTTP.
         try await runServices(
             [http] + targets.map { target in BackgroundService(description: "backend \(target.name)") { try await target.backend.run() } }
+                + (quotaFile.map { [QuotaReloadService(file: $0, logger: logger)] } ?? [])
                 + [StoppableService(description: "worker", body: { try await worker.run() }, stop: { await worker.shutdown() })],
             logger: logger)
         await producer.close()
