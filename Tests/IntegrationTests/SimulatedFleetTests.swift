@@ -17,7 +17,7 @@ struct SimulatedFleetTests {
             switch self {
             case .succeeds: [SimulationLabel.seconds.rawValue: "3"]
             case .fails: [SimulationLabel.seconds.rawValue: "3", SimulationLabel.exitCode.rawValue: "7"]
-            case .timesOut: [SimulationLabel.seconds.rawValue: "30"]
+            case .timesOut: [SimulationLabel.seconds.rawValue: "3600"]
             }
         }
         var state: JobState {
@@ -27,6 +27,11 @@ struct SimulatedFleetTests {
             case .timesOut: .timedOut
             }
         }
+        /// The attempt's runtime limit. The jobs that time out run for 30 s first, so the mid-run
+        /// kill lands while attempts run even when the aggregator lags a loaded machine by
+        /// seconds (with a 4 s limit for all, every job had once ended before the store showed
+        /// one running).
+        var maxRuntimeSeconds: Int { self == .timesOut ? 30 : 4 }
     }
 
     @Test("kill -9 of a worker mid-run: every job ends in its scripted state, each attempt started exactly once")
@@ -42,7 +47,7 @@ struct SimulatedFleetTests {
             let ids = try await fleet.submit(
                 plans.enumerated().map { index, plan in
                     JobSpec(
-                        name: "sim-\(index)", team: "simulated-fleet", command: ["true"], maxRuntimeSeconds: 4,
+                        name: "sim-\(index)", team: "simulated-fleet", command: ["true"], maxRuntimeSeconds: plan.maxRuntimeSeconds,
                         retry: RetryPolicy(maxAttempts: 2, backoffSeconds: 0), labels: plan.labels)
                 })
 
