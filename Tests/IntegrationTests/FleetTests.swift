@@ -106,7 +106,7 @@ struct FleetTests {
             let replayPath = replayHome.appendingPathComponent("trainyard.db").path
             var restarted = ""
             var replayed = ""
-            let converged = try await eventually(timeout: .seconds(120), every: .milliseconds(500)) {
+            let converged = try await eventually(timeout: .seconds(240), every: .milliseconds(500)) {
                 guard FileManager.default.fileExists(atPath: replayPath) else { return false }
                 restarted = try JobStore(readingAt: fleet.databasePath).canonicalDump()
                 replayed = try JobStore(readingAt: replayPath).canonicalDump()
