@@ -216,7 +216,7 @@ let package = Package(
             dependencies: [
                 "TrainyardCore", "TrainyardKafka", "TrainyardStore", "TrainyardAggregator", "TrainyardObservability", "TrainyardTesting",
                 "LocalBackend", "TrainyardAPI", "TrainyardAWS", "SageMakerBackend", "TrainyardBackends", "SimulatedBackend", "TrainyardHTTP",
-                "TrainyardWorker", .product(name: "Hummingbird", package: "hummingbird"),
+                "TrainyardWorker", "LocalSupervision", .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
     ]
