@@ -76,7 +76,11 @@ struct StatusTopicTests {
                     path.append((status.attempt, status.state))
                 }
                 let pathText = path.map { "\($0.attempt):\($0.state.rawValue)" }.joined(separator: " ")
-                #expect(path.first.map { $0 == (0, .queued) } == true, "\(id): \(pathText)")
+                // The requests and events topics are read independently: when a worker's first event
+                // of the job is read before its submit, the aggregator never saw it QUEUED (its
+                // state is already past that), so the path starts at that event.
+                let submitReadLate = path.first.map { $0.attempt > 0 } == true
+                #expect(path.first.map { $0 == (0, .queued) } == true || submitReadLate, "\(id): \(pathText)")
                 let forward = zip(path, path.dropFirst()).allSatisfy { earlier, later in
                     earlier.attempt < later.attempt
                         || (earlier.attempt == later.attempt
@@ -85,7 +89,8 @@ struct StatusTopicTests {
                 #expect(forward, "\(id) went backwards: \(pathText)")
                 // Every state an event reported on the way (terminal ones may lose to a higher authority).
                 let reported = Set(
-                    try store.events(of: id).filter { !$0.event.state.isTerminal }.map { "\($0.event.attempt):\($0.event.state.rawValue)" })
+                    try store.events(of: id).filter { !$0.event.state.isTerminal }.map { "\($0.event.attempt):\($0.event.state.rawValue)" }
+                ).subtracting(submitReadLate ? ["0:QUEUED"] : [])
                 #expect(
                     reported.isSubset(of: pathText.split(separator: " ").map(String.init)), "\(id): \(pathText) misses one of \(reported.sorted())")
                 #expect(statuses.last.map { $0 == JobStatusMessage(records[id]!) } == true)
