@@ -151,7 +151,8 @@ public final class KafkaConsumer: Sendable {
         let read = reader.poll(timeoutMilliseconds: 100, logger: logger)
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             // A revoke inside this batch's polls: drop what was read from the revoked partitions.
-            state.append(&reader.batch, droppingRevoked: state.revocations != revocationsBefore)
+            let rereads = state.append(&reader.batch, droppingRevoked: state.revocations != revocationsBefore, now: .now, logger: logger)
+            client.seek(rereads, logger: logger)
             let waiter = read == 0 ? nil : state.takeWaiter()
             let behind = state.buffer.count >= capacity && state.fullSince.map { now - $0 >= maximumStall } ?? false
             let caughtUp = state.buffer.count <= capacity / 2

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 
 /// The consumer's shared state behind a lock, shared by the poll thread, the rebalance callback
@@ -38,6 +39,8 @@ struct ConsumerState {
     var fullSince: ContinuousClock.Instant?
     /// The poll thread waits on `drained`.
     var pollerWaiting = false
+    /// Withholds records past a gap in a partition's offsets until a re-read confirms it.
+    private(set) var continuity = KafkaOffsetContinuity()
 
     func shouldPause(_ partition: KafkaTopicPartition) -> Bool {
         internallyPaused || pausedAll || userPaused.contains(partition)
@@ -52,10 +55,14 @@ struct ConsumerState {
         return (Array(pause), Array(resume))
     }
 
-    /// Records a new assignment and queues its event. Returns how librdkafka must set each new
-    /// partition (all of them: it may still hold a pause from an earlier assignment).
-    mutating func assign(_ partitions: [KafkaTopicPartition]) -> (pause: [KafkaTopicPartition], resume: [KafkaTopicPartition]) {
+    /// Records a new assignment, reading from `startingOffsets` (those known), and queues its
+    /// event. Returns how librdkafka must set each new partition (all of them: it may still hold
+    /// a pause from an earlier assignment).
+    mutating func assign(_ partitions: [KafkaTopicPartition], startingOffsets: [KafkaTopicPartition: Int64] = [:]) -> (
+        pause: [KafkaTopicPartition], resume: [KafkaTopicPartition]
+    ) {
         assigned.formUnion(partitions)
+        for partition in partitions { continuity.start(partition, at: startingOffsets[partition]) }
         buffer.append(.assigned(partitions))
         let pause = partitions.filter(shouldPause)
         fetchPaused.formUnion(pause)
@@ -69,6 +76,7 @@ struct ConsumerState {
         assigned.subtract(partitions)
         userPaused.subtract(partitions)
         fetchPaused.subtract(partitions)
+        continuity.forget(partitions)
         for partition in partitions {
             stored[partition] = nil
             committed[partition] = nil
@@ -92,20 +100,25 @@ struct ConsumerState {
 
     /// Moves a poll batch into the buffer, leaving `batch` empty (its storage is reused: the
     /// arrays trade places instead of being copied when the buffer is empty). With
-    /// `droppingRevoked`, records of partitions no longer assigned are left out.
-    mutating func append(_ batch: inout [KafkaConsumerEvent], droppingRevoked: Bool) {
+    /// `droppingRevoked`, records of partitions no longer assigned are left out. Records past a
+    /// gap in a partition's offsets are withheld: returns where to re-read those partitions from.
+    mutating func append(
+        _ batch: inout [KafkaConsumerEvent], droppingRevoked: Bool, now: ContinuousClock.Instant, logger: Logger
+    ) -> [(KafkaTopicPartition, Int64)] {
         if droppingRevoked {
             batch.removeAll { event in
                 if case .message(let message) = event { return !assigned.contains(message.topicPartition) }
                 return false
             }
         }
+        let rereads = continuity.filter(&batch, now: now, logger: logger)
         if buffer.isEmpty {
             swap(&buffer, &batch)
         } else {
             buffer.append(contentsOf: batch)
         }
         batch.removeAll(keepingCapacity: true)
+        return rereads
     }
 
     mutating func takeWaiter() -> CheckedContinuation<Void, Never>? {

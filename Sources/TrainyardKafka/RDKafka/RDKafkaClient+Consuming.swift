@@ -26,6 +26,15 @@ extension RDKafkaClient {
         rdkafkaSetPaused(handle, partitions, paused: paused, logger: logger)
     }
 
+    /// Moves the fetch position of assigned partitions (a non-blocking request to librdkafka,
+    /// which drops records it fetched from the old position).
+    func seek(_ offsets: [(KafkaTopicPartition, Int64)], logger: Logger) {
+        guard !offsets.isEmpty else { return }
+        RDKafkaTopicPartitionList.with(offsets) { list in
+            if let failure = rd_kafka_seek_partitions(handle, list, 0) { logger.error("seek failed: \(RDKafkaError.take(failure))") }
+        }
+    }
+
     /// Records not yet read on `partitions`, from the last fetch's high watermarks.
     func lag(of partitions: [KafkaTopicPartition]) -> Int64 {
         guard !partitions.isEmpty else { return 0 }
@@ -55,4 +64,15 @@ func rdkafkaSetPaused(_ handle: OpaquePointer, _ partitions: [KafkaTopicPartitio
         paused ? rd_kafka_pause_partitions(handle, list) : rd_kafka_resume_partitions(handle, list)
     }
     if result != RD_KAFKA_RESP_ERR_NO_ERROR { logger.warning("\(paused ? "pause" : "resume") failed: \(RDKafkaError.make(result))") }
+}
+
+/// The committed offsets of `partitions` of the consumer `handle` (those that have one), waiting
+/// up to `timeoutMilliseconds`; empty if the broker does not answer in time.
+func rdkafkaCommittedOffsets(_ handle: OpaquePointer, _ partitions: [KafkaTopicPartition], timeoutMilliseconds: Int32) -> [KafkaTopicPartition: Int64]
+{
+    guard !partitions.isEmpty else { return [:] }
+    return RDKafkaTopicPartitionList.with(partitions.map { ($0, crdkafka_offset_invalid) }) { list in
+        guard rd_kafka_committed(handle, list, timeoutMilliseconds) == RD_KAFKA_RESP_ERR_NO_ERROR else { return [:] }
+        return Dictionary(RDKafkaTopicPartitionList.read(list).filter { $0.1 >= 0 }, uniquingKeysWith: { first, _ in first })
+    }
 }

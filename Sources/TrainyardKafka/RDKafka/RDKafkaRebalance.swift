@@ -11,14 +11,19 @@ enum RDKafkaRebalance {
         let entries = RDKafkaTopicPartitionList.read(partitions).map(\.0)
         switch error {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            var offsets: [KafkaTopicPartition: Int64] = [:]
             if let startingOffsets {
-                let offsets = startingOffsets(entries)
+                offsets = startingOffsets(entries)
                 for index in 0..<Int(partitions.pointee.cnt) {
                     let element = partitions.pointee.elems[index]
                     let key = KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition)
                     if let offset = offsets[key] { partitions.pointee.elems[index].offset = offset }
                 }
             }
+            // Where reading starts, for the offset-continuity check: a broker that exposes a
+            // later batch first could otherwise skip records already at the first fetch.
+            let uncovered = entries.filter { offsets[$0] == nil }
+            offsets.merge(rdkafkaCommittedOffsets(handle, uncovered, timeoutMilliseconds: 10_000)) { explicit, _ in explicit }
             if cooperative {
                 if let failure = rd_kafka_incremental_assign(handle, partitions) { logger.error("assign failed: \(RDKafkaError.take(failure))") }
             } else {
@@ -28,7 +33,7 @@ enum RDKafkaRebalance {
             state.withLock { state in
                 // librdkafka keeps a partition's pause flag across an unassign and a new assign,
                 // so every new partition is set explicitly, paused or not.
-                let (pause, resume) = state.assign(entries)
+                let (pause, resume) = state.assign(entries, startingOffsets: offsets)
                 rdkafkaSetPaused(handle, pause, paused: true, logger: logger)
                 rdkafkaSetPaused(handle, resume, paused: false, logger: logger)
             }
