@@ -34,8 +34,8 @@ struct KafkaOffsetContinuityTests {
 
         // Several producers (each its own connection, so the broker serves their batches
         // concurrently), one record per batch, alternating partitions.
-        let producers = 4
-        let recordsPerProducer = 400
+        let producers = 6
+        let recordsPerProducer = 500
         let lastOffsets = try await withThrowingTaskGroup(of: [Int32: Int64].self) { group in
             for producerIndex in 0..<producers {
                 group.addTask {
