@@ -54,8 +54,10 @@ struct IngestEncoding: Sendable, Equatable {
         case .submitted(let command):
             spec = try? String(decoding: JobSpecCodec.encode(command.spec), as: UTF8.self)
             event = try? String(decoding: LifecycleEventCodec.encode(LifecycleEvent.queued(command)), as: UTF8.self)
-        case .event(let event):
+        case .event(let event) where event.observedAt == nil:
             self.event = try? String(decoding: LifecycleEventCodec.encode(event), as: UTF8.self)
+        case .event:
+            break  // a heartbeat: not kept in the history
         case .cancelRequested, .rejected:
             break
         }
