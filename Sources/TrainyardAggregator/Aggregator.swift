@@ -56,7 +56,9 @@ public final class Aggregator: Sendable {
                 topics: [configuration.topics.requests, configuration.topics.events],
                 sessionTimeoutMilliseconds: configuration.sessionTimeoutMilliseconds,
                 // Never jump silently: a saved offset past the end means the topics were recreated.
-                offsetReset: .error),
+                offsetReset: .error,
+                // The ingest reads only keys and values: librdkafka need not parse headers.
+                readsHeaders: false),
             logger: logger,
             startingOffsets: { partitions in
                 // Partitions the store has never seen start at the beginning.
@@ -71,9 +73,14 @@ public final class Aggregator: Sendable {
     public var isReady: Bool { !consumer.assignment.isEmpty && (try? store.consumedOffsets()) != nil }
 
     /// Applies messages until `shutdown()`.
+    ///
+    /// Two stages on two threads: while the store writes one batch, the next is read and
+    /// converted (decoded, its stored JSON encoded). Batches are still written one at a time, in
+    /// order, and a batch's offsets are stored for Kafka only after its transaction.
     public func run() async throws {
         logger.info("aggregator started")
         var events = consumer.events.makeAsyncIterator()
+        var writing: Task<Void, any Error>?
         while let batch = await events.nextBatch(maximum: configuration.batchSize) {
             var messages: [KafkaMessage] = []
             for event in batch {
@@ -84,16 +91,23 @@ public final class Aggregator: Sendable {
             }
             guard !messages.isEmpty else { continue }
             let converted = messages.map { IngestConverter.convert($0, topics: configuration.topics) }
-            let transitions = try await store.perform { try $0.apply(converted) }
-            if !transitions.isEmpty { statusPublisher?.wake() }
-            metrics.record(applied: converted, transitions: transitions)
-            // Each partition's messages come in order: its last one in the batch says where it stands.
-            for (index, message) in messages.enumerated()
-            where index == messages.count - 1 || messages[index + 1].partition != message.partition || messages[index + 1].topic != message.topic {
-                consumer.storeOffset(message.topicPartition, nextOffset: message.offset + 1)
-            }
+            try await writing?.value
+            writing = Task { try await write(converted, of: messages) }
         }
+        try await writing?.value
         logger.info("aggregator stopped")
+    }
+
+    /// Applies one converted batch, then stores its partitions' offsets for Kafka.
+    private func write(_ converted: [IngestMessage], of messages: [KafkaMessage]) async throws {
+        let transitions = try await store.perform { try $0.apply(converted) }
+        if !transitions.isEmpty { statusPublisher?.wake() }
+        metrics.record(applied: converted, transitions: transitions)
+        // Each partition's messages come in order: its last one in the batch says where it stands.
+        for (index, message) in messages.enumerated()
+        where index == messages.count - 1 || messages[index + 1].partition != message.partition || messages[index + 1].topic != message.topic {
+            consumer.storeOffset(message.topicPartition, nextOffset: message.offset + 1)
+        }
     }
 
     /// Commits Kafka offsets (for lag tools) periodically until cancelled.

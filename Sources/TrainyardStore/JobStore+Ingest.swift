@@ -71,8 +71,9 @@ private struct IngestBatch {
     /// The jobs the batch names, in the order it first names them; `places` finds one by id.
     private var jobs: [JobFold] = []
     private var places: [JobID: Int] = [:]
-    /// History rows (`job_events`), in message order.
-    private var events: [(position: MessagePosition, event: LifecycleEvent)] = []
+    private var jobColumns: JobColumns?
+    /// History rows (`job_events`), in message order, with the event's JSON when already encoded.
+    private var events: [(position: MessagePosition, event: LifecycleEvent, payload: String?)] = []
     private var rejected: [(position: MessagePosition, jobID: JobID?, reason: String)] = []
     /// Status changes, in the order they happened.
     private var outbox: [(jobID: JobID, payload: String)] = []
@@ -84,7 +85,8 @@ private struct IngestBatch {
             nextOffset = known
         } else {
             nextOffset =
-                try connection.query(Statements.nextOffset, [.text(partition.topic), .integer(Int64(partition.partition))]).first?[0].int ?? 0
+                try connection.query(Statements.nextOffset, [.text(partition.topic), .integer(Int64(partition.partition))]).first?["next_offset"].int
+                ?? 0
         }
         guard message.position.offset >= nextOffset else {
             next[partition] = nextOffset
@@ -101,31 +103,30 @@ private struct IngestBatch {
             place = known
         } else {
             place = jobs.count
-            jobs.append(try Self.load(jobID, &connection))
+            jobs.append(try load(jobID, &connection))
             places[jobID] = place
         }
         // The fold is changed in place (no copy of its attempts), beside the batch's other rows.
-        try Self.fold(message.record, at: message.position, into: &jobs[place], events: &events, rejected: &rejected, outbox: &outbox)
+        try Self.fold(message, into: &jobs[place], events: &events, rejected: &rejected, outbox: &outbox)
     }
 
     /// Applies one record about the job of `job` to it, and queues the history, rejection and
     /// status rows it makes.
     private static func fold(
-        _ record: IngestRecord, at position: MessagePosition, into job: inout JobFold,
-        events: inout [(position: MessagePosition, event: LifecycleEvent)],
+        _ message: IngestMessage, into job: inout JobFold, events: inout [(position: MessagePosition, event: LifecycleEvent, payload: String?)],
         rejected: inout [(position: MessagePosition, jobID: JobID?, reason: String)], outbox: inout [(jobID: JobID, payload: String)]
     ) throws {
+        let position = message.position
         func apply(_ event: LifecycleEvent) {
             // A heartbeat repeats a fact already stored: it only moves the job's last observation.
-            if event.observedAt == nil { events.append((position, event)) }
+            if event.observedAt == nil { events.append((position, event, message.encoded.event)) }
             job.apply(event)
         }
-        switch record {
+        switch message.record {
         case .submitted(let command):
-            job.submit(command, specJSON: String(decoding: try JobSpecCodec.encode(command.spec), as: UTF8.self))
-            apply(
-                LifecycleEvent(
-                    jobID: command.jobID, attempt: 0, state: .queued, source: .aggregator, occurredAt: command.submittedAt, team: command.spec.team))
+            let specJSON = try message.encoded.spec ?? String(decoding: JobSpecCodec.encode(command.spec), as: UTF8.self)
+            job.submit(command, specJSON: specJSON)
+            apply(LifecycleEvent.queued(command))
         case .cancelRequested(let command):
             // Kept apart from the job's row: a cancel may be read before anything else about its job.
             job.cancel(command)
@@ -148,13 +149,14 @@ private struct IngestBatch {
     /// Writes every row the batch changed and the partitions' next offsets.
     /// - Returns: the jobs the batch touched, with their state before the batch.
     func write(_ connection: inout SQLiteConnection) throws -> [JobTransition] {
-        for (position, event) in events {
+        for (position, event, payload) in events {
             try connection.query(
                 Statements.insertEvent,
                 [
                     .text(position.topic), .integer(Int64(position.partition)), .integer(position.offset), .text(event.jobID.rawValue),
                     .integer(Int64(event.attempt)), .text(event.state.rawValue), .text(event.source.rawValue),
-                    .real(event.occurredAt.timeIntervalSince1970), .text(String(decoding: try LifecycleEventCodec.encode(event), as: UTF8.self)),
+                    .real(event.occurredAt.timeIntervalSince1970),
+                    .text(try payload ?? String(decoding: LifecycleEventCodec.encode(event), as: UTF8.self)),
                 ])
         }
         for (position, jobID, reason) in rejected {
@@ -231,36 +233,70 @@ private struct IngestBatch {
             """)
     }
 
+    /// The positions of `Statements.loadJob`'s columns, found by name once per batch.
+    private struct JobColumns {
+        let team, name, kind, requestedBackend, specJSON, submittedAt, attempt, state, stateSource, backend, resourceName, exitCode,
+            failureClass, reason, claimedAt, startedAt, finishedAt, updatedAt, lastObservedAt: Int
+
+        init(_ columns: SQLiteColumns) throws {
+            team = try columns.position(of: "team")
+            name = try columns.position(of: "name")
+            kind = try columns.position(of: "kind")
+            requestedBackend = try columns.position(of: "requested_backend")
+            specJSON = try columns.position(of: "spec_json")
+            submittedAt = try columns.position(of: "submitted_at")
+            attempt = try columns.position(of: "attempt")
+            state = try columns.position(of: "state")
+            stateSource = try columns.position(of: "state_source")
+            backend = try columns.position(of: "backend")
+            resourceName = try columns.position(of: "resource_name")
+            exitCode = try columns.position(of: "exit_code")
+            failureClass = try columns.position(of: "failure_class")
+            reason = try columns.position(of: "reason")
+            claimedAt = try columns.position(of: "claimed_at")
+            startedAt = try columns.position(of: "started_at")
+            finishedAt = try columns.position(of: "finished_at")
+            updatedAt = try columns.position(of: "updated_at")
+            lastObservedAt = try columns.position(of: "last_observed_at")
+        }
+    }
+
     /// Reads the job's row, cancel request and attempts.
-    private static func load(_ jobID: JobID, _ connection: inout SQLiteConnection) throws -> JobFold {
+    private mutating func load(_ jobID: JobID, _ connection: inout SQLiteConnection) throws -> JobFold {
         let id = SQLiteValue.text(jobID.rawValue)
+        let column: JobColumns
+        if let known = jobColumns {
+            column = known
+        } else {
+            column = try JobColumns(try connection.columns(of: Statements.loadJob))
+            jobColumns = column
+        }
         let row = try connection.query(Statements.loadJob, [id]).first.map { row in
-            // Columns by position, in the order of `Statements.loadJob`.
-            guard let state = row[7].string.flatMap(JobState.init(rawValue:)) else {
-                throw SQLiteError(code: 11, message: "job \(jobID): unknown state \(row[7])")
+            guard let state = row[column.state].string.flatMap(JobState.init(rawValue:)) else {
+                throw SQLiteError(code: 11, message: "job \(jobID): unknown state \(row[column.state])")
             }
-            var job = JobRow(jobID: jobID, team: row[0].string ?? "", at: row[17].double ?? 0)
-            job.name = row[1].string
-            job.kind = row[2].string
-            job.requestedBackend = row[3].string
-            job.specJSON = row[4].string
-            job.submittedAt = row[5].double
-            job.attempt = Int(row[6].int ?? 0)
+            var job = JobRow(jobID: jobID, team: row[column.team].string ?? "", at: row[column.updatedAt].double ?? 0)
+            job.name = row[column.name].string
+            job.kind = row[column.kind].string
+            job.requestedBackend = row[column.requestedBackend].string
+            job.specJSON = row[column.specJSON].string
+            job.submittedAt = row[column.submittedAt].double
+            job.attempt = Int(row[column.attempt].int ?? 0)
             job.state = state
-            job.stateSource = row[8].string.flatMap(EventSource.init(rawValue:)) ?? .aggregator
-            job.backend = row[9].string
-            job.resourceName = row[10].string
-            job.exitCode = row[11].int.map { Int32(truncatingIfNeeded: $0) }
-            job.failureClass = row[12].string.flatMap(FailureClass.init(rawValue:))
-            job.reason = row[13].string
-            job.claimedAt = row[14].double
-            job.startedAt = row[15].double
-            job.finishedAt = row[16].double
-            job.lastObservedAt = row[18].double
+            job.stateSource = row[column.stateSource].string.flatMap(EventSource.init(rawValue:)) ?? .aggregator
+            job.backend = row[column.backend].string
+            job.resourceName = row[column.resourceName].string
+            job.exitCode = row[column.exitCode].int.map { Int32(truncatingIfNeeded: $0) }
+            job.failureClass = row[column.failureClass].string.flatMap(FailureClass.init(rawValue:))
+            job.reason = row[column.reason].string
+            job.claimedAt = row[column.claimedAt].double
+            job.startedAt = row[column.startedAt].double
+            job.finishedAt = row[column.finishedAt].double
+            job.lastObservedAt = row[column.lastObservedAt].double
             return job
         }
         let cancel = try connection.query(Statements.loadCancel, [id]).first.map { row in
-            CancelRow(requestedAt: row[0].double ?? 0, reason: row[1].string ?? "")
+            CancelRow(requestedAt: row["requested_at"].double ?? 0, reason: row["reason"].string ?? "")
         }
         var attempts: [Int: AttemptStatus] = [:]
         for row in try connection.query(Statements.loadAttempts, [id]) {

@@ -49,7 +49,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
     deinit {
         statements.values.forEach { sqlite3_finalize($0.handle) }
-        numbered.forEach { $0.map { sqlite3_finalize($0.handle) } }
+        for case let prepared? in numbered { sqlite3_finalize(prepared.handle) }
         sqlite3_close_v2(connection)
     }
 
@@ -104,11 +104,17 @@ public enum SQLiteValue: Sendable, Equatable {
 }
 
 /// A statement's result columns by name.
-final class SQLiteColumns: Sendable {
+public final class SQLiteColumns: Sendable {
     let indexes: [String: Int]
 
     init(_ names: [String]) {
         indexes = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The position of the column called `name`; throws when the statement has none.
+    public func position(of name: String) throws -> Int {
+        guard let position = indexes[name] else { throw SQLiteError(code: 1, message: "the statement has no result column \(name)") }
+        return position
     }
 }
 
@@ -176,11 +182,21 @@ public struct SQLiteConnection {
     /// Runs a fixed statement with parameters; returns its rows.
     @discardableResult
     public mutating func query(_ statement: SQLiteStatement, _ parameters: [SQLiteValue] = []) throws -> [SQLiteRow] {
-        if statement.number < numbered.count, let prepared = numbered[statement.number] { return try run(prepared, parameters) }
+        try run(try prepared(statement), parameters)
+    }
+
+    /// The result columns of a fixed statement (prepared now if it is not yet), to find their
+    /// positions by name once rather than per row.
+    public mutating func columns(of statement: SQLiteStatement) throws -> SQLiteColumns {
+        try prepared(statement).columns
+    }
+
+    private mutating func prepared(_ statement: SQLiteStatement) throws -> PreparedStatement {
+        if statement.number < numbered.count, let prepared = numbered[statement.number] { return prepared }
         let prepared = try prepare(statement.sql)
         if statement.number >= numbered.count { numbered += Array(repeating: nil, count: statement.number + 1 - numbered.count) }
         numbered[statement.number] = prepared
-        return try run(prepared, parameters)
+        return prepared
     }
 
     private func run(_ prepared: PreparedStatement, _ parameters: [SQLiteValue]) throws -> [SQLiteRow] {
