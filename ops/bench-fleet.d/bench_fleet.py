@@ -291,19 +291,24 @@ class TrainyardFleet:
                 next_report = now + 10
             time.sleep(0.05)
 
-    def submit_to_running(self, since_index_time: float) -> list[float]:
-        """submit → RUNNING (first RUNNING of the first attempt that ran), ms, for jobs submitted after `since`."""
-        latencies = []
+    def submit_to_running(self, since_index_time: float) -> tuple[list[float], list[float]]:
+        """submit → RUNNING (first RUNNING of the first attempt that ran) and, of it, submit → CLAIMED,
+        ms, for jobs submitted after `since`. Both ends are event times (the request's submittedAt,
+        the worker's or backend's occurredAt), so the aggregator's fetch wait and batching are not in them."""
+        to_running, to_claimed = [], []
         for submitted_at, first_seen in self.query(
                 "SELECT j.submitted_at, a.first_seen_json FROM jobs j JOIN attempts a ON a.job_id = j.job_id AND a.attempt = 1 "
                 "WHERE j.submitted_at >= ?", (since_index_time - 0.001,)):
             try:
-                running = json.loads(first_seen).get("RUNNING")
+                seen = json.loads(first_seen)
             except (TypeError, ValueError):
                 continue
+            running, claimed = seen.get("RUNNING"), seen.get("CLAIMED")
             if running is not None and submitted_at is not None:
-                latencies.append((running - submitted_at) * 1000)
-        return latencies
+                to_running.append((running - submitted_at) * 1000)
+                if claimed is not None:
+                    to_claimed.append((claimed - submitted_at) * 1000)
+        return to_running, to_claimed
 
     def first_claim(self) -> float | None:
         rows = self.query("SELECT MIN(claimed_at) FROM jobs")
@@ -370,7 +375,10 @@ def bench_trainyard(driver: "Bench", backend: str) -> dict:
             log(f"{backend}: {count} jobs at {half:.1f}/s (open loop) for submit→RUNNING")
             since = fleet.produce(count, rate=half)
             fleet.wait_terminal(args.jobs + count, "latency")
-            latencies = fleet.submit_to_running(since)
+            latencies, to_claimed = fleet.submit_to_running(since)
+            # Where the time went: the request's way to the worker's claim, the rest is the backend's start.
+            log(f"{backend}: submit→CLAIMED p50/p99 ms {fmt(percentile(to_claimed, 50), 0)}/{fmt(percentile(to_claimed, 99), 0)}, "
+                f"submit→RUNNING {fmt(percentile(latencies, 50), 0)}/{fmt(percentile(latencies, 99), 0)} ({len(latencies)} jobs)")
         result = {"system": "trainyard", "backend": backend, "jobs_per_s": rate, "cpu": cpu,
                   "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "idle_rss": idle_rss}
         if backend == "simulated" and args.in_flight > 0:
