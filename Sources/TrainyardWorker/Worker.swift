@@ -29,6 +29,8 @@ public actor Worker {
     private var waitingForSlot = 0
     /// Fleet-wide team quotas; nil when no quotas are configured.
     private let quotaGate: QuotaGate?
+    /// The quotas in force, for the teams' fair-share weights at the slots; nil: all weigh 1.
+    private let quotas: (any QuotaPolicySource)?
     /// Jobs waiting for their quota claim's decision or held for their team's quota.
     private var heldForQuota = 0
     /// Jobs whose ensure is failing with a capacity (quota) error, per target.
@@ -67,6 +69,7 @@ public actor Worker {
         self.metrics.collect(from: consumer, registry: metrics)
         let quotaMetrics = QuotaMetrics(registry: metrics)
         if let quotas { quotaMetrics.collect(from: quotas, registry: metrics) }
+        self.quotas = quotas
         quotaGate = quotas.map { QuotaGate(source: $0, configuration: configuration, producer: producer, metrics: quotaMetrics, logger: logger) }
     }
 
@@ -215,11 +218,11 @@ public actor Worker {
             return
         }
         if !existing.isEmpty {
-            await limiter.acquireNow()
+            await limiter.acquireNow(team: command.spec.team)
         } else {
             waitingForSlot += 1
             updatePause()
-            await limiter.acquire()
+            await limiter.acquire(team: command.spec.team, weight: quotas?.policy.weight(team: command.spec.team) ?? 1)
             waitingForSlot -= 1
             updatePause()
         }
@@ -233,7 +236,7 @@ public actor Worker {
         let finished = await execution.run()
         setCapacityBlocked(target.name, ObjectIdentifier(tracker), false)
         inFlight.add(-1)
-        await limiter.release()
+        await limiter.release(team: command.spec.team)
         if finished, !tracker.handedOver {
             await quotaGate?.release(command.jobID)
             progress[tracker.partition]?.done(tracker.offset)
