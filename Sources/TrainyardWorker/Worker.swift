@@ -213,9 +213,13 @@ public actor Worker {
         // it already runs or has finished, so queueing it behind new work would only delay its
         // outcome (and hold back the partition's commits).
         let existing = await existingAttempts(command.jobID, backend)
-        if existing.isEmpty, let quotaGate, await !admit(command, on: target, tracker: tracker, quotaGate) {
-            if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
-            return
+        if existing.isEmpty, let quotaGate {
+            let admission = await admit(command, on: target, tracker: tracker, quotaGate)
+            if admission == .ended { progress[tracker.partition]?.done(tracker.offset) }
+            if admission != .admitted {
+                if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
+                return
+            }
         }
         if !existing.isEmpty {
             await limiter.acquireNow(team: command.spec.team)
@@ -244,9 +248,11 @@ public actor Worker {
         if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
     }
 
-    /// Waits until the job's team may start it (false: handed over meanwhile). A held job is
-    /// reported QUEUED with the reason; it counts towards the held-jobs backpressure.
-    private func admit(_ command: SubmitCommand, on target: BackendTarget, tracker: JobTracker, _ gate: QuotaGate) async -> Bool {
+    /// Waits until the job's team may start it (or it was handed over, or found ended). A held
+    /// job is reported QUEUED with the reason; it counts towards the held-jobs backpressure.
+    private func admit(
+        _ command: SubmitCommand, on target: BackendTarget, tracker: JobTracker, _ gate: QuotaGate
+    ) async -> QuotaGate.Admission {
         heldForQuota += 1
         updatePause()
         let (publisher, workerID, spec) = (publisher, configuration.workerID, command.spec)
