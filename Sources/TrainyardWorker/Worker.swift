@@ -215,7 +215,7 @@ public actor Worker {
         let existing = await existingAttempts(command.jobID, backend)
         if existing.isEmpty, let quotaGate {
             let admission = await admit(command, on: target, tracker: tracker, quotaGate)
-            if admission == .ended { progress[tracker.partition]?.done(tracker.offset) }
+            if admission == .ended, !tracker.handedOver { progress[tracker.partition]?.done(tracker.offset) }
             if admission != .admitted {
                 if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
                 return
