@@ -91,9 +91,24 @@ public struct AlertEvaluator: Sendable {
                 waiting[JobGroup(team: subject.record.team, backend: nil), default: []].append((subject, wait))
             }
         }
-        return grouped(waiting, rule: .queueWait, severity: .warning, threshold: configuration.queueWait.thresholdSeconds, now: now) {
+        let alerts = grouped(waiting, rule: .queueWait, severity: .warning, threshold: configuration.queueWait.thresholdSeconds, now: now) {
             "\($0) job\($0 == 1 ? "" : "s") waiting to be claimed for over \(duration(configuration.queueWait.thresholdSeconds))"
         }
+        return alerts.map { alert in
+            guard let members = waiting[JobGroup(team: alert.team, backend: nil)] else { return alert }
+            return naming(quotaHolds: members.map(\.0.record), in: alert)
+        }
+    }
+
+    /// The team's quota, when it holds waiting jobs: the most recent hold reason (a held job is
+    /// QUEUED with the worker's reason, e.g. `team quota: 4 of 4 running`, docs/fair-share.md),
+    /// and how many of the waiting jobs it holds.
+    private func naming(quotaHolds waiting: [JobRecord], in alert: AlertMessage) -> AlertMessage {
+        let held = waiting.filter { $0.reason?.hasPrefix("team quota") == true }
+        guard let latest = held.max(by: { $0.updatedAt < $1.updatedAt })?.reason else { return alert }
+        var alert = alert
+        alert.summary += " (held by the \(latest); \(held.count) of \(waiting.count) waiting)"
+        return alert
     }
 
     private func failureRates(_ jobs: [AlertSubject], now: Date) -> [AlertMessage] {

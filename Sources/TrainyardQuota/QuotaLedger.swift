@@ -20,17 +20,32 @@ public struct QuotaLedger: Sendable {
         case alreadyGranted
         /// It would have taken the team (or the team on the target) past its limit.
         case denied(QuotaDenial)
+        /// The job's grant was released before (its job ended): a late claim, e.g. one a replaced
+        /// worker sent before losing the partition that landed after the new owner's release.
+        /// Nothing changed; the job must not start again.
+        case released
     }
+
+    /// Released jobs remembered to recognise late claims (`Decision.released`), oldest
+    /// forgotten first. A late claim is one the producer still delivers after the hand-over, so
+    /// it lands within the producer's message timeout of its release; this many releases in
+    /// that time (some 300 jobs ending a second for 5 minutes) is beyond this fleet's scale.
+    public static let releasedMemory = 100_000
 
     private(set) public var grants: [JobID: Grant] = [:]
     private var teamUsage: [String: QuotaResources] = [:]
     private var targetUsage: [TeamTarget: QuotaResources] = [:]
+    private var released: Set<JobID> = []
+    /// `released` in release order, for forgetting the oldest; `releasedHead` is its first live index.
+    private var releaseOrder: [JobID] = []
+    private var releasedHead = 0
 
     public init() {}
 
     /// What applying `claim` now would decide (without applying it).
     public func decision(for claim: QuotaClaim) -> Decision {
         if grants[claim.job] != nil { return .alreadyGranted }
+        if released.contains(claim.job) { return .released }
         let team = usage(team: claim.team)
         if !claim.limits.team.admits(team + claim.resources) {
             return .denied(QuotaDenial(target: nil, usage: team, limit: claim.limits.team, asked: claim.resources))
@@ -53,7 +68,7 @@ public struct QuotaLedger: Sendable {
             teamUsage[claim.team] = usage(team: claim.team) + claim.resources
             let key = TeamTarget(team: claim.team, target: claim.target)
             targetUsage[key] = usage(team: claim.team, target: claim.target) + claim.resources
-        case .denied: break
+        case .denied, .released: break
         }
         return decision
     }
@@ -62,6 +77,7 @@ public struct QuotaLedger: Sendable {
     @discardableResult
     public mutating func apply(_ release: QuotaRelease) -> Grant? {
         guard let grant = grants.removeValue(forKey: release.job) else { return nil }
+        remember(released: release.job)
         teamUsage[grant.team] = usage(team: grant.team) - grant.resources
         let key = TeamTarget(team: grant.team, target: grant.target)
         targetUsage[key] = usage(team: grant.team, target: grant.target) - grant.resources
@@ -78,6 +94,19 @@ public struct QuotaLedger: Sendable {
         case .release(let release):
             apply(release)
             return nil
+        }
+    }
+
+    private mutating func remember(released job: JobID) {
+        released.insert(job)
+        releaseOrder.append(job)
+        if releaseOrder.count - releasedHead > Self.releasedMemory {
+            released.remove(releaseOrder[releasedHead])
+            releasedHead += 1
+            if releasedHead > Self.releasedMemory {
+                releaseOrder.removeFirst(releasedHead)
+                releasedHead = 0
+            }
         }
     }
 

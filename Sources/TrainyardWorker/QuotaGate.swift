@@ -81,25 +81,38 @@ actor QuotaGate {
         wakeAll()
     }
 
-    /// Returns once `job` holds a grant (true), or when `tracker` was handed over (false) or
-    /// cancelled (true: the execution then records the cancel without starting anything).
+    /// What became of a job at the gate.
+    enum Admission: Equatable {
+        /// It holds a grant, or was cancelled (the execution then records the cancel without
+        /// starting anything).
+        case admitted
+        /// Its partition was handed over: the new owner takes the job.
+        case handedOver
+        /// Its grant was released before: the job ended already (a request read again), so it
+        /// must not start; its request is done.
+        case ended
+    }
+
+    /// Returns once `job` holds a grant, was cancelled, handed over, or is found ended.
     /// `held` is told the reason each time the job is held for a new one.
     func admit(
         _ job: JobID, team: String, target: String, resources: QuotaResources, tracker: JobTracker, held report: @Sendable (String) async -> Void
-    ) async -> Bool {
+    ) async -> Admission {
         var reported: String?
         while true {
-            if tracker.handedOver { return false }
-            if tracker.cancelReason != nil { return true }
+            if tracker.handedOver { return .handedOver }
+            if tracker.cancelReason != nil { return .admitted }
             let limits = source.policy.limits(team: team, target: target)
             let claim = QuotaClaim(team: team, target: target, job: job, attempt: 1, resources: resources, limits: limits, worker: workerID)
             let denial: QuotaDenial?
-            if case .denied(let local) = ledger.decision(for: claim) {
-                denial = local  // no room in this worker's fold: no need to append a claim yet
-            } else {
+            switch ledger.decision(for: claim) {
+            case .denied(let local): denial = local  // no room in this worker's fold: no need to append a claim yet
+            case .released: return .ended
+            case .granted, .alreadyGranted:
                 switch await decide(claim) {
-                case .granted, .alreadyGranted: return true
+                case .granted, .alreadyGranted: return .admitted
                 case .denied(let decided): denial = decided
+                case .released: return .ended
                 case nil: continue  // not read back in time (or closing): check again
                 }
             }

@@ -29,6 +29,8 @@ public actor Worker {
     private var waitingForSlot = 0
     /// Fleet-wide team quotas; nil when no quotas are configured.
     private let quotaGate: QuotaGate?
+    /// The quotas in force, for the teams' fair-share weights at the slots; nil: all weigh 1.
+    private let quotas: (any QuotaPolicySource)?
     /// Jobs waiting for their quota claim's decision or held for their team's quota.
     private var heldForQuota = 0
     /// Jobs whose ensure is failing with a capacity (quota) error, per target.
@@ -67,6 +69,7 @@ public actor Worker {
         self.metrics.collect(from: consumer, registry: metrics)
         let quotaMetrics = QuotaMetrics(registry: metrics)
         if let quotas { quotaMetrics.collect(from: quotas, registry: metrics) }
+        self.quotas = quotas
         quotaGate = quotas.map { QuotaGate(source: $0, configuration: configuration, producer: producer, metrics: quotaMetrics, logger: logger) }
     }
 
@@ -210,16 +213,20 @@ public actor Worker {
         // it already runs or has finished, so queueing it behind new work would only delay its
         // outcome (and hold back the partition's commits).
         let existing = await existingAttempts(command.jobID, backend)
-        if existing.isEmpty, let quotaGate, await !admit(command, on: target, tracker: tracker, quotaGate) {
-            if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
-            return
+        if existing.isEmpty, let quotaGate {
+            let admission = await admit(command, on: target, tracker: tracker, quotaGate)
+            if admission == .ended, !tracker.handedOver { progress[tracker.partition]?.done(tracker.offset) }
+            if admission != .admitted {
+                if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
+                return
+            }
         }
         if !existing.isEmpty {
-            await limiter.acquireNow()
+            await limiter.acquireNow(team: command.spec.team)
         } else {
             waitingForSlot += 1
             updatePause()
-            await limiter.acquire()
+            await limiter.acquire(team: command.spec.team, weight: quotas?.policy.weight(team: command.spec.team) ?? 1)
             waitingForSlot -= 1
             updatePause()
         }
@@ -233,7 +240,7 @@ public actor Worker {
         let finished = await execution.run()
         setCapacityBlocked(target.name, ObjectIdentifier(tracker), false)
         inFlight.add(-1)
-        await limiter.release()
+        await limiter.release(team: command.spec.team)
         if finished, !tracker.handedOver {
             await quotaGate?.release(command.jobID)
             progress[tracker.partition]?.done(tracker.offset)
@@ -241,9 +248,11 @@ public actor Worker {
         if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
     }
 
-    /// Waits until the job's team may start it (false: handed over meanwhile). A held job is
-    /// reported QUEUED with the reason; it counts towards the held-jobs backpressure.
-    private func admit(_ command: SubmitCommand, on target: BackendTarget, tracker: JobTracker, _ gate: QuotaGate) async -> Bool {
+    /// Waits until the job's team may start it (or it was handed over, or found ended). A held
+    /// job is reported QUEUED with the reason; it counts towards the held-jobs backpressure.
+    private func admit(
+        _ command: SubmitCommand, on target: BackendTarget, tracker: JobTracker, _ gate: QuotaGate
+    ) async -> QuotaGate.Admission {
         heldForQuota += 1
         updatePause()
         let (publisher, workerID, spec) = (publisher, configuration.workerID, command.spec)

@@ -55,6 +55,19 @@ import TrainyardStore
         #expect(alert.rule == .jobFailed && alert.firedAt == now && alert.severity == .warning)
     }
 
+    @Test func queueWaitNamesTheTeamQuotaWhenItHoldsTheJobs() throws {
+        let held = job(.queued, updated: 2, submitted: 1000, reason: "team quota: 4 of 4 running")
+        let waiting = job(.queued, updated: 1000, submitted: 1000)
+        let otherTeam = job(.queued, team: "vision", updated: 1000, submitted: 1000)
+        configuration.failureRate.enabled = false
+        let alerts = AlertEvaluator(configuration: configuration).evaluate([held, waiting, otherTeam], now: now)
+        let ranking = try #require(alerts.first { $0.team == "ranking" })
+        #expect(ranking.rule == .queueWait)
+        #expect(ranking.summary.hasSuffix("(held by the team quota: 4 of 4 running; 1 of 2 waiting)"), "\(ranking.summary)")
+        let vision = try #require(alerts.first { $0.team == "vision" })
+        #expect(!vision.summary.contains("quota"), "a team no quota holds: \(vision.summary)")
+    }
+
     @Test func stuckJobsAreGroupedPerTeamAndBackend() {
         let subjects = [
             job(.provisioning, updated: 301, observed: 10), job(.pending, updated: 400, observed: 10), job(.claimed, updated: 299, observed: 10),

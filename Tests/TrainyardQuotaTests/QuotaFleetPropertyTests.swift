@@ -4,7 +4,9 @@ import TrainyardQuota
 import TrainyardTesting
 
 /// Random interleavings of a fleet using the claims log: deliveries, folds, claims, attempt
-/// ends, releases and worker deaths at any point. Checked after every step: the attempts
+/// ends, releases and worker deaths at any point. Claims go through each worker's producer and
+/// land in the log later, in order per producer; a dead worker's claims still land (a zombie's
+/// late claim, possibly after the new owner released the job). Checked after every step: the attempts
 /// running in the backend never pass a team's quota, and nothing starts twice. At the end:
 /// every job finished, and no grant was left unreleased.
 @Suite("Quota fleet properties")
@@ -35,7 +37,8 @@ private struct ModelFleet {
     }
 
     enum Phase: Equatable {
-        case awaitingDecision(logIndex: Int)
+        /// Its claim is in the log at `logIndex`, or still in the producer (nil).
+        case awaitingDecision(logIndex: Int?)
         case held
         case running
         case terminalPublished
@@ -58,6 +61,8 @@ private struct ModelFleet {
     var undelivered: [JobID] = []
     var workers: [Worker] = []
     var log: [QuotaRecord] = []
+    /// Claims appended but not yet in the log, with the name of the producing worker.
+    var inFlight: [(worker: String, claim: QuotaClaim)] = []
     var reference = QuotaLedger()
     var referenceCursor = 0
     var backend: [JobID: Attempt] = [:]
@@ -102,6 +107,7 @@ private struct ModelFleet {
             step(allowDeaths: steps < 2_000)
             guard checkInvariants() else { return }
         }
+        while !inFlight.isEmpty { produce() }
         while referenceCursor < log.count { foldReference() }
         #expect(reference.grants.isEmpty, "seed \(seed): grants left after every job ended: \(reference.grants.count)")
         for (job, count) in starts where count != 1 { Issue.record("seed \(seed): job \(job) started \(count) times") }
@@ -110,7 +116,8 @@ private struct ModelFleet {
     private mutating func step(allowDeaths: Bool) {
         switch Int.random(in: 0..<100, using: &random) {
         case 0..<15: deliver()
-        case 15..<55: fold()
+        case 15..<45: fold()
+        case 45..<55: produce()
         case 55..<70: finishAttempt()
         case 70..<90: notice()
         case 90..<92 where allowDeaths: kill()
@@ -135,8 +142,22 @@ private struct ModelFleet {
         let record = QuotaClaim(
             team: spec.team, target: spec.target, job: job, attempt: 1, resources: QuotaResources(gpus: spec.gpus),
             limits: limits[spec.team]!, worker: workers[worker].name)
-        workers[worker].owned[job] = .awaitingDecision(logIndex: log.count)
-        log.append(.claim(record))
+        workers[worker].owned[job] = .awaitingDecision(logIndex: nil)
+        inFlight.append((workers[worker].name, record))
+    }
+
+    /// One producer's oldest claim lands in the log; its worker, if still alive, now awaits it there.
+    private mutating func produce() {
+        guard let producer = inFlight.map(\.worker).randomElement(using: &random),
+            let index = inFlight.firstIndex(where: { $0.worker == producer })
+        else { return }
+        let claim = inFlight.remove(at: index).claim
+        if let worker = workers.firstIndex(where: { $0.name == producer && $0.alive }),
+            workers[worker].owned[claim.job] == .awaitingDecision(logIndex: nil)
+        {
+            workers[worker].owned[claim.job] = .awaitingDecision(logIndex: log.count)
+        }
+        log.append(.claim(claim))
     }
 
     /// A worker folds one more record, and acts on its own claims' decisions and on releases.
@@ -151,6 +172,8 @@ private struct ModelFleet {
             guard workers[worker].owned[claim.job] == .awaitingDecision(logIndex: index), let decision else { return }
             if case .denied = decision {
                 workers[worker].owned[claim.job] = .held
+            } else if decision == .released {
+                workers[worker].owned[claim.job] = nil  // it ended: the request is done
             } else {
                 if backend[claim.job] == nil {
                     backend[claim.job] = .running

@@ -32,6 +32,18 @@ struct QuotaLedgerTests {
         #expect(ledger.apply(claim(2, limits: limits)) == .granted)
     }
 
+    @Test("a claim landing after its job's release (a replaced worker's late claim) is not granted and leaves no grant behind")
+    func lateClaimAfterRelease() {
+        var ledger = QuotaLedger()
+        let limits = ClaimLimits(team: QuotaLimit(maxAttempts: 1))
+        #expect(ledger.apply(claim(0, limits: limits)) == .granted)
+        ledger.apply(QuotaRelease(job: jobs[0], worker: "w1"))
+        #expect(ledger.apply(claim(0, limits: limits)) == .released)
+        #expect(ledger.grants.isEmpty)
+        #expect(ledger.usage(team: "a") == .zero)
+        #expect(ledger.apply(claim(1, limits: limits)) == .granted, "the team's slot is free for its next job")
+    }
+
     @Test("other teams are not counted; GPU and per-target limits deny with their own reasons")
     func resourcesAndTargets() {
         var ledger = QuotaLedger()

@@ -53,18 +53,18 @@ struct WorkerLogicTests {
     @Test("the limiter never lets waiters past the limit, even after slots taken at once for adopted jobs")
     func limiter() async {
         let limiter = ConcurrencyLimiter(limit: 2)
-        await limiter.acquire()
-        await limiter.acquire()
+        await limiter.acquire(team: "a")
+        await limiter.acquire(team: "a")
         // Two adopted jobs push the count over the limit.
-        await limiter.acquireNow()
-        await limiter.acquireNow()
+        await limiter.acquireNow(team: "a")
+        await limiter.acquireNow(team: "a")
         #expect(await limiter.taken == 4)
-        let waiter = Task { await limiter.acquire() }
+        let waiter = Task { await limiter.acquire(team: "a") }
         try? await Task.sleep(for: .milliseconds(50))
-        await limiter.release()
-        await limiter.release()
+        await limiter.release(team: "a")
+        await limiter.release(team: "a")
         #expect(await limiter.taken == 2, "releases above the limit go to nobody")
-        await limiter.release()
+        await limiter.release(team: "a")
         await waiter.value
         #expect(await limiter.taken == 2, "a release below the limit goes to the waiter")
     }

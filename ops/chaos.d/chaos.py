@@ -34,8 +34,8 @@ from harness import (  # noqa: E402  (after the path is set)
     kill_local_runs,
     kill_marked,
     log,
-    run_until_done,
     proc_cmdline,
+    run_then_tidy,
     set_name,
     supervisor_pids,
 )
@@ -1192,12 +1192,7 @@ def main() -> int:
         lost = chaos.settle(terminal)
         return chaos.analyse(terminal, lost, reason)
 
-    status = run_until_done(run, chaos.cleanup)
-    if status == 0 and not args.keep:
-        shutil.rmtree(chaos.dir, ignore_errors=True)
-    else:
-        log(f"kept {chaos.dir} (logs/, home/trainyard.db, home/state/runs/, replay/, starts, ends)")
-    return status
+    return run_then_tidy(run, chaos.cleanup, chaos.dir, args.keep, " (logs/, home/trainyard.db, home/state/runs/, replay/, starts, ends)")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import time
 from collections import Counter, defaultdict
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import TERMINAL, HarnessError, ServiceProcess, kill_marked, log, run_until_done, set_name  # noqa: E402
+from harness import TERMINAL, HarnessError, ServiceProcess, job_states, kill_marked, log, run_then_tidy, set_name  # noqa: E402
 
 set_name("fairness")
 
@@ -38,6 +38,10 @@ class Fairness:
         self.prefix = f"fair{args.seed}x{os.getpid()}"
         self.marker = f"TRAINYARD_FAIRNESS_RUN={self.dir}".encode()
         self.teams = [chr(ord("a") + index) for index in range(args.teams)]
+        self.weights = dict(zip(self.teams, args.weights))
+        # Membership changes (kills, restarts): share_error leaves out the hand-over after each.
+        self.kill_times: list[float] = []
+        self.restart_times: list[float] = []
         self.brokers = ""
         self.broker_started = False
         self.services: list[ServiceProcess] = []
@@ -66,6 +70,8 @@ class Fairness:
         return service
 
     def start_worker(self, slot: int):
+        if self.incarnations[slot]:
+            self.restart_times.append(time.time())
         self.incarnations[slot] += 1
         self.workers[slot] = self.start(f"worker-{slot + 1}.{self.incarnations[slot]}", [
             self.bin, "worker", "--http-address", "127.0.0.1:0", "--group", f"{self.prefix}-workers",
@@ -80,7 +86,9 @@ class Fairness:
             handle.write(f"backends:\n  - {{name: simulated, type: simulated, concurrency: {self.args.concurrency}}}\n")
         self.quotas = os.path.join(self.dir, "quotas.yaml")
         with open(self.quotas, "w") as handle:
-            handle.write(f"defaults: {{maxAttempts: {self.args.quota}, weight: 1}}\n")
+            handle.write(f"defaults: {{maxAttempts: {self.args.quota}, weight: 1}}\nteams:\n")
+            for team in self.teams:
+                handle.write(f"  {team}: {{weight: {self.weights[team]:g}}}\n")
         for attempt in range(3):
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
@@ -129,17 +137,7 @@ class Fairness:
             self.submitted[job_id] = (team, at)
 
     def states(self) -> dict[str, str]:
-        path = os.path.join(self.home, "trainyard.db")
-        if not os.path.exists(path):
-            return {}
-        try:
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-            try:
-                return dict(connection.execute("SELECT job_id, state FROM jobs"))
-            finally:
-                connection.close()
-        except sqlite3.Error:
-            return {}
+        return job_states(os.path.join(self.home, "trainyard.db"))
 
     def run(self) -> int:
         args = self.args
@@ -149,13 +147,14 @@ class Fairness:
         start = time.time()
         self.submit(flood_team, flood, "flood")
         log(f"team {flood_team} submitted {flood} jobs at once")
-        # The others submit one job at a time over the time the flood needs at its quota.
+        # The others submit --steady-batch jobs at a time over the time the flood needs at its quota.
         span = flood * 1.25 / max(1, args.quota)
         next_kill = time.time() + self.rng.uniform(0.5, 1.5) * args.kill_interval
         restarts: list[tuple[float, int]] = []
-        for index in range(steady_jobs):
-            self.submit(steady[index % len(steady)], 1, f"steady-{index}")
-            pause = span / max(1, steady_jobs)
+        batches = [min(args.steady_batch, steady_jobs - first) for first in range(0, steady_jobs, args.steady_batch)]
+        for index, count in enumerate(batches):
+            self.submit(steady[index % len(steady)], count, f"steady-{index}")
+            pause = span / max(1, len(batches))
             until = time.time() + self.rng.uniform(0.5, 1.5) * pause
             while time.time() < until:
                 next_kill, restarts = self.chaos(next_kill, restarts)
@@ -186,6 +185,7 @@ class Fairness:
                 os.kill(worker.pid, signal.SIGKILL)
                 worker.process.wait()
                 self.kills += 1
+                self.kill_times.append(now)
                 log(f"killed worker-{slot + 1} (kill {self.kills})")
                 restarts.append((now + self.rng.uniform(0.5, 2.0), slot))
             next_kill = now + self.rng.uniform(0.5, 1.5) * self.args.kill_interval
@@ -226,29 +226,39 @@ class Fairness:
         return 0 if over <= 0 and not lost and double_started == 0 else 1
 
     def share_error(self, attempts, first_start) -> float:
-        """Mean over 0.25 s samples, at instants when two or more teams have a backlog (a job
-        submitted over --converge-seconds earlier and not yet started: a job in transit through
-        the claim is not contention), of the largest |team's running − its fair allocation| / all
-        running of those teams. The fair allocation splits that total by weight (all 1), capped at
-        each team's demand (running + backlog), the rest shared among the others (water-filling)."""
+        """Mean over 0.25 s samples of the converged run, at instants when two or more teams have
+        a backlog (a job submitted over --converge-seconds earlier and not yet started: a job in
+        transit through the claim is not contention), of the largest |team's running − its fair
+        allocation| / all running of those teams. The fair allocation splits that total by weight,
+        capped at each team's demand (running + backlog), the rest shared among the others
+        (weighted water-filling). Converged: samples within --hand-over-seconds +
+        --converge-seconds after a worker kill, or --converge-seconds after a restart, are left
+        out (the killed worker's partitions have no owner until the group notices)."""
         submitted_by_team = defaultdict(list)
         for job_id, (team, at) in self.submitted.items():
             submitted_by_team[team].append((at, first_start.get(job_id, float("inf"))))
         if not attempts:
             return 0.0
+        settle = self.args.converge_seconds
+        unsettled = [(at, at + self.args.hand_over_seconds + settle) for at in self.kill_times]
+        unsettled += [(at, at + settle) for at in self.restart_times]
         begin = min(at for _, at in self.submitted.values())
         end = max(a[3] for a in attempts)
         errors = []
         instant = begin
         while instant < end:
-            settled = instant - self.args.converge_seconds
+            if any(start <= instant < stop for start, stop in unsettled):
+                instant += 0.25
+                continue
+            settled = instant - settle
             backlog = {team: sum(1 for at, started in jobs if at <= settled and instant < started) for team, jobs in submitted_by_team.items()}
             backlogged = [team for team, count in backlog.items() if count]
             if len(backlogged) >= 2:
                 running = {team: sum(1 for _, t, b, e in attempts if t == team and b <= instant < e) for team in backlogged}
                 total = sum(running.values())
                 if total:
-                    allocation = water_fill(total, {team: running[team] + backlog[team] for team in backlogged})
+                    demands = {team: running[team] + backlog[team] for team in backlogged}
+                    allocation = water_fill(total, demands, self.weights)
                     errors.append(max(abs(running[team] - allocation[team]) for team in backlogged) / total)
             instant += 0.25
         return sum(errors) / len(errors) if errors else 0.0
@@ -264,19 +274,21 @@ class Fairness:
                            capture_output=True, stdin=subprocess.DEVNULL)
 
 
-def water_fill(total: float, demands: dict[str, int]) -> dict[str, float]:
-    """Splits `total` equally among teams, none above its demand; what one cannot use goes to the rest."""
+def water_fill(total: float, demands: dict[str, int], weights: dict[str, float]) -> dict[str, float]:
+    """Splits `total` among teams by weight, none above its demand; what one cannot use goes to
+    the rest, again by weight."""
     allocation = {team: 0.0 for team in demands}
     open_teams = set(demands)
     left = float(total)
     while open_teams and left > 1e-9:
-        share = left / len(open_teams)
+        weight_sum = sum(weights[team] for team in open_teams)
+        handed = 0.0
         for team in sorted(open_teams):
-            take = min(share, demands[team] - allocation[team])
+            take = min(left * weights[team] / weight_sum, demands[team] - allocation[team])
             allocation[team] += take
-            left -= take
-            if allocation[team] >= demands[team] - 1e-9:
-                open_teams.discard(team)
+            handed += take
+        left -= handed
+        open_teams = {team for team in open_teams if allocation[team] < demands[team] - 1e-9}
     return allocation
 
 
@@ -286,34 +298,40 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--seed", type=int, default=None, help="default: random (printed)")
-    parser.add_argument("--quota", type=int, default=4, help="maxAttempts of every team (weights 1)")
+    parser.add_argument("--quota", type=int, default=4, help="maxAttempts of every team")
+    parser.add_argument("--weights", default=None, help="fair-share weights, one per team: 2:1:1 (default all 1)")
+    parser.add_argument("--steady-batch", type=int, default=4, help="jobs per submission of the other teams")
     parser.add_argument("--kills", type=int, default=3, help="worker kills (SIGKILL, restart 0.5–2 s later)")
     parser.add_argument("--kill-interval", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=64, help="jobs at once per worker")
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--deadline", type=float, default=300.0, help="seconds after the last submission")
     parser.add_argument("--converge-seconds", type=float, default=2.0, help="share_error counts a job as backlog once it waited this long")
+    parser.add_argument("--hand-over-seconds", type=float, default=6.0,
+                        help="share_error leaves out this long (+ --converge-seconds) after a kill (the workers' session timeout)")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--binary", required=True, help=argparse.SUPPRESS)
     parser.add_argument("--root", required=True, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.teams < 2 or args.jobs < args.teams or args.workers < 1:
-        parser.error("--teams ≥ 2, --jobs ≥ --teams, --workers ≥ 1")
+    if args.teams < 2 or args.jobs < args.teams or args.workers < 1 or args.steady_batch < 1:
+        parser.error("--teams ≥ 2, --jobs ≥ --teams, --workers ≥ 1, --steady-batch ≥ 1")
+    try:
+        args.weights = [float(weight) for weight in args.weights.split(":")] if args.weights else [1.0] * args.teams
+    except ValueError:
+        parser.error("--weights: numbers separated by colons, e.g. 2:1:1")
+    if len(args.weights) != args.teams or min(args.weights) <= 0:
+        parser.error("--weights: one weight above 0 per team")
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1, 2 ** 31)
-    log(f"seed {args.seed}; teams {args.teams}, jobs {args.jobs}, workers {args.workers}, quota {args.quota}")
+    log(f"seed {args.seed}; teams {args.teams}, jobs {args.jobs}, workers {args.workers}, quota {args.quota}, "
+        f"weights {':'.join(f'{w:g}' for w in args.weights)}, concurrency {args.concurrency}")
     fairness = Fairness(args)
 
     def run() -> int:
         fairness.setup()
         return fairness.run()
 
-    status = run_until_done(run, fairness.cleanup)
-    if status == 0 and not args.keep:
-        shutil.rmtree(fairness.dir, ignore_errors=True)
-    else:
-        log(f"kept {fairness.dir}")
-    return status
+    return run_then_tidy(run, fairness.cleanup, fairness.dir, args.keep)
 
 
 if __name__ == "__main__":

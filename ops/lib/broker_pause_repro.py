@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -26,22 +25,9 @@ from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import broker_faults  # noqa: E402
-from harness import kill_local_runs  # noqa: E402
+from harness import job_states, kill_local_runs  # noqa: E402
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "REJECTED"}
-
-
-def states(db: str) -> dict[str, str]:
-    if not os.path.exists(db):
-        return {}
-    try:
-        connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-        try:
-            return dict(connection.execute("SELECT job_id, state FROM jobs"))
-        finally:
-            connection.close()
-    except sqlite3.Error:
-        return {}
 
 
 def one_try(args, number: int) -> bool:
@@ -87,12 +73,12 @@ def one_try(args, number: int) -> bool:
         db = os.path.join(home, "trainyard.db")
         finished_after = None
         while time.monotonic() - returned < args.timeout:
-            current = states(db)
+            current = job_states(db, timeout=5)
             if all(current.get(job_id) in TERMINAL for job_id in ids):
                 finished_after = time.monotonic() - returned
                 break
             time.sleep(1)
-        current = states(db)
+        current = job_states(db, timeout=5)
         terminal = sum(1 for job_id in ids if current.get(job_id) in TERMINAL)
         counts = dict(sorted(Counter(current.get(job_id, "MISSING") for job_id in ids).items()))
         print(f"pause-repro: try={number} pause_s={args.pause:.0f} terminal={terminal}/{len(ids)} "

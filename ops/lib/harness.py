@@ -1,4 +1,4 @@
-"""Process plumbing shared by the Python drivers of ops/chaos and ops/scale (stdlib only).
+"""Process plumbing shared by the Python drivers of ops/chaos, ops/scale and ops/fairness (stdlib only).
 
 Import it after putting ops/lib on sys.path; call `set_name("chaos")` once for the log prefix.
 """
@@ -6,7 +6,9 @@ Import it after putting ops/lib on sys.path; call `set_name("chaos")` once for t
 import ctypes
 import json
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -56,6 +58,32 @@ def run_until_done(run, cleanup) -> int:
             signal.signal(number, signal.SIG_IGN)
         cleanup()
     return status
+
+
+def run_then_tidy(run, cleanup, directory: str, keep: bool, kept_note: str = "") -> int:
+    """`run_until_done(run, cleanup)`, then removes `directory` after a passing run (unless
+    `keep`), or logs where it was kept."""
+    status = run_until_done(run, cleanup)
+    if status == 0 and not keep:
+        shutil.rmtree(directory, ignore_errors=True)
+    else:
+        log(f"kept {directory}{kept_note}")
+    return status
+
+
+def job_states(db: str, timeout: float = 10) -> dict[str, str]:
+    """Job id → state in the aggregator's store at `db`, read-only; empty when it does not exist
+    yet or cannot be read now (the aggregator may be writing)."""
+    if not os.path.exists(db):
+        return {}
+    try:
+        connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=timeout)
+        try:
+            return dict(connection.execute("SELECT job_id, state FROM jobs"))
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return {}
 
 
 def set_parent_death_signal():
