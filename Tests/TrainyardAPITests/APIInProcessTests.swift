@@ -108,22 +108,13 @@ struct APIInProcessTests {
         let api = try InProcessAPI(configuration: APIConfiguration(submitVisibilityWait: .seconds(2), clock: clock), storesRequests: false)
         try await api.test { client in
             async let reply = client.call(.post, "/v1/jobs", key: api.alpha, body: InProcessAPI.spec("late", team: "alpha"))
-            try await Self.waitForSleeper(on: clock)
+            try #require(try await eventually(timeout: .seconds(120)) { clock.sleeperCount == 1 })
             clock.advance(by: .milliseconds(1_980))
-            try await Self.waitForSleeper(on: clock)  // 20 ms of the wait are left: it polls the store again
+            try #require(try await eventually(timeout: .seconds(120)) { clock.sleeperCount == 1 })  // 20 ms of the wait are left: it polls the store again
             clock.advance(by: .milliseconds(20))
             let answer = try await reply
             #expect(answer.status == 202, "\(answer.text)")
             #expect(try answer.json()["state"] as? String == "SUBMITTED")
-        }
-    }
-
-    /// Waits (up to 120 s) until a task sleeps on `clock`.
-    static func waitForSleeper(on clock: ManualClock) async throws {
-        let deadline = ContinuousClock.now + .seconds(120)
-        while clock.sleeperCount == 0 {
-            try #require(ContinuousClock.now < deadline, "nothing slept on the API's clock within 120 s")
-            try await Task.sleep(for: .milliseconds(5))
         }
     }
 
