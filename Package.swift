@@ -197,6 +197,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TrainyardAWSTests", dependencies: ["TrainyardAWS", "TrainyardTesting"]),
+        .testTarget(name: "TrainyardClientTests", dependencies: ["TrainyardClient", "TrainyardCore", "TrainyardTesting"]),
         .testTarget(
             name: "SageMakerBackendTests",
             dependencies: ["SageMakerBackend", "TrainyardAWS", "TrainyardBackends", "TrainyardCore", "TrainyardTesting"]),

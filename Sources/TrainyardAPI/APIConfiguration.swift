@@ -12,15 +12,18 @@ public struct APIConfiguration: Sendable {
     public var submitVisibilityWait: Duration
     /// The workers' secret policy: a submit whose secrets no backend target allows its team gets 400.
     public var secretPolicy: SecretPolicy
+    /// The clock `submitVisibilityWait` is measured and slept on.
+    public var clock: any Clock<Duration>
 
     public init(
         maxSpecBytes: Int = JobSpecParser.maxDocumentBytes, maxSmallBodyBytes: Int = 16 * 1024, submitVisibilityWait: Duration = .seconds(2),
-        secretPolicy: SecretPolicy = .ownTeamOnly
+        secretPolicy: SecretPolicy = .ownTeamOnly, clock: any Clock<Duration> = ContinuousClock()
     ) {
         self.maxSpecBytes = maxSpecBytes
         self.maxSmallBodyBytes = maxSmallBodyBytes
         self.submitVisibilityWait = submitVisibilityWait
         self.secretPolicy = secretPolicy
+        self.clock = clock
     }
 }
 

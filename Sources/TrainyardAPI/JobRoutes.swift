@@ -85,11 +85,15 @@ struct JobRoutes: Sendable {
 
     /// Waits (bounded) for the aggregator to store the job; its state, or nil when it did not in time.
     private func visibleState(of id: JobID) async -> JobState? {
-        let deadline = ContinuousClock.now + configuration.submitVisibilityWait
+        await visibleState(of: id, on: configuration.clock)
+    }
+
+    private func visibleState<C: Clock<Duration>>(of id: JobID, on clock: C) async -> JobState? {
+        let deadline = clock.now.advanced(by: configuration.submitVisibilityWait)
         while true {
             if let record = try? store.job(id), record.submittedAt != nil { return record.state }
-            guard ContinuousClock.now < deadline else { return nil }
-            try? await Task.sleep(for: .milliseconds(20))
+            guard clock.now < deadline else { return nil }
+            do { try await clock.sleep(for: .milliseconds(20)) } catch { return nil }  // cancelled: the request is gone
         }
     }
 

@@ -13,21 +13,16 @@ struct ListParameters {
 
     var query = JobQuery(limit: defaultLimit)
 
-    /// - Parameter parameters: the query's (name, value) pairs, values percent-decoded.
-    init(_ parameters: [(name: String, value: String)]) throws(APIError) {
-        var problems: [SpecViolation] = []
+    /// - Parameter pairs: the query's (name, value) pairs, values percent-decoded.
+    init(_ pairs: [(name: String, value: String)]) throws(APIError) {
+        var parameters = QueryParameters(pairs)
         func value(_ name: String) -> String? {
-            let values = parameters.filter { $0.name == name }.map(\.value)
-            guard let first = values.first else { return nil }
-            if values.count > 1 {
-                problems.append(SpecViolation(field: name, message: "is given \(values.count) times; give it once"))
+            guard let value = parameters.value(name) else { return nil }
+            guard !value.isEmpty else {
+                parameters.refuse(name, "is empty; leave it out to not filter on it")
                 return nil
             }
-            guard !first.isEmpty else {
-                problems.append(SpecViolation(field: name, message: "is empty; leave it out to not filter on it"))
-                return nil
-            }
-            return String(first)
+            return value
         }
         query.team = value("team")
         query.backend = value("backend")
@@ -35,45 +30,45 @@ struct ListParameters {
             if let parsed = JobState(rawValue: state.uppercased()) {
                 query.state = parsed
             } else {
-                problems.append(SpecViolation(field: "state", message: "must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))"))
+                parameters.refuse("state", "must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
             }
         }
         if let kind = value("kind") {
             if JobKind(rawValue: kind) != nil {
                 query.kind = kind
             } else {
-                problems.append(SpecViolation(field: "kind", message: "must be one of \(JobKind.allCases.map(\.rawValue).joined(separator: ", "))"))
+                parameters.refuse("kind", "must be one of \(JobKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
         }
         if let label = value("label") {
             if let equals = label.firstIndex(of: "="), equals != label.startIndex {
                 query.label = (String(label[..<equals]), String(label[label.index(after: equals)...]))
             } else {
-                problems.append(SpecViolation(field: "label", message: "must be key=value"))
+                parameters.refuse("label", "must be key=value")
             }
         }
         if let since = value("createdSince") {
             if let date = WireFormat.parseTimestamp(since) {
                 query.createdSince = date
             } else {
-                problems.append(SpecViolation(field: "createdSince", message: "must be an RFC 3339 timestamp, e.g. 2026-11-29T04:05:06Z"))
+                parameters.refuse("createdSince", "must be an RFC 3339 timestamp, e.g. 2026-11-29T04:05:06Z")
             }
         }
         if let limit = value("limit") {
             if let number = Int(limit), (1...Self.maxLimit).contains(number) {
                 query.limit = number
             } else {
-                problems.append(SpecViolation(field: "limit", message: "must be an integer from 1 to \(Self.maxLimit)"))
+                parameters.refuse("limit", "must be an integer from 1 to \(Self.maxLimit)")
             }
         }
         if let cursor = value("cursor") {
             if let after = PageCursor.decode(cursor) {
                 query.before = after
             } else {
-                problems.append(SpecViolation(field: "cursor", message: "is not a cursor this server returned"))
+                parameters.refuse("cursor", "is not a cursor this server returned")
             }
         }
-        guard problems.isEmpty else { throw APIError.invalid("invalid query parameters", fields: problems) }
+        try parameters.check("invalid query parameters")
     }
 
 }

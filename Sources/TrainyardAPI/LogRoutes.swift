@@ -40,29 +40,20 @@ public struct LogParameters: Sendable {
         self.streams = streams
     }
 
-    init(_ parameters: [(name: String, value: String)]) throws(APIError) {
-        var problems: [SpecViolation] = []
-        func value(_ name: String) -> String? {
-            let values = parameters.filter { $0.name == name }.map(\.value)
-            guard let first = values.first else { return nil }
-            guard values.count == 1 else {
-                problems.append(SpecViolation(field: name, message: "is given \(values.count) times; give it once"))
-                return nil
-            }
-            return first
-        }
+    init(_ pairs: [(name: String, value: String)]) throws(APIError) {
+        var parameters = QueryParameters(pairs)
         func flag(_ name: String) -> Bool {
-            guard let text = value(name) else { return false }
+            guard let text = parameters.value(name) else { return false }
             guard let parsed = Bool(text.lowercased()) else {
-                problems.append(SpecViolation(field: name, message: "must be true or false"))
+                parameters.refuse(name, "must be true or false")
                 return false
             }
             return parsed
         }
         func number(_ name: String, in range: ClosedRange<Int>) -> Int? {
-            guard let text = value(name) else { return nil }
+            guard let text = parameters.value(name) else { return nil }
             guard let parsed = Int(text), range.contains(parsed) else {
-                problems.append(SpecViolation(field: name, message: "must be a whole number from \(range.lowerBound) to \(range.upperBound)"))
+                parameters.refuse(name, "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
                 return nil
             }
             return parsed
@@ -72,9 +63,9 @@ public struct LogParameters: Sendable {
         follow = flag("follow")
         let stderr = flag("stderr")
         let all = flag("all")
-        if stderr && all { problems.append(SpecViolation(field: "all", message: "cannot be combined with stderr; choose one")) }
+        if stderr && all { parameters.refuse("all", "cannot be combined with stderr; choose one") }
         streams = all ? .all : stderr ? .stderr : .stdout
-        guard problems.isEmpty else { throw APIError.invalid("invalid log request", fields: problems) }
+        try parameters.check("invalid log request")
     }
 }
 

@@ -16,41 +16,32 @@ public struct SpendParameters: Sendable, Equatable {
     public var team: String?
 
     /// Reads the query's (name, value) pairs; `now` ends the default window.
-    public init(_ parameters: [(name: String, value: String)], now: Date) throws(APIError) {
-        var problems: [SpecViolation] = []
-        func value(_ name: String) -> String? {
-            let values = parameters.filter { $0.name == name }.map(\.value)
-            guard let first = values.first else { return nil }
-            guard values.count == 1 else {
-                problems.append(SpecViolation(field: name, message: "is given \(values.count) times; give it once"))
-                return nil
-            }
-            return first
-        }
+    public init(_ pairs: [(name: String, value: String)], now: Date) throws(APIError) {
+        var parameters = QueryParameters(pairs)
         func time(_ name: String) -> Date? {
-            guard let text = value(name) else { return nil }
+            guard let text = parameters.value(name) else { return nil }
             guard let date = WireFormat.parseTimestamp(text) else {
-                problems.append(SpecViolation(field: name, message: "must be a timestamp like 2026-12-01T00:00:00Z"))
+                parameters.refuse(name, "must be a timestamp like 2026-12-01T00:00:00Z")
                 return nil
             }
             return date
         }
         until = time("until") ?? now
         since = time("since") ?? until.addingTimeInterval(-Self.defaultWindow)
-        if since >= until { problems.append(SpecViolation(field: "since", message: "must be before until")) }
-        if let text = value("groupBy") {
+        if since >= until { parameters.refuse("since", "must be before until") }
+        if let text = parameters.value("groupBy") {
             if let grouping = SpendGrouping(parameter: text) {
                 groupBy = grouping
             } else {
                 groupBy = .team
-                problems.append(SpecViolation(field: "groupBy", message: "must be team, backend, kind or label:KEY"))
+                parameters.refuse("groupBy", "must be team, backend, kind or label:KEY")
             }
         } else {
             groupBy = .team
         }
-        team = value("team")
-        if team?.isEmpty == true { problems.append(SpecViolation(field: "team", message: "must not be empty")) }
-        guard problems.isEmpty else { throw APIError.invalid("invalid spend request", fields: problems) }
+        team = parameters.value("team")
+        if team?.isEmpty == true { parameters.refuse("team", "must not be empty") }
+        try parameters.check("invalid spend request")
     }
 }
 

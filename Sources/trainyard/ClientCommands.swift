@@ -45,10 +45,10 @@ struct SubmitJobs: AsyncParsableCommand {
             if let apiURL {
                 let client = try APIClient(baseURL: apiURL, key: ProcessInfo.processInfo.environment["TRAINYARD_API_KEY"])
                 jobs = try await submitThroughAPI(documents, client)
-                waiter = .api(client, timeout: timeout)
+                waiter = .api(client, timeout: .seconds(timeout))
             } else {
                 jobs = try await submitToTopic(documents)
-                waiter = .store(databasePath: options.databasePath, timeout: timeout)
+                waiter = .store(databasePath: options.databasePath, timeout: .seconds(timeout))
             }
             guard wait else { return }
             guard let final = try await waiter.wait(for: jobs) else {

@@ -1,4 +1,5 @@
 import Foundation
+import TrainyardClient
 import TrainyardCore
 import TrainyardStore
 
@@ -9,7 +10,7 @@ enum StatusTable {
         let rows = records.map { record in
             [
                 record.jobID.rawValue, record.name ?? "-", record.team, record.state.rawValue, String(record.attempt),
-                record.exitCode.map(String.init) ?? "-", duration(record.queueWait), duration(record.runTime(now: now)),
+                record.exitCode.map(String.init) ?? "-", DurationText.short(record.queueWait), DurationText.short(record.runTime(now: now)),
                 String((record.reason ?? "").prefix(60)),
             ]
         }
@@ -19,12 +20,5 @@ enum StatusTable {
                 column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }.joined(separator: "\n")
-    }
-
-    static func duration(_ seconds: TimeInterval?) -> String {
-        guard let seconds else { return "-" }
-        if seconds < 60 { return String(format: "%.1fs", seconds) }
-        if seconds < 3600 { return String(format: "%dm%02ds", Int(seconds) / 60, Int(seconds) % 60) }
-        return String(format: "%dh%02dm", Int(seconds) / 3600, Int(seconds) % 3600 / 60)
     }
 }

@@ -75,7 +75,11 @@ struct BrokerRestartFleetTests {
                     let replayHome = try TestEnvironment.temporaryDirectory("restart-replay")
                     defer { try? FileManager.default.removeItem(at: replayHome) }
                     try fleet.start(
-                        "replay", ["aggregator", "--group", TestEnvironment.uniqueName("replay"), "--no-status-topic", "--no-alerts"],
+                        "replay",
+                        [
+                            "aggregator", "--group", TestEnvironment.uniqueName("replay"), "--no-status-topic", "--no-alerts", "--http-address",
+                            "127.0.0.1:0",
+                        ],
                         environment: ["TRAINYARD_HOME": replayHome.path])
                     let replayPath = replayHome.appendingPathComponent("trainyard.db").path
                     var live = ""

@@ -101,7 +101,8 @@ struct FleetTests {
             let replayHome = try TestEnvironment.temporaryDirectory("replay")
             defer { try? FileManager.default.removeItem(at: replayHome) }
             try fleet.start(
-                "replay", ["aggregator", "--group", TestEnvironment.uniqueName("replay"), "--no-status-topic", "--no-alerts"],
+                "replay",
+                ["aggregator", "--group", TestEnvironment.uniqueName("replay"), "--no-status-topic", "--no-alerts", "--http-address", "127.0.0.1:0"],
                 environment: ["TRAINYARD_HOME": replayHome.path])
             let replayPath = replayHome.appendingPathComponent("trainyard.db").path
             var restarted = ""
@@ -112,7 +113,9 @@ struct FleetTests {
                 replayed = try JobStore(readingAt: replayPath).canonicalDump()
                 return restarted == replayed
             }
-            #expect(converged, "restarted store differs from a clean replay:\n\(firstDifference(restarted, replayed))")
+            #expect(
+                converged,
+                "restarted store differs from a clean replay:\n\(firstDifference(restarted, replayed))\nreplay log:\n\(fleet.logTail("replay"))")
             #expect(restarted.split(separator: "\n").filter { $0.hasPrefix("job_events") }.count >= 120 * 4)
         }
     }

@@ -39,15 +39,18 @@ struct KubernetesFleetTests {
         try await Fleet.with(name: "k8s-outcomes") { fleet in
             try fleet.startAggregator()
             try fleet.startWorker("worker-1", arguments: ["--config", try writeConfig(fleet, standIn: standIn)])
+            // These pods run until the test releases them, so the watches are cut while they run
+            // however slowly this machine gets them there.
+            let held = ["succeeds", "exits-3", "sidecar-dies", "oom", "evicted", "waits-for-gpus"]
             let specs = [
-                kube("succeeds", "succeed", seconds: 4),
-                kube("exits-3", "fail", seconds: 4, extra: ["KUBE_STANDIN_EXIT_CODE": "3"]),
-                kube("sidecar-dies", "sidecar-fails", seconds: 4),
-                kube("oom", "oom", seconds: 4),
+                kube("succeeds", "succeed", seconds: 3600, maxRuntime: 7200),
+                kube("exits-3", "fail", seconds: 3600, maxRuntime: 7200, extra: ["KUBE_STANDIN_EXIT_CODE": "3"]),
+                kube("sidecar-dies", "sidecar-fails", seconds: 3600, maxRuntime: 7200),
+                kube("oom", "oom", seconds: 3600, maxRuntime: 7200),
                 kube("bad-image", "image-pull"),
-                kube("evicted", "evicted", seconds: 4),
+                kube("evicted", "evicted", seconds: 3600, maxRuntime: 7200),
                 kube("too-slow", "run-forever", maxRuntime: 3),
-                kube("waits-for-gpus", "unschedulable", extra: ["KUBE_STANDIN_UNSCHEDULABLE_SECONDS": "3"]),
+                kube("waits-for-gpus", "unschedulable", seconds: 3600, maxRuntime: 7200, extra: ["KUBE_STANDIN_UNSCHEDULABLE_SECONDS": "3"]),
                 JobSpec(name: "on-the-laptop", team: "hybrid", command: ["/bin/sh", "-c", "exit 0"], retry: RetryPolicy(maxAttempts: 1)),
             ]
             let ids = try await fleet.submit(specs)
@@ -64,8 +67,9 @@ struct KubernetesFleetTests {
             }
             try await standIn.expireResourceVersions()
             try await standIn.dropWatches()
+            for name in held { try await standIn.release(job: "ty-\(byName[name]!.rawValue)-a1") }
 
-            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(120))
+            let records = try await fleet.waitForTerminal(ids, timeout: .seconds(240))
             func record(_ name: String) -> JobRecord? { records[byName[name]!] }
             #expect(record("succeeds")?.state == .succeeded && record("succeeds")?.backend == "kubernetes")
             #expect(record("exits-3")?.state == .failed && record("exits-3")?.exitCode == 3 && record("exits-3")?.failureClass == .userError)

@@ -13,6 +13,22 @@ import TrainyardTesting
 struct LocalRunAsTests {
     let nobody = JobUser(uid: 65534, gid: 65534)
 
+    /// A local backend whose jobs run as `nobody`, and its new state directory (the caller removes it).
+    func makeBackend() throws -> (LocalBackend, state: URL) {
+        let state = try TestEnvironment.temporaryDirectory("local-run-as")
+        do {
+            let backend = try LocalBackend(
+                configuration: LocalBackendConfiguration(
+                    stateDirectory: state, supervisorExecutable: try TestEnvironment.executable("trainyard-local-supervise"), gracePeriodSeconds: 2,
+                    runAs: nobody),
+                logger: TestEnvironment.logger("local-run-as"))
+            return (backend, state)
+        } catch {
+            try? FileManager.default.removeItem(at: state)
+            throw error
+        }
+    }
+
     func finished(_ backend: LocalBackend, _ identity: BackendIdentity, _ spec: JobSpec) async throws -> BackendOutcome? {
         var observation = try await backend.ensure(identity, spec: spec)
         let deadline = ContinuousClock.now + .seconds(120)
@@ -25,13 +41,8 @@ struct LocalRunAsTests {
 
     @Test("the job's uid is the configured one; it cannot write its own status file nor another run's cancel file; its output is captured")
     func unprivilegedJob() async throws {
-        let state = try TestEnvironment.temporaryDirectory("local-run-as")
+        let (backend, state) = try makeBackend()
         defer { try? FileManager.default.removeItem(at: state) }
-        let backend = try LocalBackend(
-            configuration: LocalBackendConfiguration(
-                stateDirectory: state, supervisorExecutable: try TestEnvironment.executable("trainyard-local-supervise"), gracePeriodSeconds: 2,
-                runAs: nobody),
-            logger: TestEnvironment.logger("local-run-as"))
 
         let other = BackendIdentity(jobID: JobID.generate(), attempt: 1, team: "a")
         let first = try #require(try await finished(backend, other, JobSpec(name: "other", team: "a", command: ["true"])))
@@ -65,13 +76,8 @@ struct LocalRunAsTests {
 
     @Test("a job that cannot be started as the user fails as a user error, with the reason")
     func missingProgram() async throws {
-        let state = try TestEnvironment.temporaryDirectory("local-run-as")
+        let (backend, state) = try makeBackend()
         defer { try? FileManager.default.removeItem(at: state) }
-        let backend = try LocalBackend(
-            configuration: LocalBackendConfiguration(
-                stateDirectory: state, supervisorExecutable: try TestEnvironment.executable("trainyard-local-supervise"), gracePeriodSeconds: 2,
-                runAs: nobody),
-            logger: TestEnvironment.logger("local-run-as"))
         let identity = BackendIdentity(jobID: JobID.generate(), attempt: 1, team: "b")
         let outcome = try #require(try await finished(backend, identity, JobSpec(name: "missing", team: "b", command: ["no-such-program-xyz"])))
         #expect(outcome.state == .failed && outcome.exitCode == 127, "\(outcome)")

@@ -19,12 +19,15 @@ struct InProcessAPI {
     let alpha = APIKeyFile.generateKey()
     let beta = APIKeyFile.generateKey()
 
-    init(configuration: APIConfiguration = APIConfiguration()) throws {
+    /// - Parameter storesRequests: false for an aggregator that never catches up: requests are
+    ///   taken and the store never shows them.
+    init(configuration: APIConfiguration = APIConfiguration(), storesRequests: Bool = true) throws {
         directory = try TestEnvironment.temporaryDirectory("api-in-process")
         let path = directory.appendingPathComponent("trainyard.db").path
         let store = try JobStore(path: path)
         let offsets = Mutex<Int64>(0)
         let send: JobRequestSender = { request in
+            guard storesRequests else { return }
             let offset = offsets.withLock { offset -> Int64 in
                 offset += 1
                 return offset
@@ -99,6 +102,22 @@ struct InProcessAPI {
 
 @Suite("HTTP API in-process (HummingbirdTesting)")
 struct APIInProcessTests {
+    @Test("a submit the store does not show yet is answered SUBMITTED when the visibility wait has passed on the API's clock, not before")
+    func submitVisibilityWait() async throws {
+        let clock = ManualClock()
+        let api = try InProcessAPI(configuration: APIConfiguration(submitVisibilityWait: .seconds(2), clock: clock), storesRequests: false)
+        try await api.test { client in
+            async let reply = client.call(.post, "/v1/jobs", key: api.alpha, body: InProcessAPI.spec("late", team: "alpha"))
+            try #require(try await eventually(timeout: .seconds(120)) { clock.sleeperCount == 1 })
+            clock.advance(by: .milliseconds(1_980))
+            try #require(try await eventually(timeout: .seconds(120)) { clock.sleeperCount == 1 })  // 20 ms of the wait are left: it polls the store again
+            clock.advance(by: .milliseconds(20))
+            let answer = try await reply
+            #expect(answer.status == 202, "\(answer.text)")
+            #expect(try answer.json()["state"] as? String == "SUBMITTED")
+        }
+    }
+
     @Test("every authenticated endpoint answers 401 with the JSON error body to no key, an unknown key and a near miss")
     func authentication() async throws {
         let api = try InProcessAPI()
