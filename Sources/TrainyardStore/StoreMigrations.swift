@@ -163,33 +163,6 @@ enum StoreMigrations {
             CREATE INDEX attempt_costs_by_end ON attempt_costs(ended_at);
             """
         ),
-        (
-            6,
-            // Fewer B-tree writes per event (#17): `job_events` keyed by its primary key alone, two
-            // B-trees per event instead of three (the rowid table, its key's index, the by-job index).
-            // The outbox keeps AUTOINCREMENT: without it, an emptied outbox hands out sequence 1
-            // again, and a second publisher on the store (an overlapping restart) still holding
-            // "delete through N" would delete a newer row unsent.
-            """
-            CREATE TABLE job_events_keyed (
-                topic TEXT NOT NULL,
-                partition INTEGER NOT NULL,
-                offset INTEGER NOT NULL,
-                job_id TEXT NOT NULL,
-                attempt INTEGER NOT NULL,
-                state TEXT NOT NULL,
-                source TEXT NOT NULL,
-                occurred_at REAL NOT NULL,
-                payload_json TEXT NOT NULL,
-                PRIMARY KEY (topic, partition, offset)
-            ) WITHOUT ROWID;
-            INSERT INTO job_events_keyed (topic, partition, offset, job_id, attempt, state, source, occurred_at, payload_json)
-                SELECT topic, partition, offset, job_id, attempt, state, source, occurred_at, payload_json FROM job_events;
-            DROP TABLE job_events;
-            ALTER TABLE job_events_keyed RENAME TO job_events;
-            CREATE INDEX job_events_by_job ON job_events(job_id, occurred_at);
-            """
-        ),
     ]
 
     /// True when `database` holds a store's tables.
@@ -201,8 +174,7 @@ enum StoreMigrations {
 
     /// Brings `database` to the newest schema. An empty database becomes a store; a database
     /// with tables but no `schema_migrations` belongs to something else and is left untouched.
-    /// `version`: the last migration to apply (tests build a store as an older release left it).
-    static func apply(to database: SQLiteDatabase, through version: Int = .max) throws {
+    static func apply(to database: SQLiteDatabase) throws {
         let tables = try database.read { connection in
             try connection.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0["name"].string }
         }
@@ -211,7 +183,7 @@ enum StoreMigrations {
                 code: 26, message: "an SQLite database, but not a Trainyard store (tables \(tables.sorted().prefix(5).joined(separator: ", ")))")
         }
         try database.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
-        for migration in all where migration.version <= version {
+        for migration in all {
             try database.write { connection in
                 let applied = try connection.query("SELECT 1 FROM schema_migrations WHERE version = ?", [.integer(Int64(migration.version))])
                 guard applied.isEmpty else { return }
