@@ -106,21 +106,54 @@ public final class SimulatedAttemptLedger: Sendable {
         }
     }
 
-    private static let columns =
-        "resource_name, job_id, attempt, team, created_at, starts_at, ends_at, times_out_at, outcome, exit_code, stopped_at, stop_reason"
+    private static let selectAttempt = SQLiteStatement(
+        "SELECT resource_name, job_id, attempt, team, created_at, starts_at, ends_at, times_out_at, outcome, exit_code, stopped_at, stop_reason FROM simulated_attempts WHERE resource_name = ?"
+    )
+
+    /// `selectAttempt`'s column positions, found by name on first use; they follow from the SQL
+    /// text alone, so one answer holds for every connection.
+    private static let attemptColumns = Mutex<AttemptColumns?>(nil)
+
+    /// Where each column of `selectAttempt` sits in its rows.
+    private struct AttemptColumns {
+        let resourceName, jobID, attempt, team, createdAt, startsAt, endsAt, timesOutAt, outcome, exitCode, stoppedAt, stopReason: Int
+
+        init(_ columns: SQLiteColumns) throws {
+            resourceName = try columns.position(of: "resource_name")
+            jobID = try columns.position(of: "job_id")
+            attempt = try columns.position(of: "attempt")
+            team = try columns.position(of: "team")
+            createdAt = try columns.position(of: "created_at")
+            startsAt = try columns.position(of: "starts_at")
+            endsAt = try columns.position(of: "ends_at")
+            timesOutAt = try columns.position(of: "times_out_at")
+            outcome = try columns.position(of: "outcome")
+            exitCode = try columns.position(of: "exit_code")
+            stoppedAt = try columns.position(of: "stopped_at")
+            stopReason = try columns.position(of: "stop_reason")
+        }
+    }
+
+    private static func attemptColumns(in connection: inout SQLiteConnection) throws -> AttemptColumns {
+        if let known = attemptColumns.withLock({ $0 }) { return known }
+        let found = try AttemptColumns(try connection.columns(of: selectAttempt))
+        attemptColumns.withLock { $0 = found }
+        return found
+    }
 
     private static func attempt(named resourceName: String, in connection: inout SQLiteConnection) throws -> SimulatedAttempt? {
-        guard let row = try connection.query("SELECT \(columns) FROM simulated_attempts WHERE resource_name = ?", [.text(resourceName)]).first
-        else { return nil }
-        func date(_ value: SQLiteValue) -> Date? { value.double.map(Date.init(timeIntervalSince1970:)) }
-        guard let name = row[0].string, let jobID = row[1].string.flatMap(JobID.init), let attempt = row[2].int, let team = row[3].string,
-            let createdAt = date(row[4]), let startsAt = date(row[5]), let endsAt = date(row[6]), let timesOutAt = date(row[7]),
-            let outcome = row[8].string.flatMap(SimulatedOutcome.init(rawValue:)), let exitCode = row[9].int
+        let column = try attemptColumns(in: &connection)
+        guard let row = try connection.query(selectAttempt, [.text(resourceName)]).first else { return nil }
+        func date(_ position: Int) -> Date? { row[position].double.map(Date.init(timeIntervalSince1970:)) }
+        guard let name = row[column.resourceName].string, let jobID = row[column.jobID].string.flatMap(JobID.init),
+            let attempt = row[column.attempt].int, let team = row[column.team].string, let createdAt = date(column.createdAt),
+            let startsAt = date(column.startsAt), let endsAt = date(column.endsAt), let timesOutAt = date(column.timesOutAt),
+            let outcome = row[column.outcome].string.flatMap(SimulatedOutcome.init(rawValue:)), let exitCode = row[column.exitCode].int
         else { throw SimulatedLedgerError(message: "unreadable simulated attempt \(resourceName)") }
         return SimulatedAttempt(
             resourceName: name, jobID: jobID, attempt: Int(attempt), team: team, createdAt: createdAt, startsAt: startsAt, endsAt: endsAt,
-            timesOutAt: timesOutAt, outcome: outcome, exitCode: Int32(truncatingIfNeeded: exitCode), stoppedAt: date(row[10]),
-            stopReason: row[11].string)
+            timesOutAt: timesOutAt, outcome: outcome, exitCode: Int32(truncatingIfNeeded: exitCode), stoppedAt: date(column.stoppedAt),
+            stopReason: row[column.stopReason].string)
     }
 }
 

@@ -139,8 +139,7 @@ public final class KafkaConsumer: Sendable {
     private static func pollOnce(client: RDKafkaClient, state: LockedConsumerState, reader: RDKafkaMessageReader, capacity: Int, logger: Logger) {
         let now = ContinuousClock.now
         let (waitForRoom, revocationsBefore) = state.withLock { state -> (Bool, Int) in
-            if state.buffer.count < capacity { state.fullSince = nil } else if state.fullSince == nil { state.fullSince = now }
-            let waitForRoom = !state.internallyPaused && state.fullSince.map { now - $0 < maximumStall } ?? false
+            let waitForRoom = state.shouldWaitForRoom(capacity: capacity, now: now, maximumStall: maximumStall)
             if waitForRoom { state.pollerWaiting = true }
             return (waitForRoom, state.revocations)
         }
@@ -154,10 +153,7 @@ public final class KafkaConsumer: Sendable {
             let rereads = state.append(&reader.batch, droppingRevoked: state.revocations != revocationsBefore, now: .now, logger: logger)
             client.seek(rereads, logger: logger)
             let waiter = read == 0 ? nil : state.takeWaiter()
-            let behind = state.buffer.count >= capacity && state.fullSince.map { now - $0 >= maximumStall } ?? false
-            let caughtUp = state.buffer.count <= capacity / 2
-            if !state.internallyPaused && behind || state.internallyPaused && caughtUp {
-                state.internallyPaused.toggle()
+            if state.updateInternalPause(capacity: capacity, now: now, maximumStall: maximumStall) {
                 logger.debug("\(state.internallyPaused ? "pausing fetching: the caller is behind" : "resuming fetching: the caller caught up")")
                 let (pause, resume) = state.pauseChanges()
                 client.setPaused(pause, paused: true, logger: logger)

@@ -36,7 +36,7 @@ struct ConsumerState {
     /// Counts revocations, so a poll batch knows whether one happened while it was read.
     private(set) var revocations = 0
     /// Since when the buffer has been full.
-    var fullSince: ContinuousClock.Instant?
+    private(set) var fullSince: ContinuousClock.Instant?
     /// The poll thread waits on `drained`.
     var pollerWaiting = false
     /// Withholds records past a gap in a partition's offsets until a re-read confirms it.
@@ -44,6 +44,26 @@ struct ConsumerState {
 
     func shouldPause(_ partition: KafkaTopicPartition) -> Bool {
         internallyPaused || pausedAll || userPaused.contains(partition)
+    }
+
+    /// Before a poll at `now`: notes since when the buffer (of `capacity` events) has been full,
+    /// and answers whether the poll thread should wait for the caller to drain it rather than
+    /// poll: while the caller has been behind for less than `maximumStall` and fetching is not
+    /// already paused.
+    mutating func shouldWaitForRoom(capacity: Int, now: ContinuousClock.Instant, maximumStall: Duration) -> Bool {
+        if buffer.count < capacity { fullSince = nil } else if fullSince == nil { fullSince = now }
+        return !internallyPaused && fullSince.map { now - $0 < maximumStall } ?? false
+    }
+
+    /// After a poll begun at `now`: pauses fetching once the buffer has been full for
+    /// `maximumStall`, resumes it once the buffer has drained to half. Returns whether
+    /// `internallyPaused` changed (then `pauseChanges()` tells librdkafka what to change).
+    mutating func updateInternalPause(capacity: Int, now: ContinuousClock.Instant, maximumStall: Duration) -> Bool {
+        let behind = buffer.count >= capacity && fullSince.map { now - $0 >= maximumStall } ?? false
+        let caughtUp = buffer.count <= capacity / 2
+        guard !internallyPaused && behind || internallyPaused && caughtUp else { return false }
+        internallyPaused.toggle()
+        return true
     }
 
     /// The assigned partitions whose pause librdkafka must change, now recorded as changed.

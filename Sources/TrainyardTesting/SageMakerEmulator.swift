@@ -1,6 +1,10 @@
 import Foundation
 import Glibc
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// The SageMaker test peer (`ops/test-peers/sagemaker_emulator.py`: moto with realistic job
 /// lifecycles, StopTrainingJob, ResourceInUse, EventBridge → SQS events and checked
 /// signatures), started for one test and stopped by `stop()`.
@@ -52,6 +56,20 @@ public final class SageMakerEmulator: Sendable {
 
     public var credentialEnvironment: [String: String] {
         ["AWS_ACCESS_KEY_ID": info.accessKeyId, "AWS_SECRET_ACCESS_KEY": info.secretAccessKey, "AWS_REGION": info.region]
+    }
+
+    /// Ends the run time of the job `name` created with `emulator.outcome` = held: it completes
+    /// once training, so the test rather than the emulator's clock decides how long it runs.
+    public func release(job name: String) async throws {
+        guard let url = URL(string: info.endpoint + "/_emulator/release") else { return }
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.httpBody = try JSONEncoder().encode(["name": name])
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        let (_, response) = try await URLSession.shared.data(for: request)
+        guard (response as? HTTPURLResponse)?.statusCode == 200 else {
+            throw TestEnvironment.Missing(description: "the SageMaker emulator refused to release \(name)")
+        }
     }
 
     /// The audit records (`action`, `name`, `result`).

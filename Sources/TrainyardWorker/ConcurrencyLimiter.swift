@@ -40,4 +40,7 @@ actor ConcurrencyLimiter {
 
     /// Slots taken now (for tests and metrics).
     var taken: Int { inUse }
+
+    /// Callers waiting for a slot now (for tests).
+    var waiting: Int { queue.count }
 }

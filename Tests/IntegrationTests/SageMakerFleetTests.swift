@@ -157,13 +157,15 @@ struct SageMakerFleetTests {
     func duplicateDeliveryAfterKill() async throws {
         try await withFleet("sm-kill", reconcileSeconds: 3) { fleet, emulator, startWorker in
             try startWorker("worker-1", 0)
-            let ids = try await fleet.submit((0..<4).map { training("long-\($0)", seconds: 8) })
+            // Held: they run until released below, however long the steps before take under load.
+            let ids = try await fleet.submit((0..<4).map { training("long-\($0)", outcome: "held") })
             let allRunning = try await eventually(timeout: .seconds(120)) {
                 try fleet.records(ids).values.filter { $0.state == .running }.count == ids.count
             }
             try #require(allRunning, "jobs never ran:\n\(fleet.logTail("worker-1"))")
             fleet.crash("worker-1")
             try startWorker("worker-2", 0)
+            for id in ids { try await emulator.release(job: "ty-\(id.rawValue)-a1") }
             let records = try await fleet.waitForTerminal(ids, timeout: .seconds(120))
             #expect(records.values.allSatisfy { $0.state == .succeeded && $0.attempt == 1 }, "\(records.values.map(\.state))")
             let names = created(emulator)
@@ -179,7 +181,7 @@ struct SageMakerFleetTests {
         try await withFleet("sm-capacity", capacity: 1, reconcileSeconds: 3) { fleet, emulator, startWorker in
             let port = try Fleet.freePort()
             try startWorker("worker-1", port)
-            let first = try await fleet.submit([training("holds-the-quota", seconds: 10)])[0]
+            let first = try await fleet.submit([training("holds-the-quota", outcome: "held")])[0]
             let running = try await eventually(timeout: .seconds(120)) { try fleet.records([first])[first]?.state == .running }
             try #require(running, "the first job never ran:\n\(fleet.logTail("worker-1"))")
             let second = try await fleet.submit([training("waits-for-quota", seconds: 1)])[0]
@@ -188,6 +190,7 @@ struct SageMakerFleetTests {
                 return metrics?.split(separator: "\n").contains { $0.hasPrefix("trainyard_worker_paused") && $0.hasSuffix(" 1") } ?? false
             }
             #expect(paused, "the worker kept claiming while the quota was exhausted:\n\(fleet.logTail("worker-1"))")
+            try await emulator.release(job: "ty-\(first.rawValue)-a1")
             let records = try await fleet.waitForTerminal([first, second], timeout: .seconds(240))
             #expect(records[first]?.state == .succeeded && records[second]?.state == .succeeded)
             #expect(records[second]?.attempt == 1, "a quota error is not a failed attempt")

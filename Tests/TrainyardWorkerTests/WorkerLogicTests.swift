@@ -60,12 +60,16 @@ struct WorkerLogicTests {
         await limiter.acquireNow(team: "a")
         #expect(await limiter.taken == 4)
         let waiter = Task { await limiter.acquire(team: "a") }
-        try? await Task.sleep(for: .milliseconds(50))
+        // The waiter must be queued before the releases, or the test would not exercise them.
+        let deadline = ContinuousClock.now + .seconds(120)
+        while await limiter.waiting == 0, ContinuousClock.now < deadline { await Task.yield() }
+        #expect(await limiter.waiting == 1)
         await limiter.release(team: "a")
         await limiter.release(team: "a")
         #expect(await limiter.taken == 2, "releases above the limit go to nobody")
         await limiter.release(team: "a")
         await waiter.value
+        #expect(await limiter.waiting == 0)
         #expect(await limiter.taken == 2, "a release below the limit goes to the waiter")
     }
 

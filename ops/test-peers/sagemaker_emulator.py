@@ -8,12 +8,15 @@ and serves it (SageMaker, SQS, EventBridge, IAM on one port) with:
 
 - lifecycles, for training and processing jobs: a job is InProgress/Starting, then
   InProgress/Training (its start time set), then ends as its labels (tags) choose:
-  `emulator.outcome` = completed (default) | failed-algorithm | failed-capacity | hang (runs until stopped or out of time); `emulator.seconds` (default 3) is
-  its run time; past StoppingCondition.MaxRuntimeInSeconds it is Stopped/MaxRuntimeExceeded
+  `emulator.outcome` = completed (default) | failed-algorithm | failed-capacity | hang (runs until
+  stopped or out of time) | held (runs until the test releases it, then completes);
+  `emulator.seconds` (default 3) is its run time; past StoppingCondition.MaxRuntimeInSeconds it is Stopped/MaxRuntimeExceeded
   (processing jobs have no SecondaryStatus, so only the status shows);
 - StopTrainingJob / StopProcessingJob (Stopping, then Stopped one second later;
   ValidationException when not running);
 - ResourceInUse on a duplicate job name, as AWS answers;
+- POST /_emulator/release `{"name": NAME}` (unsigned): a `held` job completes once training
+  (the test, not the emulator's clock, decides how long it runs);
 - `--capacity N`: creating a job answers ResourceLimitExceeded while N jobs are in progress;
 - `--throttle-first N`: the first N SageMaker calls answer 400 ThrottlingException;
 - every status change published through EventBridge PutEvents ("SageMaker Training Job State
@@ -56,6 +59,7 @@ from werkzeug.serving import make_server  # noqa: E402
 REGION = "us-east-1"
 LOCK = threading.RLock()
 PLANS = {}  # job name -> lifecycle plan
+RELEASED = set()  # names of held jobs the test released
 EVENTS = []  # (family, detail) waiting to be published
 LOG_LINES = []  # (log group, stream, message) waiting to be written to CloudWatch Logs
 
@@ -143,7 +147,7 @@ def install_family(backend_class, family, args, audit):
             family.set(job, "InProgress", "Starting")
             tags = tag_map(job)
             PLANS[name] = {
-                "created": time.monotonic(), "started": None,
+                "name": name, "created": time.monotonic(), "started": None,
                 "outcome": tags.get("emulator.outcome", "completed"),
                 "seconds": float(tags.get("emulator.seconds", "3")),
                 "events": tags.get("emulator.events", "normal"),
@@ -203,8 +207,8 @@ def step(job, plan):
         family.set(job, "InProgress", "Training")
     elif plan["started"] is not None and t - plan["started"] >= plan["max_runtime"]:
         family.set(job, "Stopped", "MaxRuntimeExceeded")
-    elif plan["started"] is not None and t - plan["started"] >= plan["seconds"] and plan["outcome"] != "hang":
-        if plan["outcome"] == "completed":
+    elif plan["started"] is not None and ended(plan, t):
+        if plan["outcome"] in ("completed", "held"):
             family.set(job, "Completed")
         else:
             category = "CapacityError" if plan["outcome"] == "failed-capacity" else "AlgorithmError"
@@ -213,6 +217,13 @@ def step(job, plan):
     else:
         return False
     return True
+
+
+def ended(plan, t):
+    """Whether a training job's run time is over: a held job's when released, a hanging job's never."""
+    if plan["outcome"] == "held":
+        return plan["name"] in RELEASED
+    return plan["outcome"] != "hang" and t - plan["started"] >= plan["seconds"]
 
 
 def write_logs(logs_client, lines):
@@ -296,6 +307,24 @@ class Throttle:
         return self.app(environ, start_response)
 
 
+class ReleaseControl:
+    """WSGI middleware: POST /_emulator/release `{"name": NAME}` releases a held job."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/_emulator/release" and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            name = json.loads(environ["wsgi.input"].read(length))["name"]
+            with LOCK:
+                RELEASED.add(name)
+            body = json.dumps({"released": name}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return self.app(environ, start_response)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
@@ -312,7 +341,7 @@ def main():
 
     install_patches(args, audit)
     install_log_filter()
-    app = Throttle(DomainDispatcherApplication(create_backend_app), args.throttle_first, audit)
+    app = ReleaseControl(Throttle(DomainDispatcherApplication(create_backend_app), args.throttle_first, audit))
     server = make_server("127.0.0.1", args.port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{server.server_port}"
