@@ -110,8 +110,13 @@ struct KubernetesStandInTests {
         // Two informers: 2 initial lists, then one per informer per interval while the watches stay open.
         let relisted = try await eventually(timeout: .seconds(120)) { backend.relistCount >= 8 }
         #expect(relisted, "relists: \(backend.relistCount)")
-        let open = try await standIn.stats().openWatches
-        #expect(open["jobs"] == 1 && open["pods"] == 1, "relists happen beside open watches: \(open)")
+        // Each watch asks the server to end when the next relist is due, so between a watch's end
+        // and the next (a list request apart) none is open: wait for both, never sample once.
+        let bothWatching = try await eventually(timeout: .seconds(120)) {
+            let open = try await standIn.stats().openWatches
+            return open["jobs"] == 1 && open["pods"] == 1
+        }
+        #expect(bothWatching, "the watches reopen after each relist (relists: \(backend.relistCount))")
         watching.cancel()
         try? await client.shutdown()  // the backend shuts it down too when its run ends: the first wins
     }
