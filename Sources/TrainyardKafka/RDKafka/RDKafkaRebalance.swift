@@ -21,9 +21,12 @@ enum RDKafkaRebalance {
                 }
             }
             // Where reading starts, for the offset-continuity check: a broker that exposes a
-            // later batch first could otherwise skip records already at the first fetch.
+            // later batch first could otherwise skip records already at the first fetch. This
+            // blocks the poll thread, so it is kept short: two slow lookups of 10 s in a row once
+            // passed max.poll.interval.ms (20 s) and cost the member its partitions. Without an
+            // answer the check starts at the first record read.
             let uncovered = entries.filter { offsets[$0] == nil }
-            offsets.merge(rdkafkaCommittedOffsets(handle, uncovered, timeoutMilliseconds: 10_000)) { explicit, _ in explicit }
+            offsets.merge(rdkafkaCommittedOffsets(handle, uncovered, timeoutMilliseconds: 2_000)) { explicit, _ in explicit }
             if cooperative {
                 if let failure = rd_kafka_incremental_assign(handle, partitions) { logger.error("assign failed: \(RDKafkaError.take(failure))") }
             } else {
