@@ -92,11 +92,14 @@ struct KafkaOffsetContinuity {
             index = end
         }
         if let keep {
-            var position = 0
-            batch.removeAll { _ in
-                defer { position += 1 }
-                return !keep[position]
+            // Kept records move forward in order; `removeAll(where:)` is not promised to call its
+            // predicate in index order, so a position counter inside it would be unsound.
+            var kept = 0
+            for index in batch.indices where keep[index] {
+                if kept != index { batch.swapAt(kept, index) }
+                kept += 1
             }
+            batch.removeLast(batch.count - kept)
         }
         return rereads
     }
