@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "TrainyardAPI",
             dependencies: [
-                "TrainyardCore", "TrainyardStore", "TrainyardBackends", .product(name: "Hummingbird", package: "hummingbird"),
+                "TrainyardCore", "TrainyardStore", "TrainyardBackends", "TrainyardQuota", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
             ],
@@ -191,7 +191,7 @@ let package = Package(
         .testTarget(
             name: "TrainyardAPITests",
             dependencies: [
-                "TrainyardAPI", "TrainyardCore", "TrainyardStore", "TrainyardTesting", "TrainyardBackends",
+                "TrainyardAPI", "TrainyardCore", "TrainyardStore", "TrainyardTesting", "TrainyardBackends", "TrainyardQuota",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
             ]

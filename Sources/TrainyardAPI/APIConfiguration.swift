@@ -1,5 +1,6 @@
 import Foundation
 import TrainyardCore
+import TrainyardQuota
 
 /// Limits and timings of the HTTP API; every parameter has a default.
 public struct APIConfiguration: Sendable {
@@ -14,16 +15,20 @@ public struct APIConfiguration: Sendable {
     public var secretPolicy: SecretPolicy
     /// The clock `submitVisibilityWait` is measured and slept on.
     public var clock: any Clock<Duration>
+    /// The workers' quotas (the same file, `aggregator --quotas`), shown against each team's usage
+    /// on the dashboard; nil: the dashboard shows usage and held jobs without limits.
+    public var quotas: (any QuotaPolicySource)?
 
     public init(
         maxSpecBytes: Int = JobSpecParser.maxDocumentBytes, maxSmallBodyBytes: Int = 16 * 1024, submitVisibilityWait: Duration = .seconds(2),
-        secretPolicy: SecretPolicy = .ownTeamOnly, clock: any Clock<Duration> = ContinuousClock()
+        secretPolicy: SecretPolicy = .ownTeamOnly, clock: any Clock<Duration> = ContinuousClock(), quotas: (any QuotaPolicySource)? = nil
     ) {
         self.maxSpecBytes = maxSpecBytes
         self.maxSmallBodyBytes = maxSmallBodyBytes
         self.submitVisibilityWait = submitVisibilityWait
         self.secretPolicy = secretPolicy
         self.clock = clock
+        self.quotas = quotas
     }
 }
 

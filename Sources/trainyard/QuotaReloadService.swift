@@ -2,8 +2,9 @@ import Logging
 import ServiceLifecycle
 import TrainyardConfiguration
 
-/// Re-reads the worker's quotas file every few seconds when it changed, so quotas change
-/// without a restart; a broken file is logged and the last good quotas stay in force.
+/// Re-reads the quotas file (a worker's, or the aggregator's for its dashboard) every few seconds
+/// when it changed, so quotas change without a restart; a broken file is logged and the last good
+/// quotas stay in force.
 struct QuotaReloadService: Service, CustomStringConvertible {
     let file: QuotaPolicyReloader
     let logger: Logger

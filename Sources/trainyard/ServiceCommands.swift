@@ -144,12 +144,19 @@ struct RunAggregator: AsyncParsableCommand {
     )
     var workerConfig: String?
 
+    @Option(
+        help:
+            "The workers' team quotas file: the dashboard shows each team's usage against it; re-read when it changes (env TRAINYARD_QUOTAS; default: usage without limits)."
+    )
+    var quotas: String?
+
     func run() async throws {
         let logger = options.logger("trainyard.aggregator")
         let alertConfiguration = try loadAlertConfiguration()
         let workerConfigPath = workerConfig ?? ProcessInfo.processInfo.environment["TRAINYARD_WORKER_CONFIG"]
         // Read once: the secret policy the API checks at submit, and the targets logs are read from.
         let workerConfigFile = try workerConfigPath.map(WorkerConfigFile.load(path:))
+        let quotaFile = try (quotas ?? ProcessInfo.processInfo.environment["TRAINYARD_QUOTAS"]).map(QuotaPolicyReloader.init(path:))
         try options.prepareDirectory(for: options.databasePath)
         let store: JobStore
         do {
@@ -175,7 +182,8 @@ struct RunAggregator: AsyncParsableCommand {
                 workerConfig: workerConfigFile, stateDirectory: options.stateDirectory, logger: logger))
         let api = APIServer(
             store: apiStore, authenticator: Authenticator(keys: keys), send: { try await requests.publish($0) },
-            configuration: APIConfiguration(secretPolicy: workerConfigFile?.secretPolicy ?? .ownTeamOnly), logSources: logSources, logger: logger)
+            configuration: APIConfiguration(secretPolicy: workerConfigFile?.secretPolicy ?? .ownTeamOnly, quotas: quotaFile), logSources: logSources,
+            logger: logger)
         let http = ObservabilityServer.make(
             address: try parseAddress(httpAddress), registry: registry, ready: { aggregator.isReady && apiStore.isReachable() }, logger: logger,
             configure: api.install(on:))
@@ -186,6 +194,7 @@ struct RunAggregator: AsyncParsableCommand {
         // Shut down in reverse: ingest stops (and commits) first, then the offset committer, the
         // alert monitor, the status publisher (which drains its outbox), and HTTP last.
         var services: [any Service] = [http]
+        if let quotaFile { services.append(QuotaReloadService(file: quotaFile, logger: logger)) }
         if statusTopic {
             services.append(BackgroundService(description: "status publisher", body: { await publisher.run() }, finish: { await publisher.drain() }))
         }

@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 import TrainyardAPI
 import TrainyardCore
+import TrainyardQuota
 import TrainyardStore
 import TrainyardTesting
 
@@ -18,6 +19,8 @@ struct InProcessAPI {
     let admin = APIKeyFile.generateKey()
     let alpha = APIKeyFile.generateKey()
     let beta = APIKeyFile.generateKey()
+    /// Applies a message to the store as the aggregator would (e.g. a worker's event).
+    let apply: @Sendable (IngestRecord) throws -> Void
 
     /// - Parameter storesRequests: false for an aggregator that never catches up: requests are
     ///   taken and the store never shows them.
@@ -26,18 +29,20 @@ struct InProcessAPI {
         let path = directory.appendingPathComponent("trainyard.db").path
         let store = try JobStore(path: path)
         let offsets = Mutex<Int64>(0)
-        let send: JobRequestSender = { request in
-            guard storesRequests else { return }
+        let apply: @Sendable (IngestRecord) throws -> Void = { record in
             let offset = offsets.withLock { offset -> Int64 in
                 offset += 1
                 return offset
             }
-            let record: IngestRecord =
-                switch request {
-                case .submit(let command): .submitted(command)
-                case .cancel(let command): .cancelRequested(command)
-                }
             _ = try store.apply([IngestMessage(position: MessagePosition(topic: "requests", partition: 0, offset: offset), record: record)])
+        }
+        self.apply = apply
+        let send: JobRequestSender = { request in
+            guard storesRequests else { return }
+            switch request {
+            case .submit(let command): try apply(.submitted(command))
+            case .cancel(let command): try apply(.cancelRequested(command))
+            }
         }
         let keys = APIKeyFile(entries: [
             APIKeyEntry(name: "admin", sha256: APIKeyFile.hash(admin)),
@@ -206,6 +211,35 @@ struct APIInProcessTests {
                 #expect(reply.headers[.contentType]?.hasPrefix("application/json") == true)
                 #expect(try reply.json().keys.sorted() == ["error"])
             }
+        }
+    }
+
+    @Test(
+        "the dashboard's quota panel: each team's running jobs against the quotas file given to the aggregator, its held jobs; a team sees its own row only"
+    )
+    func quotaPanel() async throws {
+        let quotas = QuotaPolicy(teams: ["alpha": TeamQuota(limit: QuotaLimit(maxAttempts: 1)), "beta": TeamQuota(limit: QuotaLimit(maxAttempts: 3))])
+        let api = try InProcessAPI(configuration: APIConfiguration(quotas: quotas))
+        try await api.test { client in
+            let running = try #require(JobID(try await client.submit("first", team: "alpha", key: api.alpha)))
+            let held = try #require(JobID(try await client.submit("second", team: "alpha", key: api.alpha)))
+            try api.apply(.event(LifecycleEvent(jobID: running, attempt: 1, state: .running, source: .worker, team: "alpha", backend: "local")))
+            try api.apply(
+                .event(
+                    LifecycleEvent(
+                        jobID: held, attempt: 1, state: .queued, source: .worker, team: "alpha", backend: "local",
+                        reason: "team quota: 1 of 1 running")))
+
+            let admin = try await client.call(.get, "/", key: api.admin)
+            #expect(admin.status == 200)
+            #expect(
+                admin.text.contains(#"<tr data-team="alpha"><td>alpha</td><td class="num reason" data-resource="attempts">1 / 1</td>"#),
+                "\(admin.text)")
+            #expect(admin.text.contains(#"<td class="num" data-resource="held">1</td>"#))
+            #expect(admin.text.contains(#"<tr data-team="beta"><td>beta</td><td class="num" data-resource="attempts">0 / 3</td>"#))
+
+            let beta = try await client.call(.get, "/", key: api.beta)
+            #expect(beta.text.contains(#"<tr data-team="beta">"#) && !beta.text.contains(#"data-team="alpha""#))
         }
     }
 }

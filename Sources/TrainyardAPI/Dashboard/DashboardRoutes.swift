@@ -81,7 +81,8 @@ struct DashboardRoutes: Sendable {
             principal: principal, filters: filters, jobs: jobs,
             nextCursor: records.count > pageSize ? jobs.last.map { PageCursor.encode(after: $0.jobID) } : nil, stateCounts: counts,
             finishedLastHour: try store.finishedCounts(since: now.addingTimeInterval(-3600), team: principal.team), error: problem, now: now,
-            spend: try teamSpend(for: principal, now: now))
+            spend: try teamSpend(for: principal, now: now),
+            quotas: QuotaPanel(usage: try store.teamUsage(team: principal.team), policy: configuration.quotas?.policy, principal: principal))
         return Self.html(page.render(), status: problem == nil ? .ok : .badRequest)
     }
 

@@ -17,6 +17,8 @@ struct JobsPage {
     var now: Date
     /// Spend per team (the teams this principal sees) over the last 24 h and 30 days.
     var spend: [TeamSpend] = []
+    /// Usage against quota per team, when quotas limit or hold anything.
+    var quotas: QuotaPanel?
 
     /// One row of the spend table.
     struct TeamSpend {
@@ -43,6 +45,7 @@ struct JobsPage {
         let finished = finishedLastHour.values.reduce(0, +)
         body += "<div class=\"tile\" id=\"failure-rate\"><b>\(rate)</b>failure rate, last hour (\(finished) finished)</div></section>"
         body += spendTable()
+        body += quotas?.render() ?? ""
         body += filterForm()
         if let error { body += "<p class=\"error\">\(HTML.escape(error))</p>" }
         body += "<table id=\"jobs\"><thead><tr><th>Job</th><th>Team</th><th>Kind</th><th>State</th><th>Backend</th><th>Attempt</th>"
