@@ -1,14 +1,19 @@
 import Foundation
 import SimulatedBackend
 import Testing
+import TrainyardAPI
 import TrainyardCore
 import TrainyardStore
 import TrainyardTesting
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// Team quotas across real worker processes sharing the claims topic (docs/fair-share.md).
 @Suite("Team quotas in the fleet", .serialized)
 struct QuotaFleetTests {
-    @Test("team A floods its 2-slot quota on one partition: never more than 2 of its attempts run, B's job starts before A's backlog is through")
+    @Test("team A floods its 2-slot quota on one partition: never more than 2 of its attempts run, B's job starts before A's backlog is through; the dashboard shows A against its quota")
     func floodedQuota() async throws {
         try await Fleet.with(name: "quota", partitions: 1) { fleet in
             let config = fleet.home.appendingPathComponent("worker.yaml")
@@ -16,7 +21,11 @@ struct QuotaFleetTests {
             let quotas = fleet.home.appendingPathComponent("quotas.yaml")
             try "teams:\n  flood: {maxAttempts: 2}\n".write(to: quotas, atomically: true, encoding: .utf8)
             let ledger = try SimulatedAttemptLedger(path: fleet.stateDirectory.appendingPathComponent("simulated.sqlite").path)
-            try fleet.startAggregator()
+            let keyFile = fleet.home.appendingPathComponent("api-keys.yaml").path
+            let admin = APIKeyFile.generateKey()
+            try APIKeyFile.append(key: admin, name: "admin", team: nil, to: keyFile)
+            let apiPort = try Fleet.freePort()
+            try fleet.startAggregator(httpPort: apiPort, arguments: ["--api-keys", keyFile, "--quotas", quotas.path])
             let metricsPort = try Fleet.freePort()
             for (name, port) in [("worker-1", metricsPort), ("worker-2", 0)] {
                 try fleet.startWorker(name, httpPort: port, arguments: ["--config", config.path, "--quotas", quotas.path])
@@ -69,6 +78,12 @@ struct QuotaFleetTests {
             }
             let metrics = try await Fleet.get(port: metricsPort, path: "/metrics").1
             #expect(released, "worker-1's /metrics: \(metrics)")
+
+            // The aggregator's dashboard shows the team against the quotas file it was given.
+            var dashboard = URLRequest(url: URL(string: "http://127.0.0.1:\(apiPort)/")!)
+            dashboard.setValue("Bearer \(admin)", forHTTPHeaderField: "Authorization")
+            let page = String(decoding: try await URLSession.shared.data(for: dashboard).0, as: UTF8.self)
+            #expect(page.contains(#"<tr data-team="flood"><td>flood</td><td class="num" data-resource="attempts">0 / 2</td>"#), "\(page)")
 
             let smallStart = try #require(try store.events(of: small[0]).map(\.event).filter { $0.state == .running }.map(\.occurredAt).min())
             let floodStarts = intervals.map(\.start).sorted()
