@@ -159,13 +159,19 @@ struct RunAggregator: AsyncParsableCommand {
         let quotaFile = try (quotas ?? ProcessInfo.processInfo.environment["TRAINYARD_QUOTAS"]).map(QuotaPolicyReloader.init(path:))
         try options.prepareDirectory(for: options.databasePath)
         let store: JobStore
+        let storeLock: StoreLock
         do {
+            storeLock = try await lockStore(logger: logger)
             store = try JobStore(path: options.databasePath)
         } catch let error as SQLiteError {
             // A corrupt or foreign file: say which, and exit 2 like every other unusable configuration.
             printError("cannot use the store: \(error)")
             throw ExitCode(2)
+        } catch let error as StoreLockError {
+            printError("cannot use the store: \(error)")
+            throw ExitCode(2)
         }
+        defer { withExtendedLifetime(storeLock) {} }
         let registry = MetricsRegistry()
         let kafka = try options.kafka(clientID: "trainyard-aggregator")
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
@@ -208,6 +214,26 @@ struct RunAggregator: AsyncParsableCommand {
 }
 
 extension RunAggregator {
+    /// The store's one-writer lock; while another aggregator holds it (an overlapping restart,
+    /// or a second aggregator pointed at the same `--db` by mistake) this waits, saying so.
+    func lockStore(logger: Logger) async throws -> StoreLock {
+        let path = options.databasePath
+        var lastWarning: ContinuousClock.Instant?
+        while true {
+            switch try StoreLock.acquire(store: path) {
+            case .acquired(let lock): return lock
+            case .held(let holder):
+                if lastWarning.map({ $0.duration(to: .now) >= .seconds(30) }) ?? true {
+                    logger.warning(
+                        "waiting for the store \(path): another aggregator (\(holder.map { "pid \($0)" } ?? "pid unknown")) holds it; a second aggregator needs its own --db"
+                    )
+                    lastWarning = .now
+                }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+
     /// The key file named by --api-keys or TRAINYARD_API_KEYS (it must exist), else
     /// `<home>/api-keys.yaml` when it exists, else none.
     func loadAPIKeys(logger: Logger) throws -> APIKeyRing {
