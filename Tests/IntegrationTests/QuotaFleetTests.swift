@@ -13,7 +13,9 @@ import TrainyardTesting
 /// Team quotas across real worker processes sharing the claims topic (docs/fair-share.md).
 @Suite("Team quotas in the fleet", .serialized)
 struct QuotaFleetTests {
-    @Test("team A floods its 2-slot quota on one partition: never more than 2 of its attempts run, B's job starts before A's backlog is through; the dashboard shows A against its quota")
+    @Test(
+        "team A floods its 2-slot quota on one partition: never more than 2 of its attempts run, B's job starts before A's backlog is through; the dashboard shows A against its quota"
+    )
     func floodedQuota() async throws {
         try await Fleet.with(name: "quota", partitions: 1) { fleet in
             let config = fleet.home.appendingPathComponent("worker.yaml")
@@ -87,7 +89,16 @@ struct QuotaFleetTests {
 
             let smallStart = try #require(try store.events(of: small[0]).map(\.event).filter { $0.state == .running }.map(\.occurredAt).min())
             let floodStarts = intervals.map(\.start).sorted()
-            #expect(smallStart < floodStarts[floodStarts.count - 2], "team small's job waited behind team flood's backlog")
+            let smallHistory = try store.events(of: small[0]).map(\.event).map {
+                "\($0.occurredAt) \($0.state.rawValue) \($0.source.rawValue) \($0.workerID ?? "-") \($0.reason ?? "")"
+            }
+            #expect(
+                smallStart < floodStarts[floodStarts.count - 2],
+                """
+                team small's job waited behind team flood's backlog; flood starts \(floodStarts)
+                small's events:\n\(smallHistory.joined(separator: "\n"))
+                worker-1:\n\(fleet.logTail("worker-1", lines: 60))\nworker-2:\n\(fleet.logTail("worker-2", lines: 60))
+                """)
         }
     }
 }
