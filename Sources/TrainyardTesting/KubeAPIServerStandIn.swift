@@ -104,7 +104,7 @@ public final class KubeAPIServerStandIn: Sendable {
 
     /// Runs `validate_kubernetes_objects.py` on every Job the stand-in received; returns its
     /// exit status and output.
-    public func validateCreatedJobs() throws -> (status: Int32, output: String) {
+    public func validateCreatedJobs() async throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = try TestEnvironment.python()
         process.arguments = [
@@ -114,8 +114,8 @@ public final class KubeAPIServerStandIn: Sendable {
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let data = try await TestEnvironment.offThePool { output.fileHandleForReading.readDataToEndOfFile() }
+        try await TestEnvironment.offThePool { process.waitUntilExit() }
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 

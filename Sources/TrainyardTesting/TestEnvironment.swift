@@ -48,6 +48,16 @@ public enum TestEnvironment {
             .appendingPathComponent(relativePath)
     }
 
+    /// Runs blocking work (reading a pipe to its end, waiting for a process) on a thread of its
+    /// own. Swift's cooperative pool has one thread per core, two on a CI machine: a test that
+    /// blocks one of them stalls every other test of the process, whose deadlines then pass
+    /// while they cannot run.
+    public static func offThePool<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result(catching: work)) }.start()
+        }
+    }
+
     /// A finished child process: its exit status and what it printed.
     public struct Completed: Sendable, CustomStringConvertible {
         public var status: Int32
@@ -69,11 +79,11 @@ public enum TestEnvironment {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        // Read before waiting: a full pipe would block the child.
-        async let out = output.fileHandleForReading.readToEnd()
-        async let err = errors.fileHandleForReading.readToEnd()
+        // Read before waiting (a full pipe would block the child), each pipe on its own thread.
+        async let out = offThePool { try output.fileHandleForReading.readToEnd() }
+        async let err = offThePool { try errors.fileHandleForReading.readToEnd() }
         let (outData, errData) = try await (out, err)
-        process.waitUntilExit()
+        try await offThePool { process.waitUntilExit() }
         return Completed(
             status: process.terminationStatus, output: String(decoding: outData ?? Data(), as: UTF8.self),
             errors: String(decoding: errData ?? Data(), as: UTF8.self))

@@ -51,7 +51,7 @@ public enum TestPython {
     }
 
     /// Runs a peer script to completion with `input` on stdin; returns its stdout, throws on a non-zero exit.
-    public static func run(_ script: String, arguments: [String] = [], input: Data) throws -> Data {
+    public static func run(_ script: String, arguments: [String] = [], input: Data) async throws -> Data {
         let process = Process()
         process.executableURL = try interpreter()
         process.arguments = [peerScript(script).path] + arguments
@@ -68,9 +68,10 @@ public enum TestPython {
             try? stdin.fileHandleForWriting.close()
         }
         writer.start()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        async let reading = TestEnvironment.offThePool { stdout.fileHandleForReading.readDataToEndOfFile() }
+        async let readingErrors = TestEnvironment.offThePool { stderr.fileHandleForReading.readDataToEndOfFile() }
+        let (output, errors) = try await (reading, readingErrors)
+        try await TestEnvironment.offThePool { process.waitUntilExit() }
         guard process.terminationStatus == 0 else {
             throw TestEnvironment.Missing(description: "\(script) exited \(process.terminationStatus): \(String(decoding: errors, as: UTF8.self))")
         }

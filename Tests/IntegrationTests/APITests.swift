@@ -261,8 +261,8 @@ struct APITests {
                 process.standardOutput = output
                 process.standardError = FileHandle.nullDevice
                 try process.run()
-                let dom = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
+                let dom = try await TestEnvironment.offThePool { output.fileHandleForReading.readDataToEndOfFile() }
+                try await TestEnvironment.offThePool { process.waitUntilExit() }
                 return String(decoding: dom, as: UTF8.self)
             }
             let list = try await render("/")

@@ -94,7 +94,7 @@ struct KubernetesFleetTests {
             // One Job per attempt, each valid against the Kubernetes OpenAPI schema (strict).
             let stats = try await standIn.stats()
             #expect(stats.creates.count == 8 && stats.creates.values.allSatisfy { $0 == 1 }, "\(stats.creates)")
-            let validation = try standIn.validateCreatedJobs()
+            let validation = try await standIn.validateCreatedJobs()
             #expect(validation.status == 0, "\(validation.output)")
         }
         standIn.stop()

@@ -64,7 +64,7 @@ struct KubernetesStandInTests {
         watching.cancel()
         try? await firstClient.shutdown()  // the backend shuts it down too when its run ends: the first wins
         try? await secondClient.shutdown()
-        let validation = try standIn.validateCreatedJobs()
+        let validation = try await standIn.validateCreatedJobs()
         #expect(validation.status == 0, "\(validation.output)")
     }
 

@@ -31,7 +31,7 @@ import TrainyardTesting
         var canonicalRequest: String
     }
 
-    @Test func signaturesMatchBotocoreByteForByte() throws {
+    @Test func signaturesMatchBotocoreByteForByte() async throws {
         var generated: [(request: AWSSigningRequest, credentials: AWSCredentials, date: Date, region: String, service: String, url: String)] = []
         for index in 0..<300 {
             var rng = SplitMix64(seed: SplitMix64.seed(Self.seed, case: index))
@@ -44,7 +44,7 @@ import TrainyardTesting
                 accessKeyId: item.credentials.accessKeyID, secretAccessKey: item.credentials.secretAccessKey,
                 sessionToken: item.credentials.sessionToken, timestamp: Self.timestamp(item.date), region: item.region, service: item.service)
         }
-        let output = try TestPython.run("botocore_sign.py", input: try JSONEncoder().encode(cases))
+        let output = try await TestPython.run("botocore_sign.py", input: try JSONEncoder().encode(cases))
         let references = try JSONDecoder().decode([Reference].self, from: output)
         try #require(references.count == generated.count)
         var compared = 0
