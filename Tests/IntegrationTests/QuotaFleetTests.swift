@@ -38,8 +38,11 @@ struct QuotaFleetTests {
                     labels: [SimulationLabel.seconds.rawValue: "2"])
             }
             // One partition: B's job sits behind all of A's in the same log.
-            let flood = try await fleet.submit((0..<12).map { spec("flood", $0) })
-            let small = try await fleet.submit([spec("small", 0)])
+            // In one producer's batch, so B's job reaches the topic right behind A's (a second
+            // producer would connect first: seconds on a loaded machine, while A's jobs start).
+            let submitted = try await fleet.submit((0..<12).map { spec("flood", $0) } + [spec("small", 0)])
+            let flood = Array(submitted.prefix(12))
+            let small = Array(submitted.suffix(1))
             let records = try await fleet.waitForTerminal(flood + small, timeout: .seconds(240))
             for id in flood + small {
                 #expect(records[id]?.state == .succeeded, "\(id): \(String(describing: records[id]?.state))\n\(fleet.logTail("worker-1"))")
