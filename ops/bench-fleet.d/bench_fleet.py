@@ -54,6 +54,22 @@ def cpu_ms(pid: int, children: bool = True) -> tuple[float, float]:
         return 0.0, 0.0
 
 
+def runqueue_wait_ms(pid: int) -> float:
+    """How long the process's live threads have waited on a run queue (runnable, not running), ms."""
+    total = 0.0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as handle:
+                total += int(handle.read().split()[1]) / 1e6
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def rss_mb(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/status") as handle:
@@ -193,6 +209,12 @@ class TrainyardFleet:
             "broker": cpu_ms(broker, children=False)[0] if broker else 0.0,
         }
 
+    def runqueue_wait(self) -> dict[str, float]:
+        """Run-queue wait so far, ms (see `runqueue_wait_ms`): the workers together, the broker."""
+        broker = self.broker_pid()
+        return {"workers": sum(runqueue_wait_ms(w.pid) for w in self.workers),
+                "broker": runqueue_wait_ms(broker) if broker else 0.0}
+
     def worker_rss(self) -> list[float]:
         return [value for value in (rss_mb(w.pid) for w in self.workers) if value is not None]
 
@@ -326,7 +348,12 @@ def bench_trainyard(driver: "Bench", backend: str) -> dict:
     driver.fleets.append(fleet)
     try:
         fleet.start()
-        time.sleep(1)  # idle: joined, nothing to do
+        # Idle: joined, nothing to do. What waiting costs (the workers' empty fetches every
+        # fetch wait, the aggregator's, the broker answering them), per second.
+        idle_before, idle_seconds = fleet.cpu(), 5.0
+        time.sleep(idle_seconds)
+        idle_after = fleet.cpu()
+        idle_cpu = {name: (idle_after[name] - idle_before[name]) / idle_seconds for name in ("worker", "broker")}
         idle_rss = fleet.worker_rss()
         # Throughput: the whole backlog at once; the clock runs from the first claim until the
         # aggregator has stored every job's terminal state.
@@ -347,11 +374,16 @@ def bench_trainyard(driver: "Bench", backend: str) -> dict:
         # Latency: open-loop arrivals at half of that rate.
         latencies: list[float] = []
         split: dict[str, list[float]] = {}
+        starved: dict[str, float] = {}
         if rate:
             half = rate / 2
             count = min(args.jobs, max(50, int(half * args.latency_seconds)))
             log(f"{backend}: {count} jobs at {half:.1f}/s (open loop) for submit→RUNNING")
+            waited_before, phase_start = fleet.runqueue_wait(), time.monotonic()
             _, acks = fleet.produce(count, rate=half)
+            waited_after, phase_seconds = fleet.runqueue_wait(), time.monotonic() - phase_start
+            # CPU starvation during the phase: time the fleet's threads were runnable but not running.
+            starved = {name: (waited_after[name] - waited_before[name]) / phase_seconds for name in waited_after}
             fleet.wait_terminal(args.jobs + count, "latency")
             split = fleet.latency_split(acks)
             latencies = split["submit_to_running"]
@@ -360,7 +392,8 @@ def bench_trainyard(driver: "Bench", backend: str) -> dict:
                               for name, values in split.items())
             log(f"{backend}: p50/p99 ms ({len(latencies)} jobs): {parts}")
         result = {"system": "trainyard", "backend": backend, "jobs_per_s": rate, "cpu": cpu,
-                  "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "idle_rss": idle_rss, "split": split}
+                  "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "idle_rss": idle_rss, "idle_cpu": idle_cpu, "split": split,
+                  "starved": starved}
         if backend == "simulated" and args.in_flight > 0:
             log(f"simulated: {args.in_flight} attempts of an hour, for the worker RSS with attempts in flight")
             fleet.produce(args.in_flight, held=True)
@@ -554,6 +587,8 @@ class Bench:
             if r["system"] == "trainyard":
                 line = (f"fleet: system=trainyard backend={r['backend']} worker_rss_idle_mb="
                         f"{fmt(max(r['idle_rss']) if r['idle_rss'] else None)}")
+                line += (f" idle_worker_cpu_ms_per_s={r['idle_cpu']['worker']:.1f}"
+                         f" idle_broker_cpu_ms_per_s={r['idle_cpu']['broker']:.1f}")
                 if "in_flight" in r:
                     line += (f" attempts_in_flight={r['in_flight']} worker_rss_in_flight_mb="
                              f"{fmt(max(r['in_flight_rss']) if r['in_flight_rss'] else None)}")
@@ -562,7 +597,9 @@ class Bench:
             if r["system"] == "trainyard" and r["split"]:
                 parts = " ".join(f"{name}_p50_ms={fmt(percentile(values, 50), 0)} {name}_p99_ms={fmt(percentile(values, 99), 0)}"
                                  for name, values in r["split"].items() if name != "submit_to_running")
-                print(f"fleet: system=trainyard backend={r['backend']} latency_jobs={len(r['split']['submit_to_running'])} {parts}",
+                starved = r["starved"]
+                print(f"fleet: system=trainyard backend={r['backend']} latency_jobs={len(r['split']['submit_to_running'])} {parts} "
+                      f"runqueue_wait_ms_per_s_workers={starved['workers']:.1f} runqueue_wait_ms_per_s_broker={starved['broker']:.1f}",
                       flush=True)
 
         def ratio(a: str, b: str) -> str:
