@@ -120,6 +120,7 @@ public actor Worker {
             logger.debug("cancel requested", metadata: ["job": "\(command.jobID)", "tracked": "\(trackers[command.jobID] != nil)"])
             done(message)
         case .success(.submit(let command)):
+            logger.debug("submit received", metadata: receiptMetadata(message, command.jobID))
             // A duplicate submit of a job already in flight here: not routed (nor checked) again.
             if trackers[command.jobID] != nil { return done(message) }
             switch router.route(command.spec) {
@@ -132,6 +133,16 @@ public actor Worker {
                 group.addTask { await self.execute(command, on: target, tracker: tracker) }
             }
         }
+    }
+
+    /// Where a request was read, and how long after its record's timestamp (the producer's clock;
+    /// the claim delay before the worker's own steps, see docs/performance.md).
+    private func receiptMetadata(_ message: KafkaMessage, _ jobID: JobID) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["job": "\(jobID)", "offset": "\(message.topicPartition)@\(message.offset)"]
+        if let timestamp = message.timestamp {
+            metadata["recordAgeMs"] = "\(Int((Date().timeIntervalSince(timestamp) * 1000).rounded()))"
+        }
+        return metadata
     }
 
     /// A submit the router refuses may be of a job that started before the worker's secret policy

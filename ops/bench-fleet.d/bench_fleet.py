@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import signal
 import socket
@@ -55,6 +54,22 @@ def cpu_ms(pid: int, children: bool = True) -> tuple[float, float]:
         return 0.0, 0.0
 
 
+def runqueue_wait_ms(pid: int) -> float:
+    """How long the process's live threads have waited on a run queue (runnable, not running), ms."""
+    total = 0.0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as handle:
+                total += int(handle.read().split()[1]) / 1e6
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def rss_mb(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/status") as handle:
@@ -83,34 +98,6 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Requests, written as the Swift client writes them (JobRequestCodec; docs/wire-format.md)
-
-ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-
-
-def job_id(at: float) -> str:
-    """A fresh time-ordered job id: 48 bits of milliseconds, 80 random bits, 26 base32 characters."""
-    value = (int(at * 1000) << 80) | random.getrandbits(80)
-    return "".join(ALPHABET[(value >> (5 * (25 - i))) & 31] for i in range(26))
-
-
-def timestamp(at: float) -> str:
-    millis = int(round(at * 1000))
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000)) + f".{millis % 1000:03d}Z"
-
-
-def submit_line(index: int, command: list[str], labels: dict, max_runtime: int) -> str:
-    now = time.time()
-    identifier = job_id(now)
-    request = {
-        "jobId": identifier, "schema": 1, "type": "submit", "submittedAt": timestamp(now),
-        "spec": {"apiVersion": "trainyard/v1", "name": f"bench-{index}", "team": "bench", "kind": "batch",
-                 "command": command, "maxRuntimeSeconds": max_runtime, "labels": labels},
-    }
-    return f"{identifier}\t{json.dumps(request, separators=(',', ':'))}\n"
-
-
-# ---------------------------------------------------------------------------------------------
 # Trainyard
 
 
@@ -135,6 +122,7 @@ class TrainyardFleet:
         self.aggregator: Service | None = None
         self.workers: list[Service] = []
         self.index = 0
+        self.batches = 0
 
     def env(self) -> dict:
         env = {key: value for key, value in os.environ.items()
@@ -221,39 +209,34 @@ class TrainyardFleet:
             "broker": cpu_ms(broker, children=False)[0] if broker else 0.0,
         }
 
+    def runqueue_wait(self) -> dict[str, float]:
+        """Run-queue wait so far, ms (see `runqueue_wait_ms`): the workers together, the broker."""
+        broker = self.broker_pid()
+        return {"workers": sum(runqueue_wait_ms(w.pid) for w in self.workers),
+                "broker": runqueue_wait_ms(broker) if broker else 0.0}
+
     def worker_rss(self) -> list[float]:
         return [value for value in (rss_mb(w.pid) for w in self.workers) if value is not None]
 
     # -- submitting ---------------------------------------------------------------------------
 
-    def job(self, held: bool = False) -> str:
-        self.index += 1
-        if self.backend == "simulated":
-            return submit_line(self.index, ["true"], {"bench": "held"} if held else {}, 7200)
-        return submit_line(self.index, ["/bin/true"], {}, 600)
-
-    def produce(self, count: int, rate: float | None = None, held: bool = False) -> float:
+    def produce(self, count: int, rate: float | None = None, held: bool = False) -> tuple[float, str]:
         """Writes `count` submit requests to the requests topic (paced at `rate` per second, else at
-        once) through kcat; returns when the first was written."""
-        producer = subprocess.Popen(["kcat", "-P", "-b", self.brokers, "-t", f"{self.prefix}.requests", "-K", "\t"],
-                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        started = time.time()
-        try:
-            if rate is None:
-                producer.stdin.write("".join(self.job(held) for _ in range(count)))
-            else:
-                for number in range(count):
-                    delay = started + number / rate - time.time()
-                    if delay > 0:
-                        time.sleep(delay)
-                    producer.stdin.write(self.job(held))
-                    producer.stdin.flush()
-            producer.stdin.close()
-        except BrokenPipeError:
-            pass
-        if producer.wait(timeout=300) != 0:
-            raise HarnessError(f"kcat -P failed: {producer.stderr.read().strip()[-500:]}")
-        return started
+        once) through the bench's long-lived producer (submitter.py); returns when the first was
+        written and the file of their acknowledgements (job, submittedAt, record time, acked)."""
+        self.batches += 1
+        acks = os.path.join(self.dir, f"submitted-{self.batches}.jsonl")
+        work = "held" if held else self.backend
+        command = [self.args.venv_python, os.path.join(HERE, "submitter.py"), "--brokers", self.brokers,
+                   "--topic", f"{self.prefix}.requests", "--count", str(count), "--work", work,
+                   "--first-index", str(self.index + 1), "--out", acks]
+        if rate is not None:
+            command += ["--rate", f"{rate:.3f}"]
+        self.index += count
+        result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+        if result.returncode != 0:
+            raise HarnessError(f"the submitter failed: {result.stderr.strip()[-500:]}")
+        return float(result.stdout.strip()), acks
 
     # -- the store ----------------------------------------------------------------------------
 
@@ -291,24 +274,40 @@ class TrainyardFleet:
                 next_report = now + 10
             time.sleep(0.05)
 
-    def submit_to_running(self, since_index_time: float) -> tuple[list[float], list[float]]:
-        """submit → RUNNING (first RUNNING of the first attempt that ran) and, of it, submit → CLAIMED,
-        ms, for jobs submitted after `since`. Both ends are event times (the request's submittedAt,
-        the worker's or backend's occurredAt), so the aggregator's fetch wait and batching are not in them."""
-        to_running, to_claimed = [], []
-        for submitted_at, first_seen in self.query(
-                "SELECT j.submitted_at, a.first_seen_json FROM jobs j JOIN attempts a ON a.job_id = j.job_id AND a.attempt = 1 "
-                "WHERE j.submitted_at >= ?", (since_index_time - 0.001,)):
+    def latency_split(self, acks: str) -> dict[str, list[float]]:
+        """Where submit → RUNNING goes, ms, per job of one submitter batch (`acks`): `submit_to_running`
+        (submittedAt to the first RUNNING of attempt 1: the summary line's figure) and its parts:
+        submittedAt → the record's timestamp (the producer), → the broker's ack reaching the
+        submitter, record → CLAIMED (linger, broker, the worker's fetch and its steps up to the
+        claim), CLAIMED → RUNNING (the backend's start). Every instant is an event time taken on
+        this machine's clock, so the aggregator's fetch wait and batching are in none of them."""
+        sent: dict[str, dict] = {}
+        with open(acks) as handle:
+            for line in handle:
+                entry = json.loads(line)
+                sent[entry["job"]] = entry
+        split: dict[str, list[float]] = {name: [] for name in (
+            "submit_to_running", "submit_to_record", "submit_to_acked", "record_to_claimed", "acked_to_claimed",
+            "submit_to_claimed", "claimed_to_running")}
+        first = min((entry["submitted"] for entry in sent.values()), default=0.0)
+        for job, first_seen in self.query(
+                "SELECT j.job_id, a.first_seen_json FROM jobs j JOIN attempts a ON a.job_id = j.job_id AND a.attempt = 1 "
+                "WHERE j.submitted_at >= ?", (first - 0.01,)):
+            entry = sent.get(job)
             try:
                 seen = json.loads(first_seen)
             except (TypeError, ValueError):
                 continue
             running, claimed = seen.get("RUNNING"), seen.get("CLAIMED")
-            if running is not None and submitted_at is not None:
-                to_running.append((running - submitted_at) * 1000)
-                if claimed is not None:
-                    to_claimed.append((claimed - submitted_at) * 1000)
-        return to_running, to_claimed
+            if entry is None or running is None or claimed is None:
+                continue
+            submitted, record, acked = entry["submitted"], entry["record_ms"] / 1000, entry["acked"]
+            for name, value in (("submit_to_running", running - submitted), ("submit_to_record", record - submitted),
+                                ("submit_to_acked", acked - submitted), ("record_to_claimed", claimed - record),
+                                ("acked_to_claimed", claimed - acked), ("submit_to_claimed", claimed - submitted),
+                                ("claimed_to_running", running - claimed)):
+                split[name].append(value * 1000)
+        return split
 
     def first_claim(self) -> float | None:
         rows = self.query("SELECT MIN(claimed_at) FROM jobs")
@@ -349,7 +348,12 @@ def bench_trainyard(driver: "Bench", backend: str) -> dict:
     driver.fleets.append(fleet)
     try:
         fleet.start()
-        time.sleep(1)  # idle: joined, nothing to do
+        # Idle: joined, nothing to do. What waiting costs (the workers' empty fetches every
+        # fetch wait, the aggregator's, the broker answering them), per second.
+        idle_before, idle_seconds = fleet.cpu(), 5.0
+        time.sleep(idle_seconds)
+        idle_after = fleet.cpu()
+        idle_cpu = {name: (idle_after[name] - idle_before[name]) / idle_seconds for name in ("worker", "broker")}
         idle_rss = fleet.worker_rss()
         # Throughput: the whole backlog at once; the clock runs from the first claim until the
         # aggregator has stored every job's terminal state.
@@ -369,18 +373,27 @@ def bench_trainyard(driver: "Bench", backend: str) -> dict:
                 f"last outcome {fmt(last_finish and last_finish - first, 2)}, all stored {done_at - first:.2f}")
         # Latency: open-loop arrivals at half of that rate.
         latencies: list[float] = []
+        split: dict[str, list[float]] = {}
+        starved: dict[str, float] = {}
         if rate:
             half = rate / 2
             count = min(args.jobs, max(50, int(half * args.latency_seconds)))
             log(f"{backend}: {count} jobs at {half:.1f}/s (open loop) for submit→RUNNING")
-            since = fleet.produce(count, rate=half)
+            waited_before, phase_start = fleet.runqueue_wait(), time.monotonic()
+            _, acks = fleet.produce(count, rate=half)
+            waited_after, phase_seconds = fleet.runqueue_wait(), time.monotonic() - phase_start
+            # CPU starvation during the phase: time the fleet's threads were runnable but not running.
+            starved = {name: (waited_after[name] - waited_before[name]) / phase_seconds for name in waited_after}
             fleet.wait_terminal(args.jobs + count, "latency")
-            latencies, to_claimed = fleet.submit_to_running(since)
-            # Where the time went: the request's way to the worker's claim, the rest is the backend's start.
-            log(f"{backend}: submit→CLAIMED p50/p99 ms {fmt(percentile(to_claimed, 50), 0)}/{fmt(percentile(to_claimed, 99), 0)}, "
-                f"submit→RUNNING {fmt(percentile(latencies, 50), 0)}/{fmt(percentile(latencies, 99), 0)} ({len(latencies)} jobs)")
+            split = fleet.latency_split(acks)
+            latencies = split["submit_to_running"]
+            # Where the time went, part by part (p50/p99 of each on its own: they do not add up).
+            parts = ", ".join(f"{name} {fmt(percentile(values, 50), 0)}/{fmt(percentile(values, 99), 0)}"
+                              for name, values in split.items())
+            log(f"{backend}: p50/p99 ms ({len(latencies)} jobs): {parts}")
         result = {"system": "trainyard", "backend": backend, "jobs_per_s": rate, "cpu": cpu,
-                  "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "idle_rss": idle_rss}
+                  "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "idle_rss": idle_rss, "idle_cpu": idle_cpu, "split": split,
+                  "starved": starved}
         if backend == "simulated" and args.in_flight > 0:
             log(f"simulated: {args.in_flight} attempts of an hour, for the worker RSS with attempts in flight")
             fleet.produce(args.in_flight, held=True)
@@ -471,7 +484,7 @@ def bench_celery(driver: "Bench", work: str) -> dict:
 
     def start_worker(ready_file: str) -> subprocess.Popen:
         process = subprocess.Popen(
-            [os.path.join(os.path.dirname(args.celery_python), "celery"), "-A", "celery_peer", "worker", "--pool", "prefork",
+            [os.path.join(os.path.dirname(args.venv_python), "celery"), "-A", "celery_peer", "worker", "--pool", "prefork",
              "--concurrency", str(args.workers), "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
              "--without-heartbeat"], env={**env, "BENCH_READY_FILE": ready_file}, cwd=HERE, stdout=open(log_path, "ab"),
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -493,7 +506,7 @@ def bench_celery(driver: "Bench", work: str) -> dict:
         time.sleep(1)  # its pool processes settle
         startup = session_cpu(worker)
         stop_celery(worker)
-        result = subprocess.run([args.celery_python, os.path.join(HERE, "celery_peer.py"), "submit", work, str(args.jobs)],
+        result = subprocess.run([args.venv_python, os.path.join(HERE, "celery_peer.py"), "submit", work, str(args.jobs)],
                                 env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
         if result.returncode != 0:
             raise HarnessError(f"celery submit failed: {result.stderr.strip()[-1000:]}")
@@ -515,7 +528,7 @@ def bench_celery(driver: "Bench", work: str) -> dict:
                 raise HarnessError(f"celery {work}: stalled at {done}/{args.jobs} results")
             time.sleep(0.05)
         cpu = session_cpu(worker) - startup + cpu_ms(redis.process.pid, children=False)[0] - redis_before
-        first = subprocess.run([args.celery_python, os.path.join(HERE, "celery_peer.py"), "first-start"], env=env,
+        first = subprocess.run([args.venv_python, os.path.join(HERE, "celery_peer.py"), "first-start"], env=env,
                                capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
         try:
             started = float(first.stdout.strip())
@@ -574,10 +587,20 @@ class Bench:
             if r["system"] == "trainyard":
                 line = (f"fleet: system=trainyard backend={r['backend']} worker_rss_idle_mb="
                         f"{fmt(max(r['idle_rss']) if r['idle_rss'] else None)}")
+                line += (f" idle_worker_cpu_ms_per_s={r['idle_cpu']['worker']:.1f}"
+                         f" idle_broker_cpu_ms_per_s={r['idle_cpu']['broker']:.1f}")
                 if "in_flight" in r:
                     line += (f" attempts_in_flight={r['in_flight']} worker_rss_in_flight_mb="
                              f"{fmt(max(r['in_flight_rss']) if r['in_flight_rss'] else None)}")
                 print(line, flush=True)
+        for step, r in results.items():
+            if r["system"] == "trainyard" and r["split"]:
+                parts = " ".join(f"{name}_p50_ms={fmt(percentile(values, 50), 0)} {name}_p99_ms={fmt(percentile(values, 99), 0)}"
+                                 for name, values in r["split"].items() if name != "submit_to_running")
+                starved = r["starved"]
+                print(f"fleet: system=trainyard backend={r['backend']} latency_jobs={len(r['split']['submit_to_running'])} {parts} "
+                      f"runqueue_wait_ms_per_s_workers={starved['workers']:.1f} runqueue_wait_ms_per_s_broker={starved['broker']:.1f}",
+                      flush=True)
 
         def ratio(a: str, b: str) -> str:
             x, y = results.get(a, {}).get("jobs_per_s"), results.get(b, {}).get("jobs_per_s")
@@ -615,7 +638,7 @@ def main() -> int:
     parser.add_argument("--check-args", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--binary", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
-    parser.add_argument("--celery-python", help=argparse.SUPPRESS)
+    parser.add_argument("--venv-python", help=argparse.SUPPRESS)
     parser.add_argument("--redis-server", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.only = [step.strip() for step in args.only.split(",") if step.strip()]
@@ -625,7 +648,7 @@ def main() -> int:
         parser.error("--jobs, --workers and --partitions must be at least 1")
     if args.check_args:
         return 0
-    if not (args.binary and args.root and args.celery_python and args.redis_server):
+    if not (args.binary and args.root and args.venv_python and args.redis_server):
         parser.error("run it through ops/bench-fleet")
     bench = Bench(args)
     log(f"jobs {args.jobs}, workers {args.workers}, steps {args.only}; temp dir {bench.dir}")
