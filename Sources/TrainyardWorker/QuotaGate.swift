@@ -39,8 +39,11 @@ actor QuotaGate {
         workerID = configuration.workerID
         self.logger = logger
         // Every worker reads the whole topic: a group of its own, from the start, never committed.
+        // The requests consumer's short fetch wait: a claim is read back, and a release wakes the
+        // held jobs, within it (at librdkafka's 500 ms default the local broker held every fetch
+        // that long, and a slot freed meanwhile went to a job already waiting there).
         consumerConfiguration = KafkaConsumerConfiguration(
-            common: configuration.kafka, groupID: "\(configuration.groupID)-quota-\(configuration.workerID)-\(UUID().uuidString)",
+            common: configuration.consumerKafka, groupID: "\(configuration.groupID)-quota-\(configuration.workerID)-\(UUID().uuidString)",
             topics: [topic], sessionTimeoutMilliseconds: configuration.sessionTimeoutMilliseconds, offsetReset: .earliest)
     }
 
