@@ -44,22 +44,13 @@ public struct QuotaLedger: Sendable {
 
     /// What applying `claim` now would decide (without applying it).
     public func decision(for claim: QuotaClaim) -> Decision {
-        decision(for: claim, reserved: [])
-    }
-
-    /// What applying `claim` would decide if the `reserved` claims (of other jobs, not yet in
-    /// the log) were granted first: a worker's check that room it already promised to some of
-    /// its jobs is not promised again. Reserved claims of other teams, or of the claim's own
-    /// job, count nothing.
-    public func decision(for claim: QuotaClaim, reserved: [QuotaClaim]) -> Decision {
         if grants[claim.job] != nil { return .alreadyGranted }
         if released.contains(claim.job) { return .released }
-        let ahead = reserved.filter { $0.team == claim.team && $0.job != claim.job && grants[$0.job] == nil }
-        let team = ahead.reduce(usage(team: claim.team)) { $0 + $1.resources }
+        let team = usage(team: claim.team)
         if !claim.limits.team.admits(team + claim.resources) {
             return .denied(QuotaDenial(target: nil, usage: team, limit: claim.limits.team, asked: claim.resources))
         }
-        let onTarget = ahead.filter { $0.target == claim.target }.reduce(usage(team: claim.team, target: claim.target)) { $0 + $1.resources }
+        let onTarget = usage(team: claim.team, target: claim.target)
         if let limit = claim.limits.target, !limit.admits(onTarget + claim.resources) {
             return .denied(QuotaDenial(target: claim.target, usage: onTarget, limit: limit, asked: claim.resources))
         }

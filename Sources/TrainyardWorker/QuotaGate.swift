@@ -23,9 +23,6 @@ actor QuotaGate {
     private var decisions: [JobID: (since: ContinuousClock.Instant, waiter: CheckedContinuation<QuotaLedger.Decision?, Never>)] = [:]
     /// Held jobs waiting for a release of their team (or the next tick, to re-check cancels).
     private var held: [String: [CheckedContinuation<Void, Never>]] = [:]
-    /// Claims this worker's fold showed room for, of jobs now waiting for a slot or for their
-    /// claim's decision: the room they will take is not shown to the worker's other jobs.
-    private var reserved: [JobID: QuotaClaim] = [:]
 
     /// Jobs held (or waiting for their claim's decision) at which the worker pauses its
     /// partitions; it resumes at half. About a few kilobytes each (the request).
@@ -99,88 +96,34 @@ actor QuotaGate {
         case ended
     }
 
-    /// A worker slot for one job: taken before the job claims quota, freed again when the claim
-    /// does not let it start.
-    struct Slot: Sendable {
-        /// Waits for a free slot (by fair share among the teams waiting) and takes it.
-        let take: @Sendable () async -> Void
-        /// Gives the slot back.
-        let free: @Sendable () async -> Void
-    }
-
-    /// Returns once `job` holds a grant and `slot` (or was cancelled, then also holding `slot`),
-    /// or was handed over or found ended (then without `slot`). The job claims only while it
-    /// holds a slot, so a grant is a running job and not one queued behind a busy worker's slots
-    /// (docs/fair-share.md). `held` is told the reason each time the job is held for a new one.
+    /// Returns once `job` holds a grant, was cancelled, handed over, or is found ended.
+    /// `held` is told the reason each time the job is held for a new one.
     func admit(
-        _ job: JobID, team: String, target: String, resources: QuotaResources, tracker: JobTracker, slot: Slot,
-        held report: @Sendable (String) async -> Void
+        _ job: JobID, team: String, target: String, resources: QuotaResources, tracker: JobTracker, held report: @Sendable (String) async -> Void
     ) async -> Admission {
         var reported: String?
         while true {
             if tracker.handedOver { return .handedOver }
-            if tracker.cancelReason != nil {
-                await slot.take()
-                return .admitted
-            }
+            if tracker.cancelReason != nil { return .admitted }
             let limits = source.policy.limits(team: team, target: target)
             let claim = QuotaClaim(team: team, target: target, job: job, attempt: 1, resources: resources, limits: limits, worker: workerID)
             let denial: QuotaDenial?
-            switch ledger.decision(for: claim, reserved: Array(reserved.values)) {
+            switch ledger.decision(for: claim) {
             case .denied(let local): denial = local  // no room in this worker's fold: no need to append a claim yet
             case .released: return .ended
             case .granted, .alreadyGranted:
-                // The room is this job's while it waits for a slot: the worker's other jobs of
-                // the team do not queue for slots (and then claim in vain) for the same room.
-                reserved[job] = claim
-                await slot.take()
-                let outcome = await claimHolding(claim, tracker: tracker)
-                reserved[job] = nil
-                switch outcome {
-                case .admitted: return .admitted
-                case .stopped(let admission):
-                    await slot.free()
-                    wake(team)
-                    return admission
-                case .denied(let decided):
-                    await slot.free()
-                    wake(team)
-                    denial = decided
+                switch await decide(claim) {
+                case .granted, .alreadyGranted: return .admitted
+                case .denied(let decided): denial = decided
+                case .released: return .ended
+                case nil: continue  // not read back in time (or closing): check again
                 }
             }
-            guard let denial else { continue }
-            if denial.reason != reported {
+            if let denial, denial.reason != reported {
                 reported = denial.reason
                 await report(denial.reason)
             }
             await withCheckedContinuation { held[team, default: []].append($0) }
-        }
-    }
-
-    /// What a claim made while holding a slot came to.
-    private enum ClaimOutcome {
-        case admitted
-        /// Handed over or ended: the job does not start here.
-        case stopped(Admission)
-        /// No room (in the log's decision, or in this worker's fold by the time the slot was
-        /// free); nil when the claim was not read back in time: try again.
-        case denied(QuotaDenial?)
-    }
-
-    private func claimHolding(_ claim: QuotaClaim, tracker: JobTracker) async -> ClaimOutcome {
-        if tracker.handedOver { return .stopped(.handedOver) }
-        if tracker.cancelReason != nil { return .admitted }
-        // The fold may have moved on while the job waited for its slot.
-        switch ledger.decision(for: claim) {
-        case .denied(let local): return .denied(local)
-        case .released: return .stopped(.ended)
-        case .granted, .alreadyGranted:
-            switch await decide(claim) {
-            case .granted, .alreadyGranted: return .admitted
-            case .denied(let decided): return .denied(decided)
-            case .released: return .stopped(.ended)
-            case nil: return .denied(nil)  // not read back in time (or closing): check again
-            }
         }
     }
 
@@ -232,7 +175,7 @@ actor QuotaGate {
         case .release(let release):
             guard let grant = ledger.apply(release) else { return }
             metrics.running.withLock { $0[grant.team] = ledger.usage(team: grant.team).attempts }
-            wake(grant.team)
+            for waiter in held.removeValue(forKey: grant.team) ?? [] { waiter.resume() }
         }
     }
 
@@ -246,11 +189,6 @@ actor QuotaGate {
             }
             wakeAll()
         }
-    }
-
-    /// Wakes the team's held jobs to check for room again.
-    private func wake(_ team: String) {
-        for waiter in held.removeValue(forKey: team) ?? [] { waiter.resume() }
     }
 
     private func wakeAll() {

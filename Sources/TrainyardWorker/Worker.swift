@@ -213,20 +213,22 @@ public actor Worker {
         // it already runs or has finished, so queueing it behind new work would only delay its
         // outcome (and hold back the partition's commits).
         let existing = await existingAttempts(command.jobID, backend)
-        let team = command.spec.team
-        if !existing.isEmpty {
-            await limiter.acquireNow(team: team)
-        } else if let quotaGate {
-            // The slot comes first, then the claim (QuotaGate.admit).
-            let slot = QuotaGate.Slot(take: { await self.waitForSlot(limiter, team: team) }, free: { await limiter.release(team: team) })
-            let admission = await admit(command, on: target, tracker: tracker, quotaGate, slot: slot)
+        if existing.isEmpty, let quotaGate {
+            let admission = await admit(command, on: target, tracker: tracker, quotaGate)
             if admission == .ended, !tracker.handedOver { progress[tracker.partition]?.done(tracker.offset) }
             if admission != .admitted {
                 if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
                 return
             }
+        }
+        if !existing.isEmpty {
+            await limiter.acquireNow(team: command.spec.team)
         } else {
-            await waitForSlot(limiter, team: team)
+            waitingForSlot += 1
+            updatePause()
+            await limiter.acquire(team: command.spec.team, weight: quotas?.policy.weight(team: command.spec.team) ?? 1)
+            waitingForSlot -= 1
+            updatePause()
         }
         let execution = JobExecution(
             command: command, backend: backend, pricing: target.pricing, tracker: tracker, publisher: publisher, workerID: configuration.workerID,
@@ -246,28 +248,17 @@ public actor Worker {
         if trackers[command.jobID] === tracker { trackers[command.jobID] = nil }
     }
 
-    /// Takes a slot of `limiter` for a job of `team`, waiting by fair share while all are taken;
-    /// the wait counts towards the slot backlog's backpressure.
-    private func waitForSlot(_ limiter: ConcurrencyLimiter, team: String) async {
-        waitingForSlot += 1
-        updatePause()
-        await limiter.acquire(team: team, weight: quotas?.policy.weight(team: team) ?? 1)
-        waitingForSlot -= 1
-        updatePause()
-    }
-
-    /// Waits until the job holds a slot and its team's grant (or it was handed over, or found
-    /// ended: then without a slot). A held job is reported QUEUED with the reason; it counts
-    /// towards the held-jobs backpressure.
+    /// Waits until the job's team may start it (or it was handed over, or found ended). A held
+    /// job is reported QUEUED with the reason; it counts towards the held-jobs backpressure.
     private func admit(
-        _ command: SubmitCommand, on target: BackendTarget, tracker: JobTracker, _ gate: QuotaGate, slot: QuotaGate.Slot
+        _ command: SubmitCommand, on target: BackendTarget, tracker: JobTracker, _ gate: QuotaGate
     ) async -> QuotaGate.Admission {
         heldForQuota += 1
         updatePause()
         let (publisher, workerID, spec) = (publisher, configuration.workerID, command.spec)
         let admitted = await gate.admit(
             command.jobID, team: spec.team, target: target.name, resources: QuotaResources(gpus: spec.resources.gpu, cpus: spec.resources.cpu),
-            tracker: tracker, slot: slot
+            tracker: tracker
         ) { reason in
             try? await publisher.post(
                 LifecycleEvent(

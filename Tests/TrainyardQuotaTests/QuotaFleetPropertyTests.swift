@@ -3,16 +3,12 @@ import TrainyardCore
 import TrainyardQuota
 import TrainyardTesting
 
-/// Random interleavings of a fleet using the claims log: deliveries, folds, slots, claims,
-/// attempt ends, releases and worker deaths at any point. As the worker does (`QuotaGate.admit`),
-/// a job whose worker's fold shows room (counting the room the worker reserved for its other
-/// jobs) reserves it, waits for one of the worker's few slots, checks its fold again and only
-/// then claims; a denied claim gives the slot back. Claims go through each worker's producer and
+/// Random interleavings of a fleet using the claims log: deliveries, folds, claims, attempt
+/// ends, releases and worker deaths at any point. Claims go through each worker's producer and
 /// land in the log later, in order per producer; a dead worker's claims still land (a zombie's
-/// late claim, possibly after the new owner released the job). Checked after every step: the
-/// attempts running in the backend never pass a team's quota, nothing starts twice, a worker's
-/// new jobs never hold more than its slots, and a held job holds no slot. At the end: every job
-/// finished, and no grant was left unreleased.
+/// late claim, possibly after the new owner released the job). Checked after every step: the attempts
+/// running in the backend never pass a team's quota, and nothing starts twice. At the end:
+/// every job finished, and no grant was left unreleased.
 @Suite("Quota fleet properties")
 struct QuotaFleetPropertyTests {
     @Test("never above quota, no double start, every grant released once its job ends", arguments: 0..<100)
@@ -41,38 +37,19 @@ private struct ModelFleet {
     }
 
     enum Phase: Equatable {
-        /// Its claim is in the log at `logIndex`, or still in the producer (nil); it holds a slot.
+        /// Its claim is in the log at `logIndex`, or still in the producer (nil).
         case awaitingDecision(logIndex: Int?)
-        /// No room in the worker's fold: no slot, no claim.
         case held
-        /// Room reserved; waiting for a slot.
-        case waitingForSlot
         case running
         case terminalPublished
-
-        var holdsSlot: Bool {
-            switch self {
-            case .awaitingDecision, .running, .terminalPublished: true
-            case .held, .waitingForSlot: false
-            }
-        }
     }
 
     struct Worker {
         var name: String
-        var slots: Int
         var alive = true
         var cursor = 0
         var ledger = QuotaLedger()
         var owned: [JobID: Phase] = [:]
-        /// The claims of jobs that reserved room and wait for a slot or their decision.
-        var reserved: [JobID: QuotaClaim] = [:]
-        /// Jobs found running or ended in the backend: they take a slot even past the limit.
-        var adopted: Set<JobID> = []
-
-        /// Slots held by jobs this worker started (adopted ones aside).
-        var newJobsInSlots: Int { owned.filter { $0.value.holdsSlot && !adopted.contains($0.key) }.count }
-        var slotsInUse: Int { owned.values.filter(\.holdsSlot).count }
     }
 
     enum Attempt { case running, finished }
@@ -109,7 +86,7 @@ private struct ModelFleet {
         ]
         ceilings = limits
         let workerCount = Int.random(in: 1...4, using: &random)
-        workers = (0..<workerCount).map { Worker(name: "w\($0)", slots: Int.random(in: 1...3, using: &random)) }
+        workers = (0..<workerCount).map { Worker(name: "w\($0)") }
         for _ in 0..<Int.random(in: 5...40, using: &random) {
             let job = Job(
                 id: JobID.generate(), team: Self.teams.randomElement(using: &random)!, target: Self.targets.randomElement(using: &random)!,
@@ -138,13 +115,11 @@ private struct ModelFleet {
 
     private mutating func step(allowDeaths: Bool) {
         switch Int.random(in: 0..<100, using: &random) {
-        case 0..<12: deliver()
-        case 12..<40: fold()
-        case 40..<48: produce()
-        case 48..<58: takeSlot()
-        case 58..<60: tick()
-        case 60..<72: finishAttempt()
-        case 72..<90: notice()
+        case 0..<15: deliver()
+        case 15..<45: fold()
+        case 45..<55: produce()
+        case 55..<70: finishAttempt()
+        case 70..<90: notice()
         case 90..<92 where allowDeaths: kill()
         case 92..<94 where changingQuotas: changeQuota()
         default: foldReference()
@@ -156,68 +131,19 @@ private struct ModelFleet {
         guard !undelivered.isEmpty, let worker = liveWorker() else { return }
         let job = undelivered.removeFirst()
         switch backend[job] {
-        case nil:
-            workers[worker].owned[job] = .held
-            reserveRoom(worker)
-        case .running:
-            workers[worker].owned[job] = .running
-            workers[worker].adopted.insert(job)
-        case .finished:
-            workers[worker].owned[job] = .terminalPublished  // re-publishes, then releases
-            workers[worker].adopted.insert(job)
+        case nil: claim(job, by: worker)
+        case .running: workers[worker].owned[job] = .running
+        case .finished: workers[worker].owned[job] = .terminalPublished  // re-publishes, then releases
         }
     }
 
-    private func claim(_ job: JobID, by worker: Int) -> QuotaClaim {
+    private mutating func claim(_ job: JobID, by worker: Int) {
         let spec = jobs[job]!
-        return QuotaClaim(
+        let record = QuotaClaim(
             team: spec.team, target: spec.target, job: job, attempt: 1, resources: QuotaResources(gpus: spec.gpus),
             limits: limits[spec.team]!, worker: workers[worker].name)
-    }
-
-    /// The worker's held jobs check its fold (with its reservations) for room, in order: a
-    /// release, a reservation given up, a delivery or the periodic wake-up.
-    private mutating func reserveRoom(_ worker: Int) {
-        for job in workers[worker].owned.filter({ $0.value == .held }).keys.sorted() {
-            let record = claim(job, by: worker)
-            switch workers[worker].ledger.decision(for: record, reserved: Array(workers[worker].reserved.values)) {
-            case .granted, .alreadyGranted:
-                workers[worker].reserved[job] = record
-                workers[worker].owned[job] = .waitingForSlot
-            case .released:
-                workers[worker].owned[job] = nil  // it ended: the request is done
-                completed.insert(job)
-            case .denied: break
-            }
-        }
-    }
-
-    /// A free slot of a worker goes to one of its jobs with reserved room; the job checks the
-    /// fold again and claims, or gives the slot back.
-    private mutating func takeSlot() {
-        guard let worker = liveWorker(), workers[worker].slotsInUse < workers[worker].slots,
-            let job = workers[worker].owned.filter({ $0.value == .waitingForSlot }).keys.sorted().randomElement(using: &random)
-        else { return }
-        let record = claim(job, by: worker)
-        switch workers[worker].ledger.decision(for: record) {
-        case .granted, .alreadyGranted:
-            workers[worker].owned[job] = .awaitingDecision(logIndex: nil)
-            inFlight.append((workers[worker].name, record))
-        case .released:
-            workers[worker].reserved[job] = nil
-            workers[worker].owned[job] = nil
-            completed.insert(job)
-        case .denied:
-            workers[worker].reserved[job] = nil
-            workers[worker].owned[job] = .held
-            reserveRoom(worker)
-        }
-    }
-
-    /// The periodic wake-up of held jobs on one worker.
-    private mutating func tick() {
-        guard let worker = liveWorker() else { return }
-        reserveRoom(worker)
+        workers[worker].owned[job] = .awaitingDecision(logIndex: nil)
+        inFlight.append((workers[worker].name, record))
     }
 
     /// One producer's oldest claim lands in the log; its worker, if still alive, now awaits it there.
@@ -244,13 +170,10 @@ private struct ModelFleet {
         switch record {
         case .claim(let claim):
             guard workers[worker].owned[claim.job] == .awaitingDecision(logIndex: index), let decision else { return }
-            workers[worker].reserved[claim.job] = nil
             if case .denied = decision {
-                workers[worker].owned[claim.job] = .held  // gives its slot back
-                reserveRoom(worker)
+                workers[worker].owned[claim.job] = .held
             } else if decision == .released {
                 workers[worker].owned[claim.job] = nil  // it ended: the request is done
-                completed.insert(claim.job)
             } else {
                 if backend[claim.job] == nil {
                     backend[claim.job] = .running
@@ -258,8 +181,10 @@ private struct ModelFleet {
                 }
                 workers[worker].owned[claim.job] = .running
             }
-        case .release:
-            reserveRoom(worker)
+        case .release(let release):
+            let team = jobs[release.job]!.team
+            let held = workers[worker].owned.filter { $0.value == .held && jobs[$0.key]!.team == team }.keys.sorted()
+            for job in held { claim(job, by: worker) }
         }
     }
 
@@ -280,7 +205,6 @@ private struct ModelFleet {
         } else {
             log.append(.release(QuotaRelease(job: job, worker: workers[worker].name)))
             workers[worker].owned[job] = nil
-            workers[worker].adopted.remove(job)
             completed.insert(job)
         }
     }
@@ -289,7 +213,7 @@ private struct ModelFleet {
     private mutating func kill() {
         guard let worker = liveWorker() else { return }
         undelivered.append(contentsOf: workers[worker].owned.keys.sorted())
-        workers[worker] = Worker(name: workers[worker].name + "'", slots: workers[worker].slots)
+        workers[worker] = Worker(name: workers[worker].name + "'")
     }
 
     private mutating func changeQuota() {
@@ -332,10 +256,6 @@ private struct ModelFleet {
                     return false
                 }
             }
-        }
-        for worker in workers where worker.alive && worker.newJobsInSlots > worker.slots {
-            Issue.record("seed \(seed): worker \(worker.name) holds \(worker.newJobsInSlots) slots for new jobs, past its \(worker.slots)")
-            return false
         }
         if let twice = starts.first(where: { $0.value > 1 }) {
             Issue.record("seed \(seed): job \(twice.key) started \(twice.value) times")

@@ -67,35 +67,6 @@ struct QuotaLedgerTests {
         #expect(ledger.usage(team: "a").attempts == 3)
     }
 
-    @Test("room reserved for a worker's other jobs counts like a grant: of the same team only, per target too, and not twice once granted")
-    func reservedRoom() {
-        var ledger = QuotaLedger()
-        let limits = ClaimLimits(team: QuotaLimit(maxAttempts: 3), target: QuotaLimit(maxAttempts: 2))
-        #expect(ledger.apply(claim(0, limits: limits)) == .granted)
-        let reserved = [claim(1, limits: limits), claim(2, team: "b", limits: limits)]
-        #expect(ledger.decision(for: claim(4, limits: limits)) == .granted, "without reservations there is room")
-        guard case .denied(let onTarget) = ledger.decision(for: claim(4, limits: limits), reserved: reserved) else {
-            Issue.record("expected the reserved job on the target to take the target's last room")
-            return
-        }
-        #expect(onTarget.reason == "team quota on sim: 2 of 2 running")
-        #expect(ledger.decision(for: claim(4, target: "third", limits: limits), reserved: reserved) == .granted)
-        let more = reserved + [claim(3, target: "other", limits: limits)]
-        guard case .denied(let team) = ledger.decision(for: claim(4, target: "third", limits: limits), reserved: more) else {
-            Issue.record("expected the two reserved jobs of team a to take its last room")
-            return
-        }
-        #expect(team.reason == "team quota: 3 of 3 running")
-        #expect(ledger.decision(for: claim(1, limits: limits), reserved: more) == .granted, "a job's own reservation is not counted")
-        #expect(ledger.decision(for: claim(4, team: "b", limits: limits), reserved: more) == .granted, "team b has one reserved of 3")
-        #expect(ledger.apply(claim(1, limits: limits)) == .granted)
-        #expect(
-            ledger.decision(for: claim(4, target: "third", limits: limits), reserved: more) == .denied(team),
-            "a reserved job granted since counts once")
-        ledger.apply(QuotaRelease(job: jobs[0], worker: "w1"))
-        #expect(ledger.decision(for: claim(4, target: "third", limits: limits), reserved: more) == .granted)
-    }
-
     @Test("records survive their encoding; bytes that are not a record decode to nil")
     func encoding() throws {
         let record = QuotaRecord.claim(claim(0, gpus: 2, limits: ClaimLimits(team: QuotaLimit(maxAttempts: 4), target: QuotaLimit(maxCPUs: 2.5))))
