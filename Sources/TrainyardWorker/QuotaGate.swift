@@ -12,6 +12,8 @@ actor QuotaGate {
     private let source: any QuotaPolicySource
     private let producer: KafkaProducer
     private let consumerConfiguration: KafkaConsumerConfiguration
+    /// The admin client's settings: without the consumer-only fetch wait (librdkafka warns).
+    private let adminKafka: KafkaConfiguration
     private var consumer: KafkaConsumer?
     private var closed = false
     private let topic: String
@@ -35,6 +37,7 @@ actor QuotaGate {
         self.source = source
         self.metrics = metrics
         self.producer = producer
+        adminKafka = configuration.kafka
         topic = configuration.topics.quotaClaims
         workerID = configuration.workerID
         self.logger = logger
@@ -63,7 +66,7 @@ actor QuotaGate {
     private func openConsumer() async -> KafkaConsumer? {
         while !closed {
             do {
-                let admin = try KafkaAdmin(configuration: consumerConfiguration.common, logger: logger)
+                let admin = try KafkaAdmin(configuration: adminKafka, logger: logger)
                 _ = try await admin.createTopics([KafkaNewTopic(name: topic, partitions: 1)])
                 let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
                 self.consumer = consumer
