@@ -12,6 +12,8 @@ actor QuotaGate {
     private let source: any QuotaPolicySource
     private let producer: KafkaProducer
     private let consumerConfiguration: KafkaConsumerConfiguration
+    /// The admin client's settings: without the consumer-only fetch wait (librdkafka warns).
+    private let adminKafka: KafkaConfiguration
     private var consumer: KafkaConsumer?
     private var closed = false
     private let topic: String
@@ -35,12 +37,16 @@ actor QuotaGate {
         self.source = source
         self.metrics = metrics
         self.producer = producer
+        adminKafka = configuration.kafka
         topic = configuration.topics.quotaClaims
         workerID = configuration.workerID
         self.logger = logger
         // Every worker reads the whole topic: a group of its own, from the start, never committed.
+        // The requests consumer's short fetch wait: a claim is read back, and a release wakes the
+        // held jobs, within it (at librdkafka's 500 ms default the local broker held every fetch
+        // that long, and a slot freed meanwhile went to a job already waiting there).
         consumerConfiguration = KafkaConsumerConfiguration(
-            common: configuration.kafka, groupID: "\(configuration.groupID)-quota-\(configuration.workerID)-\(UUID().uuidString)",
+            common: configuration.consumerKafka, groupID: "\(configuration.groupID)-quota-\(configuration.workerID)-\(UUID().uuidString)",
             topics: [topic], sessionTimeoutMilliseconds: configuration.sessionTimeoutMilliseconds, offsetReset: .earliest)
     }
 
@@ -60,7 +66,7 @@ actor QuotaGate {
     private func openConsumer() async -> KafkaConsumer? {
         while !closed {
             do {
-                let admin = try KafkaAdmin(configuration: consumerConfiguration.common, logger: logger)
+                let admin = try KafkaAdmin(configuration: adminKafka, logger: logger)
                 _ = try await admin.createTopics([KafkaNewTopic(name: topic, partitions: 1)])
                 let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
                 self.consumer = consumer

@@ -34,7 +34,8 @@ public struct WorkerConfiguration: Sendable {
     /// `fetch.wait.max.ms`, unless the Kafka properties set it): the claim delay of a request that
     /// arrives while the worker waits. Kafka answers a held fetch as soon as records arrive, but
     /// the local broker (Tansu 0.6.0) holds it for the whole wait, which at librdkafka's 500 ms
-    /// default made submit→RUNNING 150–300 ms. Each idle worker sends about 1000 / this fetches a second.
+    /// default made submit→RUNNING 150–300 ms. The quota claims consumer uses it too: a claim is
+    /// read back within it. Each idle worker sends about 1000 / this fetches a second per consumer.
     public var fetchWaitMilliseconds: Int
 
     public init(
