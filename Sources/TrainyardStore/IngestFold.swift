@@ -73,6 +73,9 @@ struct JobFold {
     /// Every attempt of the job, by number (0: the request itself).
     var attempts: [Int: AttemptStatus]
     var changedAttempts: Set<Int> = []
+    /// `attempts.decisive_json` of the attempts whose decisive event is a message of this batch
+    /// that came with its JSON already encoded, so the write need not encode it again.
+    var decisiveJSON: [Int: String] = [:]
     /// The costs its attempts reported (`attempt_costs`).
     var costs: AttemptCosts
     /// The job's state before the batch (nil: not in the store).
@@ -130,9 +133,11 @@ struct JobFold {
     }
 
     /// Folds `event` into its attempt, then refreshes the job's summary from its latest attempt.
-    /// The job's row must exist.
-    mutating func apply(_ event: LifecycleEvent) {
+    /// The job's row must exist. `payload`: the event's JSON as `job_events` keeps it, if encoded.
+    mutating func apply(_ event: LifecycleEvent, payload: String? = nil) {
         let merged = attempts[event.attempt].map { $0.merging(event) } ?? AttemptStatus(event)
+        // The stored form below keeps whole milliseconds, which is all the encoding writes.
+        if merged.decisive == event { decisiveJSON[event.attempt] = payload }
         // Kept as `attempts` stores it, so the next message sees what a read of the row would give.
         attempts[event.attempt] = merged.asStored
         changedAttempts.insert(event.attempt)

@@ -73,7 +73,7 @@ private struct IngestBatch {
     private var events: [(position: MessagePosition, event: LifecycleEvent, payload: String?)] = []
     private var rejected: [(position: MessagePosition, jobID: JobID?, reason: String)] = []
     /// Status changes, in the order they happened.
-    private var outbox: [(jobID: JobID, payload: String)] = []
+    private var outbox: [JobStatusMessage] = []
 
     /// Skips the messages already consumed, reads every job the others name (one query per
     /// table for the whole batch), then folds each message into its job in order.
@@ -115,13 +115,13 @@ private struct IngestBatch {
     /// status rows it makes.
     private static func fold(
         _ message: IngestMessage, into job: inout JobFold, events: inout [(position: MessagePosition, event: LifecycleEvent, payload: String?)],
-        rejected: inout [(position: MessagePosition, jobID: JobID?, reason: String)], outbox: inout [(jobID: JobID, payload: String)]
+        rejected: inout [(position: MessagePosition, jobID: JobID?, reason: String)], outbox: inout [JobStatusMessage]
     ) throws {
         let position = message.position
         func apply(_ event: LifecycleEvent) {
             // A heartbeat repeats a fact already stored: it only moves the job's last observation.
             if event.observedAt == nil { events.append((position, event, message.encoded.event)) }
-            job.apply(event)
+            job.apply(event, payload: event.observedAt == nil ? message.encoded.event : nil)
         }
         switch message.record {
         case .submitted(let command):
@@ -143,13 +143,14 @@ private struct IngestBatch {
         let current = JobStatusMessage(record)
         if job.status != current {
             job.status = current
-            outbox.append((record.jobID, String(decoding: try JobStatusCodec.encode(current), as: UTF8.self)))
+            outbox.append(current)
         }
     }
 
     /// Writes every row the batch changed and the partitions' next offsets.
     /// - Returns: the jobs the batch touched, with their state before the batch.
     func write(_ connection: inout SQLiteConnection) throws -> [JobTransition] {
+        let statuses = StatusEncoding(outbox)
         for (position, event, payload) in events {
             try connection.query(
                 Statements.insertEvent,
@@ -174,12 +175,14 @@ private struct IngestBatch {
             if job.cancelChanged, let cancel = job.cancel {
                 try connection.query(Statements.saveCancel, [.text(job.jobID.rawValue), .real(cancel.requestedAt), .text(cancel.reason)])
             }
-            for attempt in job.changedAttempts { try Self.save(job.attempts[attempt]!, &connection) }
+            for attempt in job.changedAttempts { try Self.save(job.attempts[attempt]!, decisiveJSON: job.decisiveJSON[attempt], &connection) }
             try job.costs.save(job.jobID, &connection)
             if job.touched, let record = job.record { transitions.append(JobTransition(previousState: job.previousState, record: record)) }
         }
-        for (jobID, payload) in outbox {
-            try connection.query(Statements.insertStatus, [.text(jobID.rawValue), .text(payload)])
+        for (status, payload) in zip(outbox, statuses.payloads()) {
+            try connection.query(
+                Statements.insertStatus,
+                [.text(status.jobID.rawValue), .text(try payload ?? String(decoding: JobStatusCodec.encode(status), as: UTF8.self))])
         }
         for (partition, offset) in next {
             try connection.query(Statements.saveOffset, [.text(partition.topic), .integer(Int64(partition.partition)), .integer(offset)])
@@ -343,14 +346,38 @@ private struct IngestBatch {
         try connection.query(isStored ? Statements.updateJob : Statements.insertJob, values)
     }
 
-    private static func save(_ status: AttemptStatus, _ connection: inout SQLiteConnection) throws {
+    private static func save(_ status: AttemptStatus, decisiveJSON: String?, _ connection: inout SQLiteConnection) throws {
         try connection.query(
             Statements.saveAttempt,
             [
                 .text(status.jobID.rawValue), .integer(Int64(status.attempt)), .text(status.state.rawValue),
-                .text(String(decoding: try LifecycleEventCodec.encode(status.decisive), as: UTF8.self)),
+                .text(try decisiveJSON ?? String(decoding: LifecycleEventCodec.encode(status.decisive), as: UTF8.self)),
                 .text(try FirstSeenCodec.encode(status.firstSeen)), .real(status.lastSeen.timeIntervalSince1970),
                 status.resourceName.map { .text($0) } ?? .null,
             ])
+    }
+}
+
+/// The JSON of a batch's status changes, encoded on another thread while the store writes the
+/// batch's other rows: the store's thread bounds the aggregator, the encoding needs no store state.
+///
+/// `@unchecked Sendable`: `encoded` is written only by the encoding work item, before it leaves
+/// `group`, and read only after `group.wait()`.
+private final class StatusEncoding: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private var encoded: [String?] = []
+
+    init(_ statuses: [JobStatusMessage]) {
+        guard !statuses.isEmpty else { return }
+        DispatchQueue.global().async(group: group) { [self] in
+            // Nil where encoding fails: the store's thread encodes that one again and throws.
+            encoded = statuses.map { try? String(decoding: JobStatusCodec.encode($0), as: UTF8.self) }
+        }
+    }
+
+    /// The payloads in the order of the statuses given, once they are all encoded.
+    func payloads() -> [String?] {
+        group.wait()
+        return encoded
     }
 }
