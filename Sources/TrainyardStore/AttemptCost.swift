@@ -67,24 +67,18 @@ struct AttemptCosts {
         changed.insert(cost.attempt)
     }
 
-    /// The costs of the jobs in `jobIDs` (a JSON array of ids), by job id.
-    static func load(_ jobIDs: SQLiteValue, _ connection: inout SQLiteConnection) throws -> [String: AttemptCosts] {
-        var costs: [String: AttemptCosts] = [:]
-        for row in try connection.query(loadStatement, [jobIDs]) {
-            guard let jobID = row["job_id"].string else { continue }
+    static func load(_ jobID: JobID, _ connection: inout SQLiteConnection) throws -> AttemptCosts {
+        var costs = AttemptCosts()
+        for row in try connection.query(
+            "SELECT attempt, cost_micros, billed_millis, is_estimate, backend, ended_at FROM attempt_costs WHERE job_id = ?", [.text(jobID.rawValue)])
+        {
             let cost = AttemptCost(
                 attempt: Int(row["attempt"].int ?? 0), costMicros: row["cost_micros"].int ?? 0, billedMillis: row["billed_millis"].int ?? 0,
                 isEstimate: row["is_estimate"].int == 1, backend: row["backend"].string ?? "unknown", endedAt: row["ended_at"].double ?? 0)
-            costs[jobID, default: AttemptCosts()].byAttempt[cost.attempt] = cost
+            costs.byAttempt[cost.attempt] = cost
         }
         return costs
     }
-
-    private static let loadStatement = SQLiteStatement(
-        """
-        SELECT job_id, attempt, cost_micros, billed_millis, is_estimate, backend, ended_at FROM attempt_costs
-        WHERE job_id IN (SELECT value FROM json_each(?))
-        """)
 
     /// Writes the attempts whose cost changed in this batch.
     func save(_ jobID: JobID, _ connection: inout SQLiteConnection) throws {

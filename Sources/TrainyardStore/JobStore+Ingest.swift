@@ -18,7 +18,9 @@ extension JobStore {
         guard !messages.isEmpty else { return [] }
         return try database.write { connection in
             var batch = IngestBatch()
-            try batch.apply(messages, &connection)
+            for message in messages {
+                try batch.apply(message, &connection)
+            }
             return try batch.write(&connection)
         }
     }
@@ -69,46 +71,43 @@ private struct IngestBatch {
     /// The jobs the batch names, in the order it first names them; `places` finds one by id.
     private var jobs: [JobFold] = []
     private var places: [JobID: Int] = [:]
+    private var jobColumns: JobColumns?
     /// History rows (`job_events`), in message order, with the event's JSON when already encoded.
     private var events: [(position: MessagePosition, event: LifecycleEvent, payload: String?)] = []
     private var rejected: [(position: MessagePosition, jobID: JobID?, reason: String)] = []
     /// Status changes, in the order they happened.
     private var outbox: [JobStatusMessage] = []
 
-    /// Skips the messages already consumed, reads every job the others name (one query per
-    /// table for the whole batch), then folds each message into its job in order.
-    mutating func apply(_ messages: [IngestMessage], _ connection: inout SQLiteConnection) throws {
-        var stored: [Partition: Int64] = [:]
-        for row in try connection.query(Statements.nextOffsets) {
-            guard let topic = row["topic"].string, let partition = row["partition"].int, let offset = row["next_offset"].int else { continue }
-            stored[Partition(topic: topic, partition: Int32(truncatingIfNeeded: partition))] = offset
+    mutating func apply(_ message: IngestMessage, _ connection: inout SQLiteConnection) throws {
+        let partition = Partition(topic: message.position.topic, partition: message.position.partition)
+        let nextOffset: Int64
+        if let known = next[partition] {
+            nextOffset = known
+        } else {
+            nextOffset =
+                try connection.query(Statements.nextOffset, [.text(partition.topic), .integer(Int64(partition.partition))]).first?["next_offset"].int
+                ?? 0
         }
-        var fresh: [Int] = []
-        var named: [JobID] = []
-        for (index, message) in messages.enumerated() {
-            let partition = Partition(topic: message.position.topic, partition: message.position.partition)
-            let nextOffset = next[partition] ?? stored[partition] ?? 0
-            guard message.position.offset >= nextOffset else {
-                next[partition] = nextOffset
-                continue
-            }
-            next[partition] = message.position.offset + 1
-            fresh.append(index)
-            if let jobID = message.record.jobID, places[jobID] == nil {
-                places[jobID] = named.count
-                named.append(jobID)
-            }
+        guard message.position.offset >= nextOffset else {
+            next[partition] = nextOffset
+            return
         }
-        jobs = try load(named, &connection)
-        for index in fresh {
-            let message = messages[index]
-            guard let jobID = message.record.jobID else {
-                if case .rejected(_, let reason) = message.record { rejected.append((message.position, nil, reason)) }
-                continue
-            }
-            // The fold is changed in place (no copy of its attempts), beside the batch's other rows.
-            try Self.fold(message, into: &jobs[places[jobID]!], events: &events, rejected: &rejected, outbox: &outbox)
+        next[partition] = message.position.offset + 1
+
+        guard let jobID = message.record.jobID else {
+            if case .rejected(_, let reason) = message.record { rejected.append((message.position, nil, reason)) }
+            return
         }
+        let place: Int
+        if let known = places[jobID] {
+            place = known
+        } else {
+            place = jobs.count
+            jobs.append(try load(jobID, &connection))
+            places[jobID] = place
+        }
+        // The fold is changed in place (no copy of its attempts), beside the batch's other rows.
+        try Self.fold(message, into: &jobs[place], events: &events, rejected: &rejected, outbox: &outbox)
     }
 
     /// Applies one record about the job of `job` to it, and queues the history, rejection and
@@ -192,7 +191,7 @@ private struct IngestBatch {
 
     /// The statements of the ingest, prepared once per connection.
     private enum Statements {
-        static let nextOffsets = SQLiteStatement("SELECT topic, partition, next_offset FROM consumed_offsets")
+        static let nextOffset = SQLiteStatement("SELECT next_offset FROM consumed_offsets WHERE topic = ? AND partition = ?")
         static let saveOffset = SQLiteStatement(
             "INSERT INTO consumed_offsets (topic, partition, next_offset) VALUES (?, ?, ?) ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset"
         )
@@ -202,19 +201,15 @@ private struct IngestBatch {
         static let insertRejected = SQLiteStatement(
             "INSERT OR IGNORE INTO rejected_messages (topic, partition, offset, job_id, reason) VALUES (?, ?, ?, ?, ?)")
         static let insertStatus = SQLiteStatement("INSERT INTO status_outbox (job_id, payload_json) VALUES (?, ?)")
-        static let loadJobs = SQLiteStatement(
+        static let loadJob = SQLiteStatement(
             """
-            SELECT job_id, team, name, kind, requested_backend, spec_json, submitted_at, attempt, state, state_source, backend, resource_name,
+            SELECT team, name, kind, requested_backend, spec_json, submitted_at, attempt, state, state_source, backend, resource_name,
                 exit_code, failure_class, reason, claimed_at, started_at, finished_at, updated_at, last_observed_at
-            FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))
+            FROM jobs WHERE job_id = ?
             """)
-        static let loadCancels = SQLiteStatement(
-            "SELECT job_id, requested_at, reason FROM cancel_requests WHERE job_id IN (SELECT value FROM json_each(?))")
+        static let loadCancel = SQLiteStatement("SELECT requested_at, reason FROM cancel_requests WHERE job_id = ?")
         static let loadAttempts = SQLiteStatement(
-            """
-            SELECT job_id, attempt, decisive_json, first_seen_json, last_seen, resource_name FROM attempts
-            WHERE job_id IN (SELECT value FROM json_each(?))
-            """)
+            "SELECT attempt, decisive_json, first_seen_json, last_seen, resource_name FROM attempts WHERE job_id = ?")
         static let saveCancel = SQLiteStatement(
             """
             INSERT INTO cancel_requests (job_id, requested_at, reason) VALUES (?, ?, ?)
@@ -241,13 +236,12 @@ private struct IngestBatch {
             """)
     }
 
-    /// The positions of `Statements.loadJobs`' columns, found by name once per batch.
+    /// The positions of `Statements.loadJob`'s columns, found by name once per batch.
     private struct JobColumns {
-        let jobID, team, name, kind, requestedBackend, specJSON, submittedAt, attempt, state, stateSource, backend, resourceName, exitCode,
+        let team, name, kind, requestedBackend, specJSON, submittedAt, attempt, state, stateSource, backend, resourceName, exitCode,
             failureClass, reason, claimedAt, startedAt, finishedAt, updatedAt, lastObservedAt: Int
 
         init(_ columns: SQLiteColumns) throws {
-            jobID = try columns.position(of: "job_id")
             team = try columns.position(of: "team")
             name = try columns.position(of: "name")
             kind = try columns.position(of: "kind")
@@ -270,16 +264,17 @@ private struct IngestBatch {
         }
     }
 
-    /// Reads the rows, cancel requests, attempts and costs of `ids`, one query per table.
-    /// - Returns: one fold per id, in the order of `ids`.
-    private func load(_ ids: [JobID], _ connection: inout SQLiteConnection) throws -> [JobFold] {
-        guard !ids.isEmpty else { return [] }
-        let list = SQLiteValue.text(Self.jsonArray(ids))
-        let column = try JobColumns(try connection.columns(of: Statements.loadJobs))
-        let named = Dictionary(uniqueKeysWithValues: ids.map { ($0.rawValue, $0) })
-        var rows: [String: JobRow] = [:]
-        for row in try connection.query(Statements.loadJobs, [list]) {
-            guard let text = row[column.jobID].string, let jobID = named[text] else { continue }
+    /// Reads the job's row, cancel request and attempts.
+    private mutating func load(_ jobID: JobID, _ connection: inout SQLiteConnection) throws -> JobFold {
+        let id = SQLiteValue.text(jobID.rawValue)
+        let column: JobColumns
+        if let known = jobColumns {
+            column = known
+        } else {
+            column = try JobColumns(try connection.columns(of: Statements.loadJob))
+            jobColumns = column
+        }
+        let row = try connection.query(Statements.loadJob, [id]).first.map { row in
             guard let state = row[column.state].string.flatMap(JobState.init(rawValue:)) else {
                 throw SQLiteError(code: 11, message: "job \(jobID): unknown state \(row[column.state])")
             }
@@ -301,37 +296,16 @@ private struct IngestBatch {
             job.startedAt = row[column.startedAt].double
             job.finishedAt = row[column.finishedAt].double
             job.lastObservedAt = row[column.lastObservedAt].double
-            rows[text] = job
+            return job
         }
-        var cancels: [String: CancelRow] = [:]
-        for row in try connection.query(Statements.loadCancels, [list]) {
-            guard let text = row["job_id"].string else { continue }
-            cancels[text] = CancelRow(requestedAt: row["requested_at"].double ?? 0, reason: row["reason"].string ?? "")
+        let cancel = try connection.query(Statements.loadCancel, [id]).first.map { row in
+            CancelRow(requestedAt: row["requested_at"].double ?? 0, reason: row["reason"].string ?? "")
         }
-        var attempts: [String: [Int: AttemptStatus]] = [:]
-        for row in try connection.query(Statements.loadAttempts, [list]) {
-            guard let text = row["job_id"].string else { continue }
-            attempts[text, default: [:]][Int(row["attempt"].int ?? 0)] = try JobStore.attemptStatus(row)
+        var attempts: [Int: AttemptStatus] = [:]
+        for row in try connection.query(Statements.loadAttempts, [id]) {
+            attempts[Int(row["attempt"].int ?? 0)] = try JobStore.attemptStatus(row)
         }
-        let costs = try AttemptCosts.load(list, &connection)
-        return ids.map { jobID in
-            JobFold(
-                jobID, row: rows[jobID.rawValue], cancel: cancels[jobID.rawValue], attempts: attempts[jobID.rawValue] ?? [:],
-                costs: costs[jobID.rawValue] ?? AttemptCosts())
-        }
-    }
-
-    /// `ids` as a JSON array of strings, the argument of the loads' `json_each`.
-    private static func jsonArray(_ ids: [JobID]) -> String {
-        var bytes: [UInt8] = [UInt8(ascii: "[")]
-        bytes.reserveCapacity(ids.count * (JobID.length + 3) + 2)
-        for (index, jobID) in ids.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            // A job id is 26 characters of a base-32 alphabet: nothing to escape.
-            _ = WireJSONWriter.appendString(jobID.rawValue, to: &bytes)
-        }
-        bytes.append(UInt8(ascii: "]"))
-        return String(decoding: bytes, as: UTF8.self)
+        return JobFold(jobID, row: row, cancel: cancel, attempts: attempts, costs: try AttemptCosts.load(jobID, &connection))
     }
 
     private static func save(_ row: JobRow, isStored: Bool, _ connection: inout SQLiteConnection) throws {
