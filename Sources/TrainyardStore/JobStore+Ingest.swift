@@ -338,12 +338,15 @@ private struct IngestBatch {
 /// `@unchecked Sendable`: `encoded` is written only by the encoding work item, before it leaves
 /// `group`, and read only after `group.wait()`.
 private final class StatusEncoding: @unchecked Sendable {
+    /// A queue of its own, not a global one: a serial queue gets a thread even when every thread
+    /// of the shared pool is blocked, e.g. on the store's lock that the waiting writer holds.
+    private static let queue = DispatchQueue(label: "trainyard.store.status-encoding")
     private let group = DispatchGroup()
     private var encoded: [String?] = []
 
     init(_ statuses: [JobStatusMessage]) {
         guard !statuses.isEmpty else { return }
-        DispatchQueue.global().async(group: group) { [self] in
+        Self.queue.async(group: group) { [self] in
             // Nil where encoding fails: the store's thread encodes that one again and throws.
             encoded = statuses.map { try? String(decoding: JobStatusCodec.encode($0), as: UTF8.self) }
         }
