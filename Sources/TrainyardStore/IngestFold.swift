@@ -47,6 +47,20 @@ struct JobRow {
     }
 }
 
+/// The `job_counts` row a job counts in: its state, team and backend (the one that ran its
+/// latest attempt, else the one its spec asked for, else `none`).
+struct JobCountKey: Hashable {
+    var state: String
+    var team: String
+    var backend: String
+
+    init(_ row: JobRow) {
+        state = row.state.rawValue
+        team = row.team
+        backend = row.backend ?? row.requestedBackend ?? "none"
+    }
+}
+
 /// A job's earliest cancel request (`cancel_requests`).
 struct CancelRow: Equatable {
     var requestedAt: Double
@@ -80,6 +94,8 @@ struct JobFold {
     var costs: AttemptCosts
     /// The job's state before the batch (nil: not in the store).
     let previousState: JobState?
+    /// The `job_counts` row the job counted in before the batch (nil: not in the store).
+    let previousCount: JobCountKey?
     /// The status as of the last message applied, to queue one outbox row per real change.
     var status: JobStatusMessage?
     /// True once a message of the batch produced a record for the job.
@@ -96,6 +112,7 @@ struct JobFold {
         self.attempts = attempts
         self.costs = costs
         previousState = row?.state
+        previousCount = row.map(JobCountKey.init)
         status = record.map(JobStatusMessage.init)
     }
 

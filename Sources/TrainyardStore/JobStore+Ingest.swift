@@ -169,14 +169,28 @@ private struct IngestBatch {
                 ])
         }
         var transitions: [JobTransition] = []
+        // The batch's net change to `job_counts`, written once per row instead of per job.
+        var counts: [JobCountKey: Int64] = [:]
         for job in jobs {
-            if job.rowChanged, let row = job.row { try Self.save(row, isStored: job.rowIsStored, &connection) }
+            if job.rowChanged, let row = job.row {
+                try Self.save(row, isStored: job.rowIsStored, &connection)
+                let now = JobCountKey(row)
+                if now != job.previousCount {
+                    counts[now, default: 0] += 1
+                    if let before = job.previousCount { counts[before, default: 0] -= 1 }
+                }
+            }
             if job.cancelChanged, let cancel = job.cancel {
                 try connection.query(Statements.saveCancel, [.text(job.jobID.rawValue), .real(cancel.requestedAt), .text(cancel.reason)])
             }
             for attempt in job.changedAttempts { try Self.save(job.attempts[attempt]!, decisiveJSON: job.decisiveJSON[attempt], &connection) }
             try job.costs.save(job.jobID, &connection)
             if job.touched, let record = job.record { transitions.append(JobTransition(previousState: job.previousState, record: record)) }
+        }
+        for (key, change) in counts where change != 0 {
+            let values: [SQLiteValue] = [.text(key.state), .text(key.team), .text(key.backend)]
+            try connection.query(Statements.changeCount, values + [.integer(change)])
+            try connection.query(Statements.dropEmptyCount, values)
         }
         for (status, payload) in zip(outbox, statuses.payloads()) {
             try connection.query(
@@ -200,6 +214,12 @@ private struct IngestBatch {
         )
         static let insertRejected = SQLiteStatement(
             "INSERT OR IGNORE INTO rejected_messages (topic, partition, offset, job_id, reason) VALUES (?, ?, ?, ?, ?)")
+        static let changeCount = SQLiteStatement(
+            """
+            INSERT INTO job_counts (state, team, backend, count) VALUES (?, ?, ?, ?)
+            ON CONFLICT (state, team, backend) DO UPDATE SET count = count + excluded.count
+            """)
+        static let dropEmptyCount = SQLiteStatement("DELETE FROM job_counts WHERE state = ? AND team = ? AND backend = ? AND count = 0")
         static let insertStatus = SQLiteStatement("INSERT INTO status_outbox (job_id, payload_json) VALUES (?, ?)")
         static let loadJob = SQLiteStatement(
             """
