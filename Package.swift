@@ -168,7 +168,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "trainyard-bench",
-            dependencies: ["TrainyardKafka", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["TrainyardKafka", "TrainyardStore", "TrainyardCore", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "TrainyardConfigurationTests",

@@ -47,6 +47,20 @@ struct JobRow {
     }
 }
 
+/// The `job_counts` row a job counts in: its state, team and backend (the one that ran its
+/// latest attempt, else the one its spec asked for, else `none`).
+struct JobCountKey: Hashable {
+    var state: String
+    var team: String
+    var backend: String
+
+    init(_ row: JobRow) {
+        state = row.state.rawValue
+        team = row.team
+        backend = row.backend ?? row.requestedBackend ?? "none"
+    }
+}
+
 /// A job's earliest cancel request (`cancel_requests`).
 struct CancelRow: Equatable {
     var requestedAt: Double
@@ -73,10 +87,15 @@ struct JobFold {
     /// Every attempt of the job, by number (0: the request itself).
     var attempts: [Int: AttemptStatus]
     var changedAttempts: Set<Int> = []
+    /// `attempts.decisive_json` of the attempts whose decisive event is a message of this batch
+    /// that came with its JSON already encoded, so the write need not encode it again.
+    var decisiveJSON: [Int: String] = [:]
     /// The costs its attempts reported (`attempt_costs`).
     var costs: AttemptCosts
     /// The job's state before the batch (nil: not in the store).
     let previousState: JobState?
+    /// The `job_counts` row the job counted in before the batch (nil: not in the store).
+    let previousCount: JobCountKey?
     /// The status as of the last message applied, to queue one outbox row per real change.
     var status: JobStatusMessage?
     /// True once a message of the batch produced a record for the job.
@@ -93,6 +112,7 @@ struct JobFold {
         self.attempts = attempts
         self.costs = costs
         previousState = row?.state
+        previousCount = row.map(JobCountKey.init)
         status = record.map(JobStatusMessage.init)
     }
 
@@ -130,9 +150,11 @@ struct JobFold {
     }
 
     /// Folds `event` into its attempt, then refreshes the job's summary from its latest attempt.
-    /// The job's row must exist.
-    mutating func apply(_ event: LifecycleEvent) {
+    /// The job's row must exist. `payload`: the event's JSON as `job_events` keeps it, if encoded.
+    mutating func apply(_ event: LifecycleEvent, payload: String? = nil) {
         let merged = attempts[event.attempt].map { $0.merging(event) } ?? AttemptStatus(event)
+        // The stored form below keeps whole milliseconds, which is all the encoding writes.
+        if merged.decisive == event { decisiveJSON[event.attempt] = payload }
         // Kept as `attempts` stores it, so the next message sees what a read of the row would give.
         attempts[event.attempt] = merged.asStored
         changedAttempts.insert(event.attempt)

@@ -76,7 +76,7 @@ private struct IngestBatch {
     private var events: [(position: MessagePosition, event: LifecycleEvent, payload: String?)] = []
     private var rejected: [(position: MessagePosition, jobID: JobID?, reason: String)] = []
     /// Status changes, in the order they happened.
-    private var outbox: [(jobID: JobID, payload: String)] = []
+    private var outbox: [JobStatusMessage] = []
 
     mutating func apply(_ message: IngestMessage, _ connection: inout SQLiteConnection) throws {
         let partition = Partition(topic: message.position.topic, partition: message.position.partition)
@@ -114,13 +114,13 @@ private struct IngestBatch {
     /// status rows it makes.
     private static func fold(
         _ message: IngestMessage, into job: inout JobFold, events: inout [(position: MessagePosition, event: LifecycleEvent, payload: String?)],
-        rejected: inout [(position: MessagePosition, jobID: JobID?, reason: String)], outbox: inout [(jobID: JobID, payload: String)]
+        rejected: inout [(position: MessagePosition, jobID: JobID?, reason: String)], outbox: inout [JobStatusMessage]
     ) throws {
         let position = message.position
         func apply(_ event: LifecycleEvent) {
             // A heartbeat repeats a fact already stored: it only moves the job's last observation.
             if event.observedAt == nil { events.append((position, event, message.encoded.event)) }
-            job.apply(event)
+            job.apply(event, payload: event.observedAt == nil ? message.encoded.event : nil)
         }
         switch message.record {
         case .submitted(let command):
@@ -142,13 +142,14 @@ private struct IngestBatch {
         let current = JobStatusMessage(record)
         if job.status != current {
             job.status = current
-            outbox.append((record.jobID, String(decoding: try JobStatusCodec.encode(current), as: UTF8.self)))
+            outbox.append(current)
         }
     }
 
     /// Writes every row the batch changed and the partitions' next offsets.
     /// - Returns: the jobs the batch touched, with their state before the batch.
     func write(_ connection: inout SQLiteConnection) throws -> [JobTransition] {
+        let statuses = StatusEncoding(outbox)
         for (position, event, payload) in events {
             try connection.query(
                 Statements.insertEvent,
@@ -168,17 +169,33 @@ private struct IngestBatch {
                 ])
         }
         var transitions: [JobTransition] = []
+        // The batch's net change to `job_counts`, written once per row instead of per job.
+        var counts: [JobCountKey: Int64] = [:]
         for job in jobs {
-            if job.rowChanged, let row = job.row { try Self.save(row, isStored: job.rowIsStored, &connection) }
+            if job.rowChanged, let row = job.row {
+                try Self.save(row, isStored: job.rowIsStored, &connection)
+                let now = JobCountKey(row)
+                if now != job.previousCount {
+                    counts[now, default: 0] += 1
+                    if let before = job.previousCount { counts[before, default: 0] -= 1 }
+                }
+            }
             if job.cancelChanged, let cancel = job.cancel {
                 try connection.query(Statements.saveCancel, [.text(job.jobID.rawValue), .real(cancel.requestedAt), .text(cancel.reason)])
             }
-            for attempt in job.changedAttempts { try Self.save(job.attempts[attempt]!, &connection) }
+            for attempt in job.changedAttempts { try Self.save(job.attempts[attempt]!, decisiveJSON: job.decisiveJSON[attempt], &connection) }
             try job.costs.save(job.jobID, &connection)
             if job.touched, let record = job.record { transitions.append(JobTransition(previousState: job.previousState, record: record)) }
         }
-        for (jobID, payload) in outbox {
-            try connection.query(Statements.insertStatus, [.text(jobID.rawValue), .text(payload)])
+        for (key, change) in counts where change != 0 {
+            let values: [SQLiteValue] = [.text(key.state), .text(key.team), .text(key.backend)]
+            try connection.query(Statements.changeCount, values + [.integer(change)])
+            try connection.query(Statements.dropEmptyCount, values)
+        }
+        for (status, payload) in zip(outbox, statuses.payloads()) {
+            try connection.query(
+                Statements.insertStatus,
+                [.text(status.jobID.rawValue), .text(try payload ?? String(decoding: JobStatusCodec.encode(status), as: UTF8.self))])
         }
         for (partition, offset) in next {
             try connection.query(Statements.saveOffset, [.text(partition.topic), .integer(Int64(partition.partition)), .integer(offset)])
@@ -197,6 +214,12 @@ private struct IngestBatch {
         )
         static let insertRejected = SQLiteStatement(
             "INSERT OR IGNORE INTO rejected_messages (topic, partition, offset, job_id, reason) VALUES (?, ?, ?, ?, ?)")
+        static let changeCount = SQLiteStatement(
+            """
+            INSERT INTO job_counts (state, team, backend, count) VALUES (?, ?, ?, ?)
+            ON CONFLICT (state, team, backend) DO UPDATE SET count = count + excluded.count
+            """)
+        static let dropEmptyCount = SQLiteStatement("DELETE FROM job_counts WHERE state = ? AND team = ? AND backend = ? AND count = 0")
         static let insertStatus = SQLiteStatement("INSERT INTO status_outbox (job_id, payload_json) VALUES (?, ?)")
         static let loadJob = SQLiteStatement(
             """
@@ -317,14 +340,41 @@ private struct IngestBatch {
         try connection.query(isStored ? Statements.updateJob : Statements.insertJob, values)
     }
 
-    private static func save(_ status: AttemptStatus, _ connection: inout SQLiteConnection) throws {
+    private static func save(_ status: AttemptStatus, decisiveJSON: String?, _ connection: inout SQLiteConnection) throws {
         try connection.query(
             Statements.saveAttempt,
             [
                 .text(status.jobID.rawValue), .integer(Int64(status.attempt)), .text(status.state.rawValue),
-                .text(String(decoding: try LifecycleEventCodec.encode(status.decisive), as: UTF8.self)),
+                .text(try decisiveJSON ?? String(decoding: LifecycleEventCodec.encode(status.decisive), as: UTF8.self)),
                 .text(try FirstSeenCodec.encode(status.firstSeen)), .real(status.lastSeen.timeIntervalSince1970),
                 status.resourceName.map { .text($0) } ?? .null,
             ])
+    }
+}
+
+/// The JSON of a batch's status changes, encoded on another thread while the store writes the
+/// batch's other rows: the store's thread bounds the aggregator, the encoding needs no store state.
+///
+/// `@unchecked Sendable`: `encoded` is written only by the encoding work item, before it leaves
+/// `group`, and read only after `group.wait()`.
+private final class StatusEncoding: @unchecked Sendable {
+    /// A queue of its own, not a global one: a serial queue gets a thread even when every thread
+    /// of the shared pool is blocked, e.g. on the store's lock that the waiting writer holds.
+    private static let queue = DispatchQueue(label: "trainyard.store.status-encoding")
+    private let group = DispatchGroup()
+    private var encoded: [String?] = []
+
+    init(_ statuses: [JobStatusMessage]) {
+        guard !statuses.isEmpty else { return }
+        Self.queue.async(group: group) { [self] in
+            // Nil where encoding fails: the store's thread encodes that one again and throws.
+            encoded = statuses.map { try? String(decoding: JobStatusCodec.encode($0), as: UTF8.self) }
+        }
+    }
+
+    /// The payloads in the order of the statuses given, once they are all encoded.
+    func payloads() -> [String?] {
+        group.wait()
+        return encoded
     }
 }

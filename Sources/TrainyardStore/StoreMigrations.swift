@@ -163,6 +163,16 @@ enum StoreMigrations {
             CREATE INDEX attempt_costs_by_end ON attempt_costs(ended_at);
             """
         ),
+        (
+            6,
+            // `job_counts` is kept by the ingest instead: it knows each job's row before and after
+            // a batch and changes each count once per batch, where these triggers ran three
+            // statements per job write (~5 of ~16 µs per `jobs` UPDATE). Only the ingest writes `jobs`.
+            """
+            DROP TRIGGER job_counts_after_insert;
+            DROP TRIGGER job_counts_after_update;
+            """
+        ),
     ]
 
     /// True when `database` holds a store's tables.

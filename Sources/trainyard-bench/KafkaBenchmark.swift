@@ -5,11 +5,16 @@ import TrainyardKafka
 /// Produces and consumes N records through the Swift Kafka module and prints the rates, in
 /// the same form `ops/bench` prints for its kcat baseline. A benchmark, not a test.
 ///
-/// Usage: `trainyard-bench produce|consume BROKERS TOPIC COUNT SIZE`
+/// Usage: `trainyard-bench produce|consume BROKERS TOPIC COUNT SIZE`; `trainyard-bench ingest …`
+/// measures the store alone (`IngestBenchmark`).
 @main
 struct KafkaBenchmark {
     static func main() async throws {
         let arguments = CommandLine.arguments
+        if arguments.count > 1, arguments[1] == "ingest" {
+            try IngestBenchmark.run(Array(arguments.dropFirst(2)))
+            return
+        }
         guard arguments.count == 6, let count = Int(arguments[4]), let size = Int(arguments[5]) else {
             FileHandle.standardError.write(Data("usage: trainyard-bench produce|consume BROKERS TOPIC COUNT SIZE\n".utf8))
             exit(2)
