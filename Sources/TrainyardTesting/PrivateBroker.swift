@@ -62,8 +62,17 @@ public struct PrivateBroker: Sendable {
         try await launch()
     }
 
-    /// Freezes the broker process: connections stay open, nothing is answered.
-    public func pause() { pid.map { _ = kill($0, SIGSTOP) } }
+    /// Freezes the broker process (connections stay open, nothing is answered) and returns once
+    /// the kernel shows it stopped: `kill` only queues the signal.
+    public func pause() async throws {
+        guard let pid else { throw TestEnvironment.Missing(description: "the broker has no pid file to pause") }
+        kill(pid, SIGSTOP)
+        let stopped = try await eventually(timeout: .seconds(120), every: .milliseconds(10)) {
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            return stat.split(separator: ")").last?.split(separator: " ").first == "T"
+        }
+        guard stopped else { throw TestEnvironment.Missing(description: "the broker (pid \(pid)) did not stop on SIGSTOP") }
+    }
 
     /// Lets a paused broker go on.
     public func resume() { pid.map { _ = kill($0, SIGCONT) } }

@@ -47,7 +47,7 @@ struct BrokerPauseFleetTests {
                 try #require(underWay, "no job ended before the pause; worker log:\n\(fleet.logTail("worker-1"))")
 
                 // Longer than the session timeout (6 s) and the producers' message timeout (30 s).
-                broker.pause()
+                try await broker.pause()
                 let paused = ContinuousClock.now
                 var answers = 0
                 var serverErrors: [String] = []

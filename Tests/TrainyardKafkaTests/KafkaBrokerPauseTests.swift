@@ -24,7 +24,7 @@ struct KafkaBrokerPauseTests {
             configuration: KafkaProducerConfiguration(common: common, messageTimeoutMilliseconds: 2000), logger: logger)
         _ = try await producer.send(KafkaProducerMessage(topic: topic, key: "before", value: Data("before".utf8)))
 
-        broker.pause()
+        try await broker.pause()
         // Fails once its message timeout passes (the broker answers nothing while paused).
         let duringPause = await Result(catchingAsync: {
             try await producer.send(KafkaProducerMessage(topic: topic, key: "during", value: Data("during".utf8)))
