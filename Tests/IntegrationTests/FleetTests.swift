@@ -59,7 +59,14 @@ struct FleetTests {
             try #require(running, "the long job never ran; worker log:\n\(fleet.logTail("worker-1"))")
             let processFile = fleet.stateDirectory.appendingPathComponent("runs/ty-\(long.rawValue)-a1/process.json")
             struct ProcessRecord: Decodable { var pid: Int32 }
-            let pid = try JSONDecoder().decode(ProcessRecord.self, from: Data(contentsOf: processFile)).pid
+            // RUNNING is reported from started.json, written just before the spawn; process.json
+            // follows the spawn.
+            var recorded: ProcessRecord?
+            _ = try await eventually(timeout: .seconds(120)) {
+                recorded = (try? Data(contentsOf: processFile)).flatMap { try? JSONDecoder().decode(ProcessRecord.self, from: $0) }
+                return recorded != nil
+            }
+            let pid = try #require(recorded, "no \(processFile.path); worker log:\n\(fleet.logTail("worker-1"))").pid
             #expect(kill(pid, 0) == 0, "the long job's process runs")
             try await fleet.cancel(long, reason: "no longer needed")
 
