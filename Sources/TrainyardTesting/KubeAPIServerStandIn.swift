@@ -105,18 +105,9 @@ public final class KubeAPIServerStandIn: Sendable {
     /// Runs `validate_kubernetes_objects.py` on every Job the stand-in received; returns its
     /// exit status and output.
     public func validateCreatedJobs() async throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = try TestEnvironment.python()
-        process.arguments = [
-            TestPython.peerScript("validate_kubernetes_objects.py").path, url.absoluteString,
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = try await TestEnvironment.offThePool { output.fileHandleForReading.readDataToEndOfFile() }
-        try await TestEnvironment.offThePool { process.waitUntilExit() }
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try await TestEnvironment.run(
+            try TestEnvironment.python(), [TestPython.peerScript("validate_kubernetes_objects.py").path, url.absoluteString])
+        return (result.status, result.output + result.errors)
     }
 
     public func stop() {

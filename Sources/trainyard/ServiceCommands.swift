@@ -163,11 +163,9 @@ struct RunAggregator: AsyncParsableCommand {
         do {
             storeLock = try await lockStore(logger: logger)
             store = try JobStore(path: options.databasePath)
-        } catch let error as SQLiteError {
-            // A corrupt or foreign file: say which, and exit 2 like every other unusable configuration.
-            printError("cannot use the store: \(error)")
-            throw ExitCode(2)
-        } catch let error as StoreLockError {
+        } catch  where error is SQLiteError || error is StoreLockError {
+            // A corrupt or foreign file, or a lock file that cannot be made: say which, and exit 2
+            // like every other unusable configuration.
             printError("cannot use the store: \(error)")
             throw ExitCode(2)
         }

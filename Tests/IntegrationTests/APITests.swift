@@ -251,19 +251,13 @@ struct APITests {
                 let url = try #require(try link.json()["url"] as? String)
                 let profile = try TestEnvironment.temporaryDirectory("chromium-profile")
                 defer { try? FileManager.default.removeItem(at: profile) }
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: chromium)
-                process.arguments = [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile.path)", "--dump-dom",
-                    "http://127.0.0.1:\(api.port)\(url)",
-                ]
-                let output = Pipe()
-                process.standardOutput = output
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                let dom = try await TestEnvironment.offThePool { output.fileHandleForReading.readDataToEndOfFile() }
-                try await TestEnvironment.offThePool { process.waitUntilExit() }
-                return String(decoding: dom, as: UTF8.self)
+                let rendered = try await TestEnvironment.run(
+                    URL(fileURLWithPath: chromium),
+                    [
+                        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile.path)", "--dump-dom",
+                        "http://127.0.0.1:\(api.port)\(url)",
+                    ])
+                return rendered.output
             }
             let list = try await render("/")
             for id in ids + [hostile] {
